@@ -1,0 +1,107 @@
+"""Domain operations on cases: open, add a message, reopen, close.
+
+These are the only writers of cases and entries; mail intake and the portal
+both call them, inside the caller's transaction, and each one queues the mail
+it causes through ``notify`` in that same transaction (DESIGN.md, promise 2).
+"""
+
+from __future__ import annotations
+
+from maild import attachments, notify
+from maild.store.models import Case, Entry, MessageRef, Participant, Person, utcnow
+from maild.subject import base_subject
+
+STATUSES = ("new", "open", "pending", "closed")
+
+
+def _subject(ctx, subject: str) -> str:
+    clean = base_subject(subject, ctx.config["site"]["token_prefix"])
+    return clean[:250] or "(no subject)"
+
+
+def add_participant(case: Case, person: Person, role: str = "cc") -> None:
+    """Put a person on the case (idempotent)."""
+    Participant.insert(case=case, person=person, role=role).on_conflict_ignore().execute()
+
+
+def remember_message_id(case: Case, message_id: str, outbound: bool = False) -> None:
+    """Record a Message-ID as belonging to the case, for threading replies to it."""
+    if message_id:
+        MessageRef.create(message_id=message_id[:250], case=case, outbound=outbound)
+
+
+def open_case(ctx, *, department, requester: Person, subject: str, body_text: str = "",
+              body_html: str = "", message_id: str = "", spool_id=None, now=None,
+              linked_to: Case | None = None, copied=(), automatic: bool = False,
+              acknowledge: bool = True, defects=(), thread_topic: str = "",
+              thread_index: str = "", parts=()) -> tuple[Case, Entry]:
+    """Open a case with its first entry; queue the acknowledgement and the notify-list mail."""
+    now = now or utcnow()
+    case = Case.create(department=department.slug, subject=_subject(ctx, subject), status="new",
+                       requester=requester, linked_to=linked_to, created_at=now, updated_at=now,
+                       thread_topic=thread_topic[:250], thread_index=thread_index[:250])
+    add_participant(case, requester, "requester")
+    for person in copied:
+        if person.id != requester.id:
+            add_participant(case, person)
+    entry = Entry.create(case=case, kind="message", public=True, author=requester,
+                         subject=subject[:250], body_text=body_text, body_html=body_html,
+                         message_id=message_id[:250], spool_id=spool_id, automatic=automatic,
+                         defects=list(defects), created_at=now)
+    remember_message_id(case, message_id)
+    attachments.store(ctx, entry, parts)
+    if linked_to is not None:
+        Entry.create(case=linked_to, kind="event", public=False, created_at=now,
+                     body_text=f"Linked case {ctx.config['site']['token_prefix']}-{case.id} was opened "
+                               f"from a message that named this case.")
+    notify.case_opened(ctx, case, entry, acknowledge=acknowledge, now=now)
+    return case, entry
+
+
+def add_message(ctx, case: Case, *, author: Person, subject: str = "", body_text: str = "",
+                body_html: str = "", message_id: str = "", spool_id=None, now=None,
+                public: bool = True, kind: str = "message", automatic: bool = False,
+                unverified: bool = False, defects=(), parts=(), notify_agents: bool = True) -> Entry:
+    """Add an inbound message to a case's history; tell the agents of a customer's reply."""
+    now = now or utcnow()
+    entry = Entry.create(case=case, kind=kind, public=public, author=author, subject=subject[:250],
+                         body_text=body_text, body_html=body_html, message_id=message_id[:250],
+                         spool_id=spool_id, automatic=automatic, unverified=unverified,
+                         defects=list(defects), created_at=now)
+    remember_message_id(case, message_id)
+    changes = {Case.updated_at: now}
+    # A customer's answer to a case waiting for them puts it back in the agents' court.
+    if public and kind == "message" and case.status == "pending":
+        changes[Case.status] = "open"
+        case.status = "open"
+    Case.update(changes).where(Case.id == case.id).execute()
+    case.updated_at = now
+    attachments.store(ctx, entry, parts)
+    if notify_agents:
+        notify.customer_replied(ctx, case, entry, now=now)
+    return entry
+
+
+def event(case: Case, text: str, now, author: Person | None = None, public: bool = True) -> Entry:
+    """Record a status or assignment change as an entry."""
+    return Entry.create(case=case, kind="event", public=public, author=author, body_text=text,
+                        created_at=now)
+
+
+def reopen(ctx, case: Case, *, by: Person | None = None, now=None) -> None:
+    """Reopen a closed case and tell the assignee."""
+    now = now or utcnow()
+    Case.update(status="open", closed_at=None, updated_at=now).where(Case.id == case.id).execute()
+    case.status, case.closed_at, case.updated_at = "open", None, now
+    event(case, "Reopened by a reply.", now, author=by)
+    notify.case_reopened(ctx, case, now=now)
+
+
+def close(ctx, case: Case, *, by: Person | None = None, now=None, notify_customer: bool = True) -> None:
+    """Close a case and tell the requester and participants."""
+    now = now or utcnow()
+    Case.update(status="closed", closed_at=now, updated_at=now).where(Case.id == case.id).execute()
+    case.status, case.closed_at, case.updated_at = "closed", now, now
+    event(case, "Closed.", now, author=by)
+    if notify_customer:
+        notify.case_closed(ctx, case, now=now)

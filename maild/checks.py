@@ -1,0 +1,78 @@
+"""``sensedesk check``: the configuration, the store and each connection, one line each.
+
+Nothing fails silently (SPEC 2.11): failed spool rows and dead outbox rows
+are reported here too, so an operator's routine check shows them.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from pathlib import Path
+
+from maild import context
+from maild.config import secret_from_env
+from maild.store import db as store
+from maild.store.models import Outbox, Spool
+
+
+def _line(ok: bool, what: str, detail: str) -> bool:
+    print(f"{'ok  ' if ok else 'FAIL'} {what}: {detail}")
+    return ok
+
+
+def _check_store(config) -> bool:
+    try:
+        db = store.connect(config["database"]["url"])
+        pending = store.pending_migrations(db)
+    except store.UNAVAILABLE as exc:
+        return _line(False, "store", f"cannot open {config['database']['url']}: {exc}")
+    if pending:
+        return _line(False, "store", f"{len(pending)} migration(s) pending: run 'sensedesk init'")
+    _line(True, "store", config["database"]["url"])
+    failed = Spool.select().where(Spool.state == "failed").count()
+    dead = Outbox.select().where(Outbox.state == "dead").count()
+    ok = _line(failed == 0, "spool", f"{failed} failed row(s)" + (
+        ": see 'sensedesk spool list --state failed'" if failed else ""))
+    return _line(dead == 0, "outbox", f"{dead} dead row(s)" + (
+        ": see 'sensedesk outbox list --state dead'" if dead else "")) and ok
+
+
+def _check_transport(config) -> bool:
+    s = config["smtp_out"]
+    if s["transport"] == "maildir":
+        path = Path(config["site"]["var_dir"]) / "sent"
+        parent = path if path.exists() else path.parent
+        while not parent.exists():
+            parent = parent.parent
+        return _line(os.access(parent, os.W_OK), "smtp_out", f"maildir {path}")
+    try:
+        with smtplib.SMTP(s["host"], s["port"], timeout=min(s["timeout_seconds"], 10)) as smtp:
+            smtp.ehlo()
+            if s["starttls"]:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if s["username"]:
+                smtp.login(s["username"], secret_from_env(s["password_env"]))
+            smtp.noop()
+    except (OSError, smtplib.SMTPException) as exc:
+        return _line(False, "smtp_out", f"{s['host']}:{s['port']}: {exc}")
+    return _line(True, "smtp_out", f"{s['host']}:{s['port']}")
+
+
+def run(config) -> int:
+    """Print one line per check; exit code 0 only when all pass."""
+    _line(True, "config", f"{config.path}: {len(config.departments)} department(s), "
+                          f"{len(config.imap)} IMAP account(s)")
+    results = [_line(bool(config.departments), "departments",
+                     ", ".join(f"{d.slug} <{d.address}>" for d in config.departments) or "none configured")]
+    results.append(_check_store(config))
+    results.append(_check_transport(config))
+    try:
+        context.build(config)
+    except context.StoreNotReady as exc:
+        results.append(_line(False, "secret", str(exc)))
+    except store.UNAVAILABLE:
+        pass  # already reported by the store check
+    return 0 if all(results) else 1

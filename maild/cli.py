@@ -1,0 +1,243 @@
+"""The ``sensedesk`` command, and the composition root that starts the daemon.
+
+Every subcommand loads and validates the configuration first; a bad one is
+reported in one line naming the key, with exit code 78 (EX_CONFIG).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import sys
+
+from maild import config as configuration
+from maild import context, runner, outbox
+from maild.intake import pipe
+from maild.store import db as store
+from maild.store.models import Outbox, Spool, utcnow
+
+EX_CONFIG = 78
+
+
+def _print_rows(rows: list[dict], as_json: bool, columns: list[str]) -> None:
+    if as_json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False, default=str))
+        return
+    if not rows:
+        print("(none)")
+        return
+    widths = {c: max(len(c), *(len(str(r[c] if r[c] is not None else "")) for r in rows)) for c in columns}
+    widths = {c: min(w, 60) for c, w in widths.items()}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(str(row[c] if row[c] is not None else "")[:60].ljust(widths[c]) for c in columns))
+
+
+def cmd_init(config, args) -> int:
+    """Create or migrate the store; generate the signing secret. Idempotent."""
+    db = store.connect(config["database"]["url"])
+    applied = store.migrate(db)
+    context.ensure_settings(db)
+    print(f"store ready at {config['database']['url']}"
+          + (f" (applied: {', '.join(applied)})" if applied else " (already current)"))
+    return 0
+
+
+def cmd_maild(config, args) -> int:
+    """Run the mail daemon until SIGTERM/SIGINT."""
+    from maild.daemon import Daemon
+
+    daemon = Daemon(config)
+    listen = config["smtp_in"]["listen"]
+    transport = config["smtp_out"]["transport"]
+    where = (f"{config['smtp_out']['host']}:{config['smtp_out']['port']}" if transport == "smtp"
+             else os.path.join(config["site"]["var_dir"], "sent"))
+    print(f"sensedesk: SMTP on {listen or '(disabled)'}; outbound mail via {transport} to {where}", flush=True)
+    if listen:
+        host, _, port = listen.rpartition(":")
+        first = config.departments[0].address if config.departments else "helpdesk@example.test"
+        print(f"try: swaks --server {host} --port {port} --to {first} "
+              f"--from you@example.org --header 'Subject: My printer is broken'", flush=True)
+    daemon.serve_forever()
+    return 0
+
+
+def cmd_ingest(config, args) -> int:
+    """Spool and process one message from standard input (SPEC 2.5)."""
+    raw = sys.stdin.buffer.read()
+    return pipe.ingest(config, raw, [a.lower() for a in args.to], args.sender or "",
+                       process=not args.no_process)
+
+
+def _spool_dict(row: Spool) -> dict:
+    return {"id": row.id, "state": row.state, "source": row.source, "message_id": row.message_id,
+            "case": row.case_id, "reason": row.reason, "received_at": row.received_at.isoformat(" ", "seconds"),
+            "attempts": row.attempts, "from": row.mail_from}
+
+
+def cmd_spool(config, args) -> int:
+    """List, show or retry spool rows."""
+    ctx = context.build(config)
+    if args.spool_command == "list":
+        query = Spool.select(Spool.id, Spool.state, Spool.source, Spool.message_id, Spool.case_id,
+                             Spool.reason, Spool.received_at, Spool.attempts, Spool.mail_from)
+        if args.state:
+            query = query.where(Spool.state == args.state)
+        rows = [_spool_dict(r) for r in query.order_by(Spool.id.desc()).limit(args.limit)]
+        _print_rows(rows, args.json, ["id", "state", "source", "case", "message_id", "reason"])
+        return 0
+    if args.spool_command == "show":
+        row = Spool.get_or_none(Spool.id == args.id)
+        if row is None:
+            print(f"spool row {args.id}: no such row", file=sys.stderr)
+            return 1
+        if args.raw:
+            sys.stdout.buffer.write(bytes(row.raw))
+            return 0
+        info = _spool_dict(row) | {"rcpt_tos": row.rcpt_tos, "peer": row.peer, "helo": row.helo,
+                                   "hits": row.hits, "trace": row.trace, "entry": row.entry_id,
+                                   "size": len(bytes(row.raw)), "error": row.error}
+        print(json.dumps(info, indent=2, ensure_ascii=False, default=str))
+        return 0
+    if args.failed:
+        count = runner.retry(ctx.db, failed=True)
+    elif args.id is not None:
+        count = runner.retry(ctx.db, args.id)
+    else:
+        print("spool retry: give a row id or --failed", file=sys.stderr)
+        return 2
+    print(f"{count} row(s) queued for processing again")
+    return 0
+
+
+def cmd_outbox(config, args) -> int:
+    """List or retry outbox rows."""
+    ctx = context.build(config)
+    if args.outbox_command == "list":
+        query = Outbox.select(Outbox.id, Outbox.state, Outbox.recipient, Outbox.subject, Outbox.attempts,
+                              Outbox.last_error, Outbox.kind, Outbox.case)
+        if args.state:
+            query = query.where(Outbox.state == args.state)
+        rows = [{"id": r.id, "state": r.state, "to": r.recipient, "subject": r.subject,
+                 "attempts": r.attempts, "last_error": r.last_error, "kind": r.kind, "case": r.case_id}
+                for r in query.order_by(Outbox.id.desc()).limit(args.limit)]
+        _print_rows(rows, args.json, ["id", "state", "kind", "to", "attempts", "subject", "last_error"])
+        return 0
+    ok = outbox.retry(ctx.db, args.id, utcnow())
+    print(f"outbox row {args.id}: " + ("queued again" if ok else "no such unsent row"))
+    return 0 if ok else 1
+
+
+def cmd_user(config, args) -> int:
+    """Add or update a person."""
+    from maild import people
+
+    for slug in args.dept:
+        if config.department(slug) is None:
+            print(f"--dept {slug}: no such department in {config.path}", file=sys.stderr)
+            return 2
+    password_hash = None
+    if args.password:
+        from argon2 import PasswordHasher
+
+        secret = os.environ.get("SENSEDESK_PASSWORD") or (
+            getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n"))
+        if len(secret) < 8:
+            print("--password: at least 8 characters", file=sys.stderr)
+            return 2
+        password_hash = PasswordHasher().hash(secret)
+    ctx = context.build(config)
+    with ctx.db.atomic():
+        person = people.add_user(args.email, args.name or "", args.role, args.dept, password_hash)
+    print(f"{person.email}: {person.role}" + (f" in {', '.join(args.dept)}" if args.dept else ""))
+    return 0
+
+
+def cmd_check(config, args) -> int:
+    """Validate the configuration and try each connection."""
+    from maild import checks
+
+    return checks.run(config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``sensedesk`` command."""
+    parser = argparse.ArgumentParser(prog="sensedesk", description="Sensedesk, an email-first helpdesk.")
+    parser.add_argument("--config", default=None, help="configuration file "
+                        "(default: $SENSEDESK_CONFIG, then config/sensedesk.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("init", help="create or migrate the store (idempotent)").set_defaults(func=cmd_init)
+    sub.add_parser("run", help="run everything in one process").set_defaults(func=cmd_maild)
+    sub.add_parser("maild", help="run the mail daemon alone").set_defaults(func=cmd_maild)
+    ingest = sub.add_parser("ingest", help="spool and process one message from standard input")
+    ingest.add_argument("--to", action="append", default=[], help="envelope recipient (repeatable)")
+    ingest.add_argument("--from", dest="sender", default="", help="envelope sender")
+    ingest.add_argument("--no-process", action="store_true", help="only spool; the daemon processes it")
+    ingest.set_defaults(func=cmd_ingest)
+
+    spool_parser = sub.add_parser("spool", help="the inbound spool")
+    spool_sub = spool_parser.add_subparsers(dest="spool_command", required=True)
+    listing = spool_sub.add_parser("list")
+    listing.add_argument("--state", choices=("new", "processed", "ignored", "failed"))
+    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--limit", type=int, default=100)
+    show = spool_sub.add_parser("show")
+    show.add_argument("id", type=int)
+    show.add_argument("--raw", action="store_true", help="print the raw message bytes")
+    retry = spool_sub.add_parser("retry")
+    retry.add_argument("id", type=int, nargs="?")
+    retry.add_argument("--failed", action="store_true", help="every failed row")
+    spool_parser.set_defaults(func=cmd_spool)
+
+    outbox_parser = sub.add_parser("outbox", help="the outbound queue")
+    outbox_sub = outbox_parser.add_subparsers(dest="outbox_command", required=True)
+    listing = outbox_sub.add_parser("list")
+    listing.add_argument("--state", choices=outbox.STATES)
+    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--limit", type=int, default=100)
+    retry = outbox_sub.add_parser("retry")
+    retry.add_argument("id", type=int)
+    outbox_parser.set_defaults(func=cmd_outbox)
+
+    user_parser = sub.add_parser("user", help="manage people")
+    user_sub = user_parser.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add")
+    add.add_argument("email")
+    add.add_argument("--name", default="")
+    add.add_argument("--role", choices=("customer", "agent", "admin"), default="customer")
+    add.add_argument("--dept", action="append", default=[])
+    add.add_argument("--password", action="store_true",
+                     help="set a password (prompted; or $SENSEDESK_PASSWORD; or a line on stdin)")
+    user_parser.set_defaults(func=cmd_user)
+
+    sub.add_parser("check", help="validate configuration and try each connection").set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``sensedesk`` command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        config = configuration.load(args.config)
+    except configuration.ConfigError as exc:
+        print(f"sensedesk: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    try:
+        return args.func(config, args)
+    except context.StoreNotReady as exc:
+        print(f"sensedesk: {exc}", file=sys.stderr)
+        return pipe.EX_TEMPFAIL
+    except store.UNAVAILABLE as exc:
+        print(f"sensedesk: the store is not available: {exc}", file=sys.stderr)
+        return pipe.EX_TEMPFAIL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

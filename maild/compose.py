@@ -1,0 +1,102 @@
+"""Building one outbound message: safe headers, threading, automatic markers.
+
+Every header value that may come from input (subjects, display names) passes
+through ``clean_header_text`` first: Python 3.11.7 has CVE-2024-6923, where an
+encoded newline in a subject reused in an ``EmailMessage`` emits a real header
+line (MAIL_RULES 63). Addresses are built with ``headerregistry.Address``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email.policy
+import email.utils
+from email.headerregistry import Address
+from email.message import EmailMessage
+
+from maild.subject import clean_header_text
+
+LOOP_HEADER = "X-Sensedesk-Loop"
+# RFC 5322 3.6.4 keeps References short enough for a 998-octet line; RT keeps
+# the first 4 and the last 6 (SendEmail.pm SetReferencesHeaders).
+REFERENCES_HEAD, REFERENCES_TAIL = 4, 6
+
+
+@dataclasses.dataclass
+class Outgoing:
+    """Everything one outbound message says, before it becomes bytes."""
+
+    from_name: str
+    from_address: str
+    to_name: str
+    to_address: str
+    subject: str
+    body: str
+    message_id: str
+    in_reply_to: str = ""
+    references: list[str] = dataclasses.field(default_factory=list)
+    # "auto-replied" (acknowledgements), "auto-generated" (notices) or "" (a person wrote it)
+    auto_submitted: str = "auto-generated"
+    reply_to: str = ""
+    thread_topic: str = ""
+    thread_index: str = ""
+    attachments: list[tuple[str, str, bytes]] = dataclasses.field(default_factory=list)
+
+
+def cap_references(ids: list[str]) -> list[str]:
+    """Keep the first 4 and last 6 ids when there are more than 10 (MAIL_RULES 38)."""
+    seen, unique = set(), []
+    for i in ids:
+        if i and i not in seen:
+            seen.add(i)
+            unique.append(i)
+    if len(unique) <= REFERENCES_HEAD + REFERENCES_TAIL:
+        return unique
+    return unique[:REFERENCES_HEAD] + unique[-REFERENCES_TAIL:]
+
+
+def _address(name: str, address: str) -> Address:
+    local, _, domain = address.partition("@")
+    return Address(display_name=clean_header_text(name)[:120], username=local, domain=domain)
+
+
+def _bracket(message_id: str) -> str:
+    message_id = clean_header_text(message_id).strip("<>")
+    return f"<{message_id}>"
+
+
+def build(out: Outgoing, instance_id: str, now=None) -> bytes:
+    """The message as CRLF bytes, ready for SMTP or a maildir."""
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = _address(out.from_name, out.from_address)
+    msg["To"] = _address(out.to_name, out.to_address)
+    msg["Subject"] = clean_header_text(out.subject)[:250]
+    msg["Date"] = email.utils.format_datetime(now, usegmt=True) if now else email.utils.formatdate(usegmt=True)
+    msg["Message-ID"] = _bracket(out.message_id)
+    if out.in_reply_to:
+        msg["In-Reply-To"] = _bracket(out.in_reply_to)
+    references = cap_references([_bracket(r) for r in out.references])
+    if references:
+        msg["References"] = " ".join(references)
+    if out.reply_to:
+        msg["Reply-To"] = out.reply_to
+    if out.auto_submitted:
+        # RFC 3834 3.1.7 and 5; X-Auto-Response-Suppress asks Exchange not to
+        # answer with out-of-office or receipts ([MS-OXCMAIL] 2.1.3.2.20).
+        msg["Auto-Submitted"] = out.auto_submitted
+        msg["X-Auto-Response-Suppress"] = "All"
+        msg["Precedence"] = "bulk"
+    if out.thread_topic:
+        msg["Thread-Topic"] = clean_header_text(out.thread_topic)[:250]
+    if out.thread_index:
+        msg["Thread-Index"] = clean_header_text(out.thread_index)[:250]
+    msg[LOOP_HEADER] = instance_id
+    msg.set_content(out.body, charset="utf-8")
+    for filename, content_type, data in out.attachments:
+        maintype, _, subtype = (content_type or "application/octet-stream").partition("/")
+        if maintype == "message" or maintype == "multipart" or not subtype:
+            # A stored part is bytes; re-attach it opaquely rather than re-parse it.
+            maintype, subtype = "application", "octet-stream"
+        msg.add_attachment(data, maintype=maintype, subtype=subtype,
+                           filename=clean_header_text(filename)[:150] or "attachment")
+    return msg.as_bytes()

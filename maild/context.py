@@ -1,0 +1,78 @@
+"""The context every operation runs in: configuration, store, signer, templates.
+
+Built once by the composition root (``cli``/``daemon``) and passed explicitly;
+there are no module-level globals (DESIGN.md, "Configuration and secrets").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from pathlib import Path
+
+import jinja2
+import jinja2.sandbox
+from peewee import Database
+
+from maild.config import Config, secret_from_env
+from maild.signing import Signer, new_secret
+from maild.store import db as store
+from maild.store.models import Setting
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+class StoreNotReady(Exception):
+    """The store has no schema yet: ``sensedesk init`` has not been run."""
+
+
+@dataclasses.dataclass
+class Context:
+    """What domain operations need: config, database, signer and mail templates."""
+
+    config: Config
+    db: Database
+    signer: Signer
+    instance_id: str
+    mail_templates: jinja2.Environment
+    # Set when new outbox rows are committed, so the worker sends at once.
+    outbox_wakeup: threading.Event = dataclasses.field(default_factory=threading.Event)
+    # Set when new spool rows are committed, so the runner processes at once.
+    spool_wakeup: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+    @property
+    def var_dir(self) -> Path:
+        """Directory for data files."""
+        return Path(self.config["site"]["var_dir"])
+
+
+def mail_environment() -> jinja2.Environment:
+    """Jinja2 for mail templates: sandboxed, plain text, no autoescape."""
+    return jinja2.sandbox.SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "mail")),
+        autoescape=False,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def ensure_settings(db: Database) -> None:
+    """Create the signing secret and instance id if the store has none (init)."""
+    with db.atomic():
+        for key in ("secret", "instance_id"):
+            value = new_secret() if key == "secret" else new_secret()[:16]
+            Setting.insert(key=key, value=value).on_conflict_ignore().execute()
+
+
+def build(config: Config) -> Context:
+    """Connect to the store and assemble a Context. Raises StoreNotReady before init."""
+    db = store.connect(config["database"]["url"])
+    if store.pending_migrations(db):
+        raise StoreNotReady("the store is not initialised or not migrated: run 'sensedesk init'")
+    stored = dict(Setting.select(Setting.key, Setting.value).tuples())
+    secret = secret_from_env(config["site"]["secret_env"]) or stored.get("secret", "")
+    if not secret or "instance_id" not in stored:
+        raise StoreNotReady("the store has no signing secret: run 'sensedesk init'")
+    signer = Signer(secret.encode("utf-8"), config["site"]["mail_domain"].lower())
+    return Context(config=config, db=db, signer=signer, instance_id=stored["instance_id"],
+                   mail_templates=mail_environment())

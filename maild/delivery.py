@@ -1,0 +1,55 @@
+"""The Delivery: one spool row on its way through the rules and the pipeline.
+
+Rules read it; handlers fill it in. A handler stops the pipeline by raising
+``Discard(rule, reason)``, which ends the row ``ignored`` with that reason
+(Mailman 3's shape, DESIGN.md "Decide, then act").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+
+from maild.config import Department
+from maild.message import Message
+from maild.spool import Envelope
+
+
+class Discard(Exception):
+    """Stop processing: the spool row ends ``ignored`` naming ``rule``."""
+
+    def __init__(self, rule: str, reason: str):
+        super().__init__(f"{rule}: {reason}")
+        self.rule = rule
+        self.reason = reason
+
+
+@dataclasses.dataclass
+class Delivery:
+    """Everything known about one inbound message while it is processed."""
+
+    spool_id: int
+    raw: bytes
+    envelope: Envelope
+    source: str
+    now: datetime.datetime
+    msg: Message | None = None
+    hits: list[str] = dataclasses.field(default_factory=list)
+    bounce: bool = False  # a delivery report: never opens a case
+    autoreply: bool = False  # an out-of-office or similar answer to us
+    automatic: bool = False  # never gets an automatic answer
+    suppress_ack: str = ""  # why no acknowledgement is sent, if not automatic
+    department: Department | None = None
+    other_departments: list[str] = dataclasses.field(default_factory=list)
+    person: object = None  # models.Person
+    case: object = None  # models.Case
+    entry: object = None  # models.Entry
+    action: str = ""  # new | append | reopen | note
+    linked_to: object = None  # the old case a new one links to
+    trusted: bool = False  # matched by a signed key or a stored Message-ID
+    trace: list[dict] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    def record(self, rule: str, **details) -> None:
+        """Add a step to the match trace kept on the spool row."""
+        self.trace.append({"rule": rule, **{k: v for k, v in details.items() if v not in (None, "")}})

@@ -1,0 +1,346 @@
+"""Reading an inbound message: mail-parser first, every access guarded.
+
+Python 3.11's email package raises on real mail: ``IndexError`` on Microsoft
+Message-IDs like ``<[…]@microsoft.com>`` (gh-105802), ``LookupError`` on
+unknown charsets, ``TypeError`` when compat32 hands back ``Header`` objects
+(MAIL_RULES 49-53). So identifiers are taken from the raw header text with a
+tolerant regex, header values are decoded leniently, and if mail-parser gives
+up entirely the message is still read, more plainly, by the stdlib compat32
+parser. ``read()`` never raises for any input; what was broken is recorded in
+``defects``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import datetime
+import email
+import email.header
+import email.policy
+import email.utils
+import hashlib
+import logging
+import re
+
+import mailparser
+
+from maild.subject import clean_header_text
+
+log = logging.getLogger(__name__)
+
+_ID = re.compile(r"<([^<>\s]{1,900})>")
+_ADDRESS = re.compile(r"^[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+$")
+# Aliases Python does not know; "unknown" charsets are decoded by fallback.
+CHARSET_ALIASES = {"ks_c_5601-1987": "cp949", "x-unknown": None, "unknown-8bit": None,
+                   "ansi_x3.110-1983": None}
+MAX_PARTS = 500
+MAX_FILENAME = 150
+
+
+@dataclasses.dataclass
+class Part:
+    """An attachment or inline part, decoded to bytes."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    content_id: str = ""
+    inline: bool = False
+
+
+@dataclasses.dataclass
+class Message:
+    """What Sensedesk needs of an inbound message; all fields are safe strings."""
+
+    message_id: str  # without angle brackets; synthetic when missing
+    synthetic_id: bool
+    in_reply_to: list[str]
+    references: list[str]
+    from_address: str  # lowercased; "" when there is none or it is ambiguous
+    from_name: str
+    to: list[tuple[str, str]]
+    cc: list[tuple[str, str]]
+    reply_to: list[tuple[str, str]]
+    delivered_to: list[str]
+    subject: str
+    date: datetime.datetime | None
+    text: str
+    html: str
+    parts: list[Part]
+    headers: dict[str, list[str]]  # lowercased name -> decoded values
+    content_type: str
+    report_type: str
+    defects: list[str]
+    body_sha256: str
+
+    def header(self, name: str) -> str:
+        """The first value of a header (case-insensitive name), or ""."""
+        values = self.headers.get(name.lower())
+        return values[0] if values else ""
+
+    def has_header(self, name: str) -> bool:
+        """Whether the header is present at all (case-insensitive)."""
+        return name.lower() in self.headers
+
+
+def normalize_id(value: str) -> str:
+    """A Message-ID compared the way we store it: no brackets, no whitespace."""
+    return value.strip().strip("<>").strip()
+
+
+def extract_ids(value: str) -> list[str]:
+    """Every ``<id>`` in a header value, normalised, in order, without repeats."""
+    seen, out = set(), []
+    for found in _ID.findall(value or ""):
+        found = normalize_id(found)
+        if found and found not in seen:
+            seen.add(found)
+            out.append(found)
+    return out
+
+
+def decode_words(value) -> str:
+    """Decode RFC 2047 encoded words leniently; never raise (MAIL_RULES 51)."""
+    if value is None:
+        return ""
+    if isinstance(value, email.header.Header):
+        value = str(value)
+    if not isinstance(value, str):
+        value = str(value)
+    if "=?" not in value:
+        return value
+    try:
+        pieces = email.header.decode_header(value)
+    except Exception:  # the stdlib raises a variety of errors on junk
+        return value
+    out = []
+    for chunk, charset in pieces:
+        if isinstance(chunk, str):
+            out.append(chunk)
+        else:
+            out.append(decode_bytes(chunk, charset)[0])
+    # decode_header keeps whitespace between encoded words as separate chunks
+    return "".join(out)
+
+
+def decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
+    """Bytes to text: declared charset, then utf-8, cp1252, latin-1 (MAIL_RULES 50).
+
+    Returns the text and whether a fallback was needed.
+    """
+    charset = (charset or "").strip().strip('"').lower()
+    charset = CHARSET_ALIASES.get(charset, charset)
+    for candidate in ([charset] if charset else []) + ["utf-8", "cp1252"]:
+        try:
+            return data.decode(candidate), candidate != charset
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("latin-1", errors="replace"), True
+
+
+def _raw_headers(raw: bytes) -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
+    """Headers by lowercased name: decoded values, undecoded (unfolded) values, defects.
+
+    Address headers are parsed from the undecoded value: an encoded display
+    name may contain a comma ("=?UTF-8?B?Rm9vLCBCYXI=?=" is "Foo, Bar").
+    """
+    defects = []
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        items = msg.raw_items() if hasattr(msg, "raw_items") else msg.items()
+    except Exception:  # compat32 almost never raises; if it does, read nothing
+        return {}, {}, ["headers: unreadable"]
+    headers: dict[str, list[str]] = {}
+    undecoded: dict[str, list[str]] = {}
+    for name, value in items:
+        try:
+            text = value if isinstance(value, str) else str(value)
+            # Raw 8-bit header bytes arrive as surrogate escapes: redo as utf-8/cp1252.
+            if any("\udc80" <= ch <= "\udcff" for ch in text):
+                text = decode_bytes(text.encode("ascii", "surrogateescape"), None)[0]
+            text = re.sub(r"\r?\n[ \t]", " ", text)
+            decoded = decode_words(text)
+        except Exception:
+            defects.append(f"header {name}: undecodable")
+            continue
+        key = str(name).lower().strip()
+        headers.setdefault(key, []).append(decoded)
+        undecoded.setdefault(key, []).append(text)
+    return headers, undecoded, defects
+
+
+def _addresses(values: list[str]) -> list[tuple[str, str]]:
+    """(name, address) pairs from header values; invalid entries dropped."""
+    out = []
+    try:
+        pairs = email.utils.getaddresses([v.replace("\n", " ").replace("\r", " ") for v in values])
+    except Exception:
+        return out
+    for name, address in pairs:
+        address = address.strip().lower()
+        if _ADDRESS.match(address):
+            out.append((clean_header_text(decode_words(name)), address))
+    return out
+
+
+def _sender(values: list[str], defects: list[str]) -> tuple[str, str]:
+    """The one From address, or "" when there is none or more than one (MAIL_RULES 45)."""
+    if not values:
+        return "", ""
+    raw = values[0]
+    pairs = _addresses([raw])
+    try:
+        all_pairs = email.utils.getaddresses([raw])
+    except Exception:
+        all_pairs = pairs
+    if len(pairs) != 1 or len([p for p in all_pairs if p[1]]) != 1:
+        defects.append("from: not exactly one address")
+        return "", pairs[0][0] if pairs else ""
+    return pairs[0][1], pairs[0][0]
+
+
+def safe_filename(name: str, fallback: str) -> str:
+    """An attachment name safe to show and to send (MAIL_RULES 55)."""
+    name = clean_header_text(decode_words(name or ""))
+    name = re.split(r"[\\/]", name)[-1]
+    name = name.lstrip(". ").strip()
+    name = re.sub(r'[<>:"|?*]', "_", name)
+    if len(name) > MAX_FILENAME:
+        stem, dot, ext = name.rpartition(".")
+        ext = ext[:12] if dot else ""
+        name = (stem if dot else name)[: MAX_FILENAME - len(ext) - 1] + ("." + ext if ext else "")
+    return name or fallback
+
+
+def _parts(parsed, defects: list[str]) -> list[Part]:
+    out = []
+    for i, item in enumerate(parsed.attachments or []):
+        if i >= MAX_PARTS:
+            defects.append(f"parts: more than {MAX_PARTS}, the rest kept only in the raw message")
+            break
+        payload = item.get("payload") or ""
+        try:
+            if item.get("binary"):
+                data = base64.b64decode(payload)
+            else:
+                data = payload.encode(item.get("charset") or "utf-8", errors="replace")
+        except (binascii.Error, ValueError, LookupError):
+            defects.append(f"attachment {i + 1}: undecodable payload, kept as text")
+            data = payload.encode("utf-8", errors="replace")
+        content_type = (item.get("mail_content_type") or "application/octet-stream").lower()
+        ext = "eml" if content_type == "message/rfc822" else "bin"
+        disposition = (item.get("content-disposition") or "").lower()
+        content_id = normalize_id(item.get("content-id") or "")
+        out.append(Part(
+            filename=safe_filename(item.get("filename") or "", f"attachment-{i + 1}.{ext}"),
+            content_type=clean_header_text(content_type)[:100],
+            data=data,
+            content_id=clean_header_text(content_id)[:200],
+            inline=disposition.startswith("inline") or bool(content_id and "attachment" not in disposition),
+        ))
+    return out
+
+
+def _content_type(headers: dict[str, list[str]]) -> tuple[str, str]:
+    value = (headers.get("content-type") or [""])[0]
+    main = value.split(";", 1)[0].strip().lower()
+    match = re.search(r"report-type\s*=\s*\"?([\w-]+)", value, re.IGNORECASE)
+    return main, (match.group(1).lower() if match else "")
+
+
+def _date(headers: dict[str, list[str]], defects: list[str]) -> datetime.datetime | None:
+    value = (headers.get("date") or [""])[0]
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        defects.append("date: unreadable")
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return parsed
+
+
+def body_digest(raw: bytes) -> str:
+    """SHA-256 of the body after the header block: equal for two copies of one mail.
+
+    An IMAP and an SMTP copy of the same message differ in their trace headers
+    (Received, Delivered-To), never in the body.
+    """
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        index = raw.find(sep)
+        if index >= 0:
+            return hashlib.sha256(raw[index + len(sep):].replace(b"\r\n", b"\n")).hexdigest()
+    return hashlib.sha256(b"").hexdigest()
+
+
+def _stdlib_text(raw: bytes, defects: list[str]) -> str:
+    """Plain text when mail-parser failed: every text/plain part, leniently decoded."""
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        texts = []
+        for part in msg.walk():
+            if part.get_content_maintype() == "text" and part.get_content_subtype() == "plain":
+                payload = part.get_payload(decode=True) or b""
+                texts.append(decode_bytes(payload, part.get_content_charset())[0])
+        return "\n".join(texts)
+    except Exception:
+        defects.append("body: unreadable")
+        return ""
+
+
+def read(raw: bytes, mail_domain: str) -> Message:
+    """Read raw message bytes into a Message. Never raises."""
+    headers, undecoded, defects = _raw_headers(raw)
+    parsed = None
+    try:
+        parsed = mailparser.parse_from_bytes(raw)
+    except Exception as exc:  # mail-parser raises many kinds on broken MIME
+        defects.append(f"mime: {type(exc).__name__}: parsed plainly instead")
+        log.info("mail-parser failed (%s); falling back to stdlib", type(exc).__name__)
+
+    ids = extract_ids((headers.get("message-id") or [""])[0])
+    message_id, synthetic = (ids[0], False) if ids else ("", True)
+    if synthetic:
+        # Deterministic for the same bytes, so a redelivery de-duplicates (MAIL_RULES 4).
+        message_id = f"sd-gen-{hashlib.sha256(raw).hexdigest()[:40]}@{mail_domain}"
+
+    from_address, from_name = _sender(undecoded.get("from", []), defects)
+    text, html, parts = "", "", []
+    if parsed is not None:
+        try:
+            text = "\n".join(t for t in (parsed.text_plain or []) if isinstance(t, str))
+            html = "\n".join(t for t in (parsed.text_html or []) if isinstance(t, str))
+            parts = _parts(parsed, defects)
+            defects.extend(sorted(str(d) for d in (parsed.defects_categories or [])))
+        except Exception as exc:
+            defects.append(f"mime: {type(exc).__name__} reading parts")
+            text = text or _stdlib_text(raw, defects)
+    else:
+        text = _stdlib_text(raw, defects)
+    content_type, report_type = _content_type(headers)
+    return Message(
+        message_id=message_id[:900],
+        synthetic_id=synthetic,
+        in_reply_to=extract_ids(" ".join(headers.get("in-reply-to", []))),
+        references=extract_ids(" ".join(headers.get("references", []))),
+        from_address=from_address,
+        from_name=from_name,
+        to=_addresses(undecoded.get("to", [])),
+        cc=_addresses(undecoded.get("cc", [])),
+        reply_to=_addresses(undecoded.get("reply-to", [])),
+        delivered_to=[a for _, a in _addresses(undecoded.get("delivered-to", []) + undecoded.get("x-original-to", []))],
+        subject=clean_header_text((headers.get("subject") or [""])[0])[:1000],
+        date=_date(headers, defects),
+        text=text.replace("\x00", ""),
+        html=html.replace("\x00", ""),
+        parts=parts,
+        headers=headers,
+        content_type=content_type,
+        report_type=report_type,
+        defects=defects,
+        body_sha256=body_digest(raw),
+    )

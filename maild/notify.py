@@ -1,0 +1,139 @@
+"""Who is told of what (SPEC 3.4), rendered from ``templates/mail`` into the outbox.
+
+Each function runs inside the transaction of the change it reports. Wording
+lives in ``templates/mail/<audience>/<event>.<lang>.txt``; the first line of a
+template is the subject, the rest the body. Recipients never include our own
+addresses, ``.invalid`` addresses or no-reply senders (MAIL_RULES 31, 67), nor
+the person who caused the change.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from maild import attachments, outbox
+from maild.compose import Outgoing
+from maild.rules.automatic import NO_REPLY
+from maild.store.models import Case, Entry, MessageRef, Participant, Person
+from maild.subject import case_subject
+from maild import people
+
+log = logging.getLogger(__name__)
+
+# How many of a case's Message-IDs go into References (before capping).
+REFERENCE_HISTORY = 8
+
+
+def _may_mail(ctx, address: str) -> bool:
+    address = (address or "").lower()
+    return bool(address) and not address.endswith(".invalid") and not NO_REPLY.match(address) \
+        and address not in ctx.config.own_addresses()
+
+
+def render(ctx, audience: str, event: str, language: str, **values) -> tuple[str, str]:
+    """(subject, body) of a mail template in a language, falling back to English."""
+    env = ctx.mail_templates
+    try:
+        template = env.get_template(f"{audience}/{event}.{language}.txt")
+    except Exception:  # jinja2.TemplateNotFound: a language without this template
+        template = env.get_template(f"{audience}/{event}.en.txt")
+    text = template.render(site=ctx.config["site"]["name"], **values)
+    subject, _, body = text.partition("\n")
+    return subject.strip(), body.lstrip("\n")
+
+
+def _references(ctx, case: Case, in_reply_to: str) -> list[str]:
+    ids = [r for (r,) in MessageRef.select(MessageRef.message_id).where(MessageRef.case == case)
+           .order_by(MessageRef.id.desc()).limit(REFERENCE_HISTORY).tuples()]
+    ids.reverse()
+    refs = [ctx.signer.case_reference(case.id)] + ids
+    if in_reply_to and in_reply_to not in refs:
+        refs.append(in_reply_to)
+    return refs
+
+
+def _send(ctx, case: Case, person: Person, *, audience: str, event: str, kind: str, now,
+          auto_submitted: str, in_reply_to: str = "", files=(), **values) -> None:
+    dept = ctx.config.department(case.department)
+    language = person.language or ctx.config.language(dept)
+    prefix = ctx.config["site"]["token_prefix"]
+    subject_line, body = render(
+        ctx, audience, event, language, case=case, person=person,
+        department=dept.name if dept else case.department,
+        number=f"{prefix}-{case.id}", base_url=ctx.config["site"]["base_url"].rstrip("/"), **values)
+    out = Outgoing(
+        from_name=dept.name if dept else ctx.config["site"]["name"],
+        from_address=dept.address if dept else next(iter(ctx.config.own_addresses()), ""),
+        to_name=person.name, to_address=person.email,
+        subject=case_subject(case.id, subject_line, prefix),
+        body=body, message_id=ctx.signer.message_id(case.id, person.id),
+        in_reply_to=in_reply_to, references=_references(ctx, case, in_reply_to),
+        auto_submitted=auto_submitted, thread_topic=case.thread_topic, thread_index=case.thread_index,
+        attachments=list(files))
+    outbox.enqueue(ctx, out, kind=kind, case=case, automatic=bool(auto_submitted), now=now)
+
+
+def _agents_to_tell(ctx, case: Case, exclude: Person | None) -> list[Person]:
+    """The assignee, else the department's notify list."""
+    if case.assignee_id:
+        people_ = [case.assignee]
+    else:
+        dept = ctx.config.department(case.department)
+        people_ = [people.find_or_create(a) for a in (dept.notify if dept else ())]
+    return [p for p in people_ if _may_mail(ctx, p.email) and (exclude is None or p.id != exclude.id)]
+
+
+def _customers(ctx, case: Case, exclude: Person | None = None) -> list[Person]:
+    """Requester and participants, each once."""
+    rows = (Person.select().join(Participant, on=(Participant.person == Person.id))
+            .where(Participant.case == case).order_by(Participant.id))
+    return [p for p in rows if _may_mail(ctx, p.email) and (exclude is None or p.id != exclude.id)]
+
+
+def over_auto_reply_cap(ctx, address: str, now) -> bool:
+    """Whether the sender already had their automatic answers this hour (MAIL_RULES 32)."""
+    limit = ctx.config["mail"]["auto_replies_per_hour"]
+    return outbox.automatic_sent_since(address, now - datetime.timedelta(hours=1)) >= limit
+
+
+def case_opened(ctx, case: Case, entry: Entry, *, acknowledge: bool, now) -> list[str]:
+    """Acknowledge to the requester; tell the notify list. Returns notes on what was held back."""
+    notes = []
+    requester = case.requester
+    if acknowledge and _may_mail(ctx, requester.email):
+        if over_auto_reply_cap(ctx, requester.email, now):
+            notes.append("acknowledgement held back: the sender's automatic answers this hour are used up")
+            log.warning("auto-reply cap reached for %s; case %s not acknowledged", requester.email, case.id)
+        else:
+            _send(ctx, case, requester, audience="customer", event="ack", kind="ack", now=now,
+                  auto_submitted="auto-replied", in_reply_to=entry.message_id, entry=entry)
+    files = attachments.for_entry(entry)
+    for agent in _agents_to_tell(ctx, case, exclude=requester):
+        _send(ctx, case, agent, audience="agent", event="new_case", kind="new_case", now=now,
+              auto_submitted="auto-generated", in_reply_to=entry.message_id, entry=entry,
+              requester=requester, files=files)
+    return notes
+
+
+def customer_replied(ctx, case: Case, entry: Entry, *, now) -> None:
+    """Tell the assignee, else the notify list, of a customer's message."""
+    files = attachments.for_entry(entry)
+    for agent in _agents_to_tell(ctx, case, exclude=entry.author):
+        _send(ctx, case, agent, audience="agent", event="customer_reply", kind="customer_reply",
+              now=now, auto_submitted="auto-generated", in_reply_to=entry.message_id, entry=entry,
+              author=entry.author, files=files)
+
+
+def case_reopened(ctx, case: Case, *, now) -> None:
+    """Tell the assignee (else the notify list) that a reply reopened the case."""
+    for agent in _agents_to_tell(ctx, case, exclude=None):
+        _send(ctx, case, agent, audience="agent", event="reopened", kind="reopened", now=now,
+              auto_submitted="auto-generated")
+
+
+def case_closed(ctx, case: Case, *, now) -> None:
+    """Tell the requester and participants that the case is closed."""
+    for person in _customers(ctx, case):
+        _send(ctx, case, person, audience="customer", event="closed", kind="closed", now=now,
+              auto_submitted="auto-generated")

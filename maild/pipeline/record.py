@@ -1,0 +1,88 @@
+"""Handler: write the message into the store through the case operations.
+
+``new`` opens a case (acknowledged unless the mail is automatic or asks for no
+answer), ``append`` adds to one, ``reopen`` adds and reopens, ``note`` keeps a
+bounce or out-of-office reply as an internal entry without touching the case.
+A message that claims an agent's From but came without a signed key is kept
+as an internal entry marked unverified, never relayed to a customer (SPEC 4).
+The exactly-once key is written here, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from maild import cases, people
+from maild.message import Part
+from maild.store.models import InboundMessage
+
+_PARSE_FAILURES = ("mime:", "body: unreadable", "headers: unreadable")
+
+
+def _suppress_reason(delivery) -> str:
+    """Why this message must not be acknowledged, or "" (MAIL_RULES 27)."""
+    tokens = {t.strip().lower() for t in delivery.msg.header("x-auto-response-suppress").split(",")}
+    if tokens & {"all", "autoreply"}:
+        return "the sender asked for no automatic answer (X-Auto-Response-Suppress)"
+    return delivery.suppress_ack
+
+
+def _parts(delivery) -> list[Part]:
+    """The message's parts, plus the raw message itself when it could not be read."""
+    parts = list(delivery.msg.parts)
+    if any(d.startswith(_PARSE_FAILURES) for d in delivery.msg.defects):
+        parts.append(Part("original-message.eml", "message/rfc822", delivery.raw))
+    return parts
+
+
+def _copied(ctx, delivery) -> list:
+    """To and Cc addresses that are neither ours nor the sender (mail received with Cc)."""
+    own = ctx.config.own_addresses()
+    seen, out = {delivery.person.email}, []
+    for name, address in delivery.msg.to + delivery.msg.cc:
+        if address not in own and address not in seen and not address.endswith(".invalid"):
+            seen.add(address)
+            out.append(people.find_or_create(address, name, now=delivery.now))
+    return out
+
+
+def process(ctx, delivery) -> None:
+    """Open, append, reopen or note, as the thread handler decided."""
+    msg, now = delivery.msg, delivery.now
+    common = dict(body_text=msg.text, body_html=msg.html, message_id=msg.message_id,
+                  spool_id=delivery.spool_id, now=now, defects=msg.defects + delivery.notes,
+                  parts=_parts(delivery))
+    if delivery.action == "new":
+        reason = _suppress_reason(delivery)
+        # A stranger naming someone else's case gets a case of their own, and
+        # nobody they copied is added to it (MAIL_RULES 41).
+        copied = _copied(ctx, delivery) if delivery.linked_to is None else []
+        case, entry = cases.open_case(
+            ctx, department=delivery.department, requester=delivery.person, subject=msg.subject,
+            linked_to=delivery.linked_to, copied=copied, automatic=delivery.automatic,
+            acknowledge=not delivery.automatic and not reason,
+            thread_topic=msg.header("thread-topic"), thread_index=msg.header("thread-index"), **common)
+        if reason:
+            delivery.record("acknowledgement", result=reason)
+    else:
+        case = delivery.case
+        if delivery.action == "note":
+            entry = cases.add_message(ctx, case, author=delivery.person, subject=msg.subject,
+                                      public=False, kind="bounce" if delivery.bounce else "auto",
+                                      automatic=True, notify_agents=False, **common)
+        else:
+            dept = ctx.config.department(case.department)
+            claims_agent = (dept is not None and people.is_agent_of(ctx.config, delivery.person, dept)
+                            and not people.is_participant(case, delivery.person))
+            if claims_agent:
+                # From is not authentication: an agent answers through a signed
+                # reply address; this is kept for the agents only.
+                entry = cases.add_message(ctx, case, author=delivery.person, subject=msg.subject,
+                                          public=False, kind="note", unverified=True,
+                                          notify_agents=False, **common)
+            else:
+                entry = cases.add_message(ctx, case, author=delivery.person, subject=msg.subject,
+                                          automatic=delivery.automatic, **common)
+            if delivery.action == "reopen" and not claims_agent:
+                cases.reopen(ctx, case, by=delivery.person, now=now)
+    delivery.case, delivery.entry = case, entry
+    InboundMessage.create(message_id=msg.message_id[:250], body_sha256=msg.body_sha256,
+                          spool_id=delivery.spool_id, entry=entry)

@@ -1,0 +1,179 @@
+"""Handler: which case a message belongs to (SPEC 2.6-2.8), first match wins.
+
+1. A signed key: a Message-ID Sensedesk generated, named in In-Reply-To or
+   References; its HMAC proves the sender holds our mail about that case.
+2. In-Reply-To/References naming a Message-ID stored for a case.
+3. A token ``[SD#N]`` in the subject, when the sender may add to case N — a
+   participant or an agent of its department. Tokens are guessable, so a
+   stranger's token opens a new case linked to N, never an append (MAIL_RULES 41).
+4. Otherwise a new case in the department whose address received the mail:
+   envelope recipient, then To, Cc, Delivered-To.
+
+A closed case is reopened by a reply within the department's reopen window;
+later, the reply opens a new linked case (SPEC 2.8). Every decision is added
+to the match trace kept on the spool row. Thread-Index is never used to find a
+case (MAIL_RULES 48).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+from maild import people
+from maild.delivery import Discard
+from maild.store.models import Case, MessageRef
+from maild.subject import find_tokens
+
+
+def _signed(ctx, delivery) -> Case | None:
+    msg = delivery.msg
+    for header, ids in (("In-Reply-To", msg.in_reply_to), ("References", list(reversed(msg.references)))):
+        for message_id in ids:
+            key = ctx.signer.read_message_id(message_id)
+            if key is None:
+                continue
+            case = Case.get_or_none(Case.id == key[0])
+            if case is not None:
+                delivery.record("signed-message-id", header=header, value=message_id, case=case.id)
+                return case
+    return None
+
+
+def _stored(ctx, delivery) -> Case | None:
+    msg = delivery.msg
+    for header, ids in (("In-Reply-To", msg.in_reply_to), ("References", list(reversed(msg.references)))):
+        ids = [i[:250] for i in ids if i != msg.message_id]
+        if not ids:
+            continue
+        ref = (MessageRef.select().where(MessageRef.message_id.in_(ids))
+               .order_by(MessageRef.id.desc()).first())
+        if ref is not None:
+            delivery.record("stored-message-id", header=header, value=ref.message_id, case=ref.case_id)
+            return ref.case
+    return None
+
+
+def _enclosed(ctx, delivery) -> Case | None:
+    """A bounce encloses the mail we sent: find our signed Message-ID in it."""
+    text = delivery.raw[:1_000_000].decode("latin-1")
+    domain = re.escape(ctx.signer.mail_domain)
+    for found in re.findall(r"<(sd\.\d+\.\d+\.[0-9a-f]+\.[0-9a-f]+@%s)>" % domain, text, re.IGNORECASE):
+        key = ctx.signer.read_message_id(found)
+        if key and (case := Case.get_or_none(Case.id == key[0])) is not None:
+            delivery.record("enclosed-message-id", value=found, case=case.id)
+            return case
+    return None
+
+
+def may_add(ctx, case: Case, person) -> bool:
+    """SPEC 2.7: a participant or an agent of the case's department may add by email."""
+    if people.is_participant(case, person):
+        return True
+    dept = ctx.config.department(case.department)
+    return dept is not None and people.is_agent_of(ctx.config, person, dept)
+
+
+def _token(ctx, delivery) -> Case | None:
+    prefix = ctx.config["site"]["token_prefix"]
+    for number in find_tokens(delivery.msg.subject, prefix):
+        case = Case.get_or_none(Case.id == number)
+        if case is None:
+            delivery.record("subject-token", value=f"[{prefix}#{number}]", result="no such case")
+            continue
+        if may_add(ctx, case, delivery.person):
+            delivery.record("subject-token", header="Subject", value=f"[{prefix}#{number}]", case=case.id)
+            return case
+        delivery.record("subject-token", header="Subject", value=f"[{prefix}#{number}]",
+                        result="sender may not add to this case: a new linked case")
+        delivery.linked_to = case
+        return None
+    return None
+
+
+def _department(ctx, delivery):
+    """The department whose address received the mail; the others are recorded."""
+    msg = delivery.msg
+    candidates = [("envelope", a) for a in delivery.envelope.rcpt_tos]
+    candidates += [("To", a) for _, a in msg.to] + [("Cc", a) for _, a in msg.cc]
+    candidates += [("Delivered-To", a) for a in msg.delivered_to]
+    found, others = None, []
+    for where, address in candidates:
+        dept = ctx.config.department_for_address(address)
+        if dept is None:
+            continue
+        if found is None:
+            found = (where, address, dept)
+        elif dept.slug != found[2].slug and dept.slug not in others:
+            others.append(dept.slug)
+    if found is None:
+        imap_dept = _imap_department(ctx, delivery.source)
+        if imap_dept is not None:
+            delivery.record("department", header="mailbox", value=delivery.source, department=imap_dept.slug)
+            return imap_dept, []
+        if not ctx.config.departments:
+            raise RuntimeError("no department is configured")
+        dept = ctx.config.departments[0]
+        delivery.record("department", result="no department address found: the first department",
+                        department=dept.slug)
+        return dept, []
+    where, address, dept = found
+    delivery.record("department", header=where, value=address, department=dept.slug,
+                    also=", ".join(others) or None)
+    return dept, others
+
+
+def _imap_department(ctx, source: str):
+    if not source.startswith("imap:"):
+        return None
+    account = source[len("imap:"):].split("/", 1)[0]
+    for imap in ctx.config.imap:
+        if imap["name"] == account:
+            return ctx.config.department(imap["department"])
+    return None
+
+
+def _follow_up(ctx, delivery, case: Case) -> None:
+    """Append to the matched case, reopen it, or open a new linked case."""
+    delivery.case = case
+    if case.status != "closed":
+        delivery.action = "append"
+        return
+    if delivery.automatic:
+        # Automatic mail never reopens a case (MAIL_RULES 23).
+        delivery.action = "append"
+        return
+    dept = ctx.config.department(case.department)
+    window = datetime.timedelta(days=dept.reopen_days if dept else 14)
+    if case.closed_at is not None and delivery.now - case.closed_at <= window:
+        delivery.action = "reopen"
+        delivery.record("closed-case", result="reopened within the reopen window", case=case.id)
+        return
+    delivery.record("closed-case", result="closed longer than the reopen window: a new linked case",
+                    case=case.id)
+    delivery.case, delivery.linked_to = None, case
+    delivery.department, delivery.other_departments = dept or _department(ctx, delivery)[0], []
+    delivery.action = "new"
+
+
+def process(ctx, delivery) -> None:
+    """Decide the case and the action (new, append, reopen) for the delivery."""
+    case = _signed(ctx, delivery) or _stored(ctx, delivery)
+    if case is None and delivery.bounce:
+        case = _enclosed(ctx, delivery)
+    if case is not None:
+        delivery.trusted = True
+    elif not delivery.bounce:
+        case = _token(ctx, delivery)
+    if case is not None:
+        if delivery.bounce or delivery.autoreply:
+            delivery.case, delivery.action = case, "note"
+            return
+        _follow_up(ctx, delivery, case)
+        return
+    if delivery.bounce:
+        raise Discard("bounce", "a delivery report that concerns no case")
+    if delivery.autoreply:
+        raise Discard("autoreply", "an automatic answer that concerns no case")
+    delivery.department, delivery.other_departments = _department(ctx, delivery)
+    delivery.action = "new"

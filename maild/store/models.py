@@ -1,0 +1,209 @@
+"""The store's tables, as peewee models bound to one DatabaseProxy.
+
+Times are naive UTC datetimes. Everything the daemon receives or sends has a
+row here: the spool holds raw inbound bytes, the outbox the rendered outbound
+bytes, so a crash anywhere loses nothing (DESIGN.md, the three promises).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+from peewee import (BlobField, BooleanField, CharField, DatabaseProxy, DateTimeField,
+                    ForeignKeyField, IntegerField, Model, TextField, AutoField)
+
+database = DatabaseProxy()
+
+
+def utcnow() -> datetime.datetime:
+    """The current time as a naive UTC datetime, the store's convention."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class JSONField(TextField):
+    """A JSON document kept as text, so SQLite and PostgreSQL store it alike."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Setting(BaseModel):
+    """Values the store keeps for itself: the signing secret, the instance id."""
+
+    key = CharField(primary_key=True)
+    value = TextField()
+
+
+class Person(BaseModel):
+    """Anyone with an email address: customer, agent or admin."""
+
+    email = CharField(unique=True)  # lowercased
+    name = CharField(default="")
+    role = CharField(default="customer")  # customer | agent | admin
+    password_hash = CharField(null=True)
+    language = CharField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+
+class Membership(BaseModel):
+    """An agent's membership of a department (by slug)."""
+
+    person = ForeignKeyField(Person, backref="memberships", on_delete="CASCADE")
+    department = CharField()
+
+    class Meta:
+        indexes = ((("person", "department"), True),)
+
+
+class Spool(BaseModel):
+    """One raw inbound message exactly as received, and what became of it."""
+
+    id = AutoField()
+    received_at = DateTimeField(default=utcnow, index=True)
+    source = CharField()  # smtp | pipe | imap:<account>/<folder>/<uidvalidity>/<uid>
+    mail_from = CharField(default="")  # "" for the null reverse-path <>
+    rcpt_tos = JSONField(default=list)
+    peer = CharField(default="")
+    helo = CharField(default="")
+    raw = BlobField()
+    raw_sha256 = CharField(unique=True)  # an identical redelivery is one row
+    message_id = CharField(default="", index=True)  # normalised, without <>
+    state = CharField(default="new", index=True)  # new | processed | ignored | failed
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(null=True)
+    reason = TextField(default="")  # the rule that ignored it, or the error
+    hits = JSONField(default=list)  # names of the rules that matched
+    trace = JSONField(default=list)  # how threading decided
+    error = TextField(default="")  # traceback of the last failure
+    case_id = IntegerField(null=True, index=True)
+    entry_id = IntegerField(null=True)
+    processed_at = DateTimeField(null=True)
+
+
+class Case(BaseModel):
+    """One request, numbered; the number is the id, shown as SD-N."""
+
+    id = AutoField()
+    department = CharField(index=True)
+    subject = CharField(max_length=255)
+    status = CharField(default="new", index=True)  # new | open | pending | closed
+    requester = ForeignKeyField(Person, backref="requested", index=True)
+    assignee = ForeignKeyField(Person, null=True, backref="assigned")
+    linked_to = ForeignKeyField("self", null=True, backref="links")
+    priority = CharField(default="normal")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow, index=True)
+    closed_at = DateTimeField(null=True)
+    thread_topic = CharField(default="", max_length=255)
+    thread_index = CharField(default="", max_length=255)
+
+
+class Participant(BaseModel):
+    """A person on a case: the requester and everyone copied."""
+
+    case = ForeignKeyField(Case, backref="participants", on_delete="CASCADE")
+    person = ForeignKeyField(Person, backref="participations", index=True)
+    role = CharField(default="cc")  # requester | cc
+
+    class Meta:
+        indexes = ((("case", "person"), True),)
+
+
+class Entry(BaseModel):
+    """One item of a case's history: a message, a reply, a note or an event."""
+
+    case = ForeignKeyField(Case, backref="entries", on_delete="CASCADE", index=True)
+    kind = CharField()  # message | reply | note | event | bounce | auto
+    public = BooleanField(default=True)
+    author = ForeignKeyField(Person, null=True, backref="entries")
+    subject = CharField(default="", max_length=255)
+    body_text = TextField(default="")
+    body_html = TextField(default="")
+    message_id = CharField(default="", index=True)
+    spool_id = IntegerField(null=True)
+    unverified = BooleanField(default=False)
+    automatic = BooleanField(default=False)
+    defects = JSONField(default=list)
+    created_at = DateTimeField(default=utcnow)
+
+
+class InboundMessage(BaseModel):
+    """Exactly-once key of processed inbound mail: Message-ID and body digest.
+
+    A second delivery of the same message (SMTP retry, IMAP and SMTP both) hits
+    the unique index and is ignored as a duplicate; a different message reusing
+    a Message-ID has another body digest and is kept (MAIL_RULES 3, 4).
+    """
+
+    message_id = CharField()
+    body_sha256 = CharField()
+    spool_id = IntegerField()
+    entry = ForeignKeyField(Entry, null=True, on_delete="SET NULL")
+
+    class Meta:
+        indexes = ((("message_id", "body_sha256"), True),)
+
+
+class MessageRef(BaseModel):
+    """A Message-ID known to belong to a case, inbound or outbound (threading rule 2)."""
+
+    message_id = CharField(index=True)
+    case = ForeignKeyField(Case, on_delete="CASCADE")
+    outbound = BooleanField(default=False)
+
+
+class Blob(BaseModel):
+    """Attachment content, stored once by SHA-256."""
+
+    sha256 = CharField(primary_key=True)
+    size = IntegerField()
+    data = BlobField()
+
+
+class Attachment(BaseModel):
+    """A file on an entry: a name and type pointing at shared content."""
+
+    entry = ForeignKeyField(Entry, backref="attachments", on_delete="CASCADE", index=True)
+    blob = ForeignKeyField(Blob, backref="uses")
+    filename = CharField(max_length=255)
+    content_type = CharField(default="application/octet-stream")
+    content_id = CharField(default="")
+    inline = BooleanField(default=False)
+
+
+class Outbox(BaseModel):
+    """One outbound message to one recipient, rendered, with its fixed Message-ID."""
+
+    id = AutoField()
+    created_at = DateTimeField(default=utcnow)
+    case = ForeignKeyField(Case, null=True, on_delete="SET NULL")
+    kind = CharField()  # ack | new_case | customer_reply | …
+    automatic = BooleanField(default=True)
+    mail_from = CharField()  # envelope sender
+    recipient = CharField()  # one envelope recipient, lowercased
+    subject = CharField(default="", max_length=255)
+    message_id = CharField(unique=True)
+    raw = BlobField()
+    state = CharField(default="queued", index=True)  # queued | sending | sent | dead
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=utcnow, index=True)
+    claimed_at = DateTimeField(null=True)
+    sent_at = DateTimeField(null=True)
+    last_error = TextField(default="")
+
+    class Meta:
+        indexes = ((("recipient", "created_at"), False),)
+
+
+ALL_MODELS = (Setting, Person, Membership, Spool, Case, Participant, Entry,
+              InboundMessage, MessageRef, Blob, Attachment, Outbox)

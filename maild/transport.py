@@ -1,0 +1,132 @@
+"""Sending one outbox row: through an SMTP relay, or into a maildir.
+
+Failures are classified for the outbox (RFC 5321 4.2.1, MAIL_RULES 64): a 4xx
+reply or a broken connection is ``TemporaryDeliveryError`` (try again later),
+a 5xx is ``PermanentDeliveryError`` (the row is dead). The SMTP transport keeps
+one connection to the relay open across messages (DESIGN.md, speed).
+"""
+
+from __future__ import annotations
+
+import mailbox
+import smtplib
+import socket
+import ssl
+from pathlib import Path
+
+from maild.config import Config, secret_from_env
+
+
+class DeliveryError(Exception):
+    """Sending failed; ``permanent`` says whether retrying can help."""
+
+    permanent = False
+
+
+class TemporaryDeliveryError(DeliveryError):
+    """A 4xx reply or a connection problem: retry later."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """A 5xx reply: the relay will never take this message."""
+
+    permanent = True
+
+
+def _classify(code: int, text: str) -> DeliveryError:
+    message = f"{code} {text}".strip()
+    if 500 <= code < 600:
+        return PermanentDeliveryError(message)
+    return TemporaryDeliveryError(message)
+
+
+def _reply_text(resp) -> str:
+    if isinstance(resp, bytes):
+        return resp.decode("utf-8", "replace")
+    return str(resp)
+
+
+class SmtpTransport:
+    """Delivers through an SMTP relay over one kept-open connection."""
+
+    def __init__(self, config: Config):
+        self.settings = config["smtp_out"]
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        smtp = smtplib.SMTP(s["host"], s["port"], timeout=s["timeout_seconds"])
+        smtp.ehlo_or_helo_if_needed()
+        if s["starttls"]:
+            # Fails closed: no STARTTLS offered means no mail sent in clear.
+            smtp.starttls(context=ssl.create_default_context())
+            smtp.ehlo()
+        if s["username"]:
+            smtp.login(s["username"], secret_from_env(s["password_env"]))
+        return smtp
+
+    def send(self, mail_from: str, recipient: str, raw: bytes) -> None:
+        """Send one message to one recipient, or raise a DeliveryError."""
+        try:
+            if self._smtp is None:
+                self._smtp = self._connect()
+            refused = self._smtp.sendmail(mail_from, [recipient], raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            self._reset()
+            raise _classify(code, _reply_text(text)) from None
+        except smtplib.SMTPResponseException as exc:
+            self._reset()
+            raise _classify(exc.smtp_code, _reply_text(exc.smtp_error)) from None
+        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+            self.close()
+            raise TemporaryDeliveryError(f"connection: {type(exc).__name__}: {exc}") from None
+        if refused:
+            code, text = next(iter(refused.values()))
+            raise _classify(code, _reply_text(text))
+
+    def _reset(self) -> None:
+        # After a refused transaction the connection is still usable once reset.
+        try:
+            if self._smtp is not None:
+                self._smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
+
+    def close(self) -> None:
+        """Close the relay connection, if open."""
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._smtp = None
+
+
+class MaildirTransport:
+    """Writes each message into a maildir (``var/sent/``) for a person to read."""
+
+    def __init__(self, config: Config):
+        self.path = Path(config["site"]["var_dir"]) / "sent"
+        self._box: mailbox.Maildir | None = None
+
+    def send(self, mail_from: str, recipient: str, raw: bytes) -> None:
+        """Add the message to the maildir, with the envelope as trace headers."""
+        try:
+            if self._box is None:
+                self._box = mailbox.Maildir(str(self.path), create=True)
+            trace = f"Return-Path: <{mail_from}>\r\nDelivered-To: {recipient}\r\n".encode("utf-8")
+            self._box.add(trace + raw)
+        except OSError as exc:
+            raise TemporaryDeliveryError(f"maildir: {exc}") from None
+
+    def close(self) -> None:
+        """Nothing to close."""
+        self._box = None
+
+
+def make_transport(config: Config):
+    """The transport the configuration names."""
+    if config["smtp_out"]["transport"] == "smtp":
+        return SmtpTransport(config)
+    return MaildirTransport(config)

@@ -1,0 +1,147 @@
+"""Fixtures: a fresh store per test on SQLite and on PostgreSQL, configs, capture SMTP.
+
+Tests that take the ``ctx`` fixture run twice, once per store. In CI
+(``CI=true``) a missing PostgreSQL is a failure, not a skip (TESTING.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from servers import PG_BIN, CaptureServer, PostgresCluster, free_port, in_ci  # noqa: E402
+
+from maild import config as configuration  # noqa: E402
+from maild import context, runner, spool  # noqa: E402
+from maild.store import db as store  # noqa: E402
+from maild.store.models import ALL_MODELS, database  # noqa: E402
+
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+
+
+def base_settings(tmp_path: Path, url: str) -> dict:
+    """A configuration document with two departments, rooted in tmp_path."""
+    return {
+        "site": {"mail_domain": "desk.example.test", "var_dir": str(tmp_path / "var"),
+                 "base_url": "http://127.0.0.1:8080"},
+        "database": {"url": url},
+        "smtp_in": {"listen": f"127.0.0.1:{free_port()}"},
+        "smtp_out": {"transport": "maildir"},
+        "departments": [
+            {"slug": "helpdesk", "name": "Helpdesk", "addresses": ["helpdesk@example.test"],
+             "agents": ["agent@example.test"], "notify": ["agent@example.test"]},
+            {"slug": "hr", "name": "HR", "addresses": ["hr@example.test"],
+             "agents": ["hr-agent@example.test"], "notify": ["hr-agent@example.test"], "language": "nb"},
+        ],
+    }
+
+
+def merge(base: dict, overrides: dict) -> dict:
+    """A copy of ``base`` with the tables of ``overrides`` merged in."""
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key].update(value)
+        else:
+            out[key] = value
+    return out
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL cluster for the whole session (or $SENSEDESK_TEST_PG)."""
+    if os.environ.get("SENSEDESK_TEST_PG"):
+        yield None
+        return
+    if not Path(PG_BIN, "postgres").exists():
+        if in_ci():
+            pytest.fail(f"PostgreSQL is not installed ({PG_BIN}); CI must run every test")
+        pytest.skip("PostgreSQL 15 is not installed: apt-get install postgresql-15")
+    cluster = PostgresCluster()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_cluster):
+    """One migrated PostgreSQL database for the session; tests empty it before use."""
+    url = os.environ.get("SENSEDESK_TEST_PG") or pg_cluster.create_database("sensedesk_test")
+    db = store.connect(url)
+    store.migrate(db)
+    db.close()
+    return url
+
+
+def _empty_postgres(url: str) -> None:
+    db = store.connect(url)
+    tables = ", ".join(f'"{m._meta.table_name}"' for m in ALL_MODELS)
+    db.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    db.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """The URL of an empty, migrated store: SQLite and PostgreSQL in turn."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/sensedesk.db"
+    url = request.getfixturevalue("pg_url")
+    _empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def make_config(tmp_path, store_url):
+    """Build a validated Config for this test's store, with overrides."""
+    def make(**overrides):
+        return configuration.parse(merge(base_settings(tmp_path, store_url), overrides), "test")
+    return make
+
+
+def prepare(config) -> context.Context:
+    """What ``sensedesk init`` does, then a Context."""
+    db = store.connect(config["database"]["url"])
+    store.migrate(db)
+    context.ensure_settings(db)
+    return context.build(config)
+
+
+@pytest.fixture
+def ctx(make_config):
+    """A Context on a fresh store with the default test configuration."""
+    c = prepare(make_config())
+    yield c
+    c.db.close()
+
+
+@pytest.fixture
+def capture():
+    """A running SMTP capture server."""
+    server = CaptureServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def deliver(ctx, raw: bytes, rcpt=("helpdesk@example.test",), mail_from="kari@example.org",
+            source="smtp", now=None):
+    """Spool a message and run the runner until the spool is empty; returns the spool row."""
+    from maild.store.models import Spool
+
+    spool_id = spool.accept(ctx.db, raw, spool.Envelope(mail_from=mail_from, rcpt_tos=list(rcpt)), source)
+    runner.drain(ctx, now=now)
+    return Spool.get_by_id(spool_id)
+
+
+@pytest.fixture(autouse=True)
+def _close_store():
+    yield
+    try:
+        database.obj and database.close()
+    except Exception:  # the proxy may be uninitialised in pure unit tests
+        pass

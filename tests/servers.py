@@ -1,0 +1,182 @@
+"""Real servers for tests: a throwaway PostgreSQL cluster and an SMTP capture server.
+
+PostgreSQL and (later) Dovecot refuse to run as root, so as root they run as
+the system user ``sdtest`` (created if missing), in a short directory under
+/tmp owned by that user (TESTING.md).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+
+from aiosmtpd.controller import Controller
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+TEST_USER = "sdtest"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def in_ci() -> bool:
+    """Whether the suite runs in CI, where a missing server fails instead of skipping."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def server_user() -> dict:
+    """Keyword arguments for Popen that run a server as the unprivileged test user."""
+    if os.geteuid() != 0:
+        return {}
+    try:
+        pwd.getpwnam(TEST_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER],
+                       check=True)
+    return {"user": TEST_USER, "group": TEST_USER, "extra_groups": []}
+
+
+def _owned_tempdir(prefix: str) -> str:
+    path = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    if os.geteuid() == 0:
+        shutil.chown(path, TEST_USER, TEST_USER)
+    return path
+
+
+class PostgresCluster:
+    """initdb + postgres on a free port in a temp dir; stopped with SIGINT."""
+
+    def __init__(self):
+        self.dir = None
+        self.port = free_port()
+        self.proc = None
+
+    def start(self) -> None:
+        """Create the cluster and wait until it accepts connections."""
+        user = server_user()
+        self.dir = _owned_tempdir("sdpg")
+        subprocess.run([f"{PG_BIN}/initdb", "-D", f"{self.dir}/data", "-U", "postgres", "-A", "trust",
+                        "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
+                       check=True, cwd="/tmp", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **user)
+        self.proc = subprocess.Popen(
+            [f"{PG_BIN}/postgres", "-D", f"{self.dir}/data", "-p", str(self.port), "-k", self.dir,
+             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"],
+            cwd="/tmp", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **user)
+        import psycopg2
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres").close()
+                return
+            except psycopg2.OperationalError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise
+                time.sleep(0.1)
+
+    def url(self, dbname: str) -> str:
+        """A configuration URL for a database in this cluster."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def create_database(self, dbname: str) -> str:
+        """Create an empty database and return its URL."""
+        import psycopg2
+
+        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres")
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            cur.execute(f'CREATE DATABASE "{dbname}"')
+        conn.close()
+        return self.url(dbname)
+
+    def stop(self) -> None:
+        """Stop the server (SIGINT is the fast shutdown) and remove its files."""
+        if self.proc:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@dataclass
+class Captured:
+    """One message the capture server accepted."""
+
+    mail_from: str
+    rcpt_tos: list
+    data: bytes
+
+
+@dataclass
+class CaptureHandler:
+    """Records every message; can answer DATA or RCPT with a scripted code."""
+
+    messages: list = field(default_factory=list)
+    # Replies to give to the next DATA commands, in order ("451 4.7.1 Try later"…).
+    data_replies: list = field(default_factory=list)
+    # recipient -> reply, for RCPT TO
+    rcpt_replies: dict = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self.rcpt_replies.get(address.lower())
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            if self.data_replies:
+                return self.data_replies.pop(0)
+            self.messages.append(Captured(envelope.mail_from, list(envelope.rcpt_tos),
+                                          envelope.original_content))
+        return "250 OK"
+
+
+class CaptureServer:
+    """An aiosmtpd Controller that stands for the rest of the world in tests."""
+
+    def __init__(self):
+        self.handler = CaptureHandler()
+        self.port = free_port()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def messages(self) -> list[Captured]:
+        """Messages received so far."""
+        with self.handler.lock:
+            return list(self.handler.messages)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Captured]:
+        """Wait until at least ``count`` messages arrived; return them all."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.messages) >= count:
+                return self.messages
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} message(s), got {len(self.messages)}")
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
