@@ -145,3 +145,31 @@ def _close_store():
         database.obj and database.close()
     except Exception:  # the proxy may be uninitialised in pure unit tests
         pass
+
+
+@pytest.fixture
+def daemon(make_config, capture):
+    """The mail daemon running in this process, sending to the capture server."""
+    from maild.daemon import Daemon
+
+    config = make_config(smtp_out={"transport": "smtp", "host": "127.0.0.1", "port": capture.port})
+    prepare(config).db.close()
+    running = Daemon(config)
+    running.start()
+    running.capture = capture
+    yield running
+    running.stop()
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02):
+    """Poll ``predicate`` until it returns something true; fail after ``timeout``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
