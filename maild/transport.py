@@ -114,6 +114,8 @@ class MaildirTransport:
         """Add the message to the maildir, with the envelope as trace headers."""
         try:
             if self._box is None:
+                # Maildir(create=True) makes only the last directory, not its parents.
+                self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._box = mailbox.Maildir(str(self.path), create=True)
             trace = f"Return-Path: <{mail_from}>\r\nDelivered-To: {recipient}\r\n".encode("utf-8")
             self._box.add(trace + raw)
