@@ -34,7 +34,7 @@ def ingest(config, raw: bytes, to: list[str], mail_from: str = "", process: bool
     except context.StoreNotReady as exc:
         log.error("ingest: %s", exc)
         return EX_TEMPFAIL
-    except UNAVAILABLE as exc:
+    except (*UNAVAILABLE, OSError) as exc:
         log.error("ingest: the store is not available: %s", exc)
         return EX_TEMPFAIL
     log.info("ingest: spooled as row %s", spool_id)
