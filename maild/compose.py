@@ -1,25 +1,32 @@
 """Building one outbound message: safe headers, threading, automatic markers.
 
-Every header value that may come from input (subjects, display names) passes
-through ``clean_header_text`` first: Python 3.11.7 has CVE-2024-6923, where an
-encoded newline in a subject reused in an ``EmailMessage`` emits a real header
-line (MAIL_RULES 63). Addresses are built with ``headerregistry.Address``.
+Every header value that may come from input (subjects, display names, ids,
+filenames) passes through ``header_text`` first: Python 3.11.7 has
+CVE-2024-6923, where an encoded newline in a subject reused in an
+``EmailMessage`` emits a real header line (MAIL_RULES 63). Addresses are built
+with ``headerregistry.Address``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import email.policy
+import re
 import email.utils
 from email.headerregistry import Address
 from email.message import EmailMessage
 
+from maild.message import decode_words
 from maild.subject import clean_header_text
 
 LOOP_HEADER = "X-Sensedesk-Loop"
 # RFC 5322 3.6.4 keeps References short enough for a 998-octet line; RT keeps
 # the first 4 and the last 6 (SendEmail.pm SetReferencesHeaders).
 REFERENCES_HEAD, REFERENCES_TAIL = 4, 6
+# The start of an RFC 2047 encoded word, "=?charset?Q?" or "=?charset?B?".
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bBqQ]\?")
+# Encoded words inside encoded words are decoded this many levels deep at most.
+MAX_ENCODING_DEPTH = 8
 
 
 @dataclasses.dataclass
@@ -55,13 +62,36 @@ def cap_references(ids: list[str]) -> list[str]:
     return unique[:REFERENCES_HEAD] + unique[-REFERENCES_TAIL:]
 
 
+def header_text(value: str) -> str:
+    """Input text made safe to write into a header: one line, nothing left to decode.
+
+    Control characters become a space. That alone is not enough on Python
+    3.11.7: the header registry decodes RFC 2047 encoded words in the value it
+    is given (CVE-2024-6923), so text that still holds one, such as a subject
+    or a display name encoded twice by its sender and decoded once by us, or
+    ``=?UTF-8?Q?=0A?=`` inside a Message-ID, would get its line break back and
+    write a header of the sender's choosing. Encoded words are therefore
+    decoded here, as deep as they nest, and anything that still looks like
+    one is broken up ("= ?") so that no parser decodes it again.
+    """
+    text = clean_header_text(value)
+    for _ in range(MAX_ENCODING_DEPTH):
+        if not _ENCODED_WORD.search(text):
+            return text
+        decoded = clean_header_text(decode_words(text))
+        if decoded == text:
+            break
+        text = decoded
+    return _ENCODED_WORD.sub(lambda m: "= " + m.group(0)[1:], text)
+
+
 def _address(name: str, address: str) -> Address:
     local, _, domain = address.partition("@")
-    return Address(display_name=clean_header_text(name)[:120], username=local, domain=domain)
+    return Address(display_name=header_text(name)[:120], username=local, domain=domain)
 
 
 def _bracket(message_id: str) -> str:
-    message_id = clean_header_text(message_id).strip("<>")
+    message_id = header_text(message_id).strip("<>")
     return f"<{message_id}>"
 
 
@@ -70,7 +100,7 @@ def build(out: Outgoing, instance_id: str, now=None) -> bytes:
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["From"] = _address(out.from_name, out.from_address)
     msg["To"] = _address(out.to_name, out.to_address)
-    msg["Subject"] = clean_header_text(out.subject)[:250]
+    msg["Subject"] = header_text(out.subject)[:250]
     msg["Date"] = email.utils.format_datetime(now, usegmt=True) if now else email.utils.formatdate(usegmt=True)
     msg["Message-ID"] = _bracket(out.message_id)
     if out.in_reply_to:
@@ -79,7 +109,9 @@ def build(out: Outgoing, instance_id: str, now=None) -> bytes:
     if references:
         msg["References"] = " ".join(references)
     if out.reply_to:
-        msg["Reply-To"] = out.reply_to
+        # Cleaned like every other value: a line break here would raise
+        # ValueError in the header registry instead of sending (MAIL_RULES 63).
+        msg["Reply-To"] = header_text(out.reply_to)
     if out.auto_submitted:
         # RFC 3834 3.1.7 and 5; X-Auto-Response-Suppress asks Exchange not to
         # answer with out-of-office or receipts ([MS-OXCMAIL] 2.1.3.2.20).
@@ -87,9 +119,9 @@ def build(out: Outgoing, instance_id: str, now=None) -> bytes:
         msg["X-Auto-Response-Suppress"] = "All"
         msg["Precedence"] = "bulk"
     if out.thread_topic:
-        msg["Thread-Topic"] = clean_header_text(out.thread_topic)[:250]
+        msg["Thread-Topic"] = header_text(out.thread_topic)[:250]
     if out.thread_index:
-        msg["Thread-Index"] = clean_header_text(out.thread_index)[:250]
+        msg["Thread-Index"] = header_text(out.thread_index)[:250]
     msg[LOOP_HEADER] = instance_id
     msg.set_content(out.body, charset="utf-8")
     for filename, content_type, data in out.attachments:
@@ -98,5 +130,5 @@ def build(out: Outgoing, instance_id: str, now=None) -> bytes:
             # A stored part is bytes; re-attach it opaquely rather than re-parse it.
             maintype, subtype = "application", "octet-stream"
         msg.add_attachment(data, maintype=maintype, subtype=subtype,
-                           filename=clean_header_text(filename)[:150] or "attachment")
+                           filename=header_text(filename)[:150] or "attachment")
     return msg.as_bytes()

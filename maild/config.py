@@ -19,6 +19,11 @@ from typing import Any
 class ConfigError(Exception):
     """A configuration problem; ``str()`` is one line naming the key and why."""
 
+    def __init__(self, message: str):
+        # TOML keys and values may hold line breaks ("a\nb" = 1); the message
+        # stays one line for logs and for `sensedesk check` all the same.
+        super().__init__(str(message).replace("\r", "\\r").replace("\n", "\\n"))
+
 
 @dataclasses.dataclass(frozen=True)
 class Setting:
@@ -113,6 +118,8 @@ REQUIRED_ARRAY_KEYS = {
 }
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
@@ -186,6 +193,8 @@ def _coerce(where: str, setting: Setting, value: Any) -> Any:
         raise ConfigError(f"{where}: must be one of {', '.join(setting.choices)}, got {value!r}")
     if expected is int and value < 0:
         raise ConfigError(f"{where}: must not be negative, got {value}")
+    if setting.name == "port" and not 1 <= value <= 65535:
+        raise ConfigError(f"{where}: a port is 1 to 65535, got {value}")
     return value
 
 
@@ -195,7 +204,11 @@ def _env_override(section: str, name: str, setting: Setting, value: Any) -> Any:
     if raw is None or setting.type is list:
         return value
     if setting.type is bool:
-        return raw.strip().lower() in ("1", "true", "yes", "on")
+        word = raw.strip().lower()
+        if word not in _TRUE + _FALSE:
+            # A typo must not quietly turn a setting such as starttls off.
+            raise ConfigError(f"SENSEDESK_{section}_{name}".upper() + f": expected true or false, got {raw!r}")
+        return word in _TRUE
     if setting.type is int:
         try:
             return int(raw)
@@ -222,7 +235,8 @@ def _table(where: str, schema: dict[str, Setting], data: Any, section: str | Non
 
 
 def _check_listen(where: str, value: str) -> None:
-    if value and not re.match(r"^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$", value):
+    match = re.match(r"^(?:[^\s:\[\]]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$", value)
+    if value and not (match and 1 <= int(match.group(1)) <= 65535):
         raise ConfigError(f"{where}: expected host:port, got {value!r}")
 
 
@@ -257,6 +271,10 @@ def parse(data: dict, path: str = "<memory>") -> Config:
     url = sections["database"]["url"]
     if not re.match(r"^(sqlite|postgresql|postgres)://", url):
         raise ConfigError(f"[database].url: must start with sqlite:// or postgresql://, got {url!r}")
+    domain = sections["site"]["mail_domain"]
+    # It becomes the right-hand side of every Message-ID we write (RFC 5322 3.6.4).
+    if not _DOMAIN.match(domain):
+        raise ConfigError(f"[site].mail_domain: expected a domain name, got {domain!r}")
     prefix = sections["site"]["token_prefix"]
     if not re.match(r"^[A-Za-z][A-Za-z0-9-]{0,15}$", prefix):
         raise ConfigError(f"[site].token_prefix: letters, digits and - only, got {prefix!r}")

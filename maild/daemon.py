@@ -18,7 +18,6 @@ from maild import context, jobs, outbox, runner, sender
 from maild.config import Config
 from maild.intake.smtp import Receiver
 from maild.spool import SpoolWriter
-from maild.store.db import is_sqlite
 from maild.store.models import utcnow
 from maild.transport import make_transport
 
@@ -52,11 +51,11 @@ class Daemon:
 
     def start(self) -> None:
         """Start every part; returns once SMTP is listening."""
-        if is_sqlite(self.ctx.db):
-            # One daemon per SQLite store: a claim left by our previous life is stale.
-            recovered = outbox.recover_own(self.ctx.db, utcnow())
-            if recovered:
-                log.warning("re-queued %d outbox row(s) left sending by the previous run", recovered)
+        # A claim left by a previous life of this daemon (killed, or the machine
+        # restarted) is sent again at once, with the same Message-ID.
+        recovered = outbox.recover_dead_workers(self.ctx.db, utcnow(), at_startup=True)
+        if recovered:
+            log.warning("re-queued %d outbox row(s) left sending by a process that is gone", recovered)
         self.writer.start()
         for thread in self.threads:
             thread.start()

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 def recover_outbox(ctx, now) -> None:
     """Return ``sending`` claims of a worker that died to the queue."""
-    recovered = outbox.recover_stale(ctx.db, now)
+    recovered = outbox.recover_dead_workers(ctx.db, now) + outbox.recover_stale(ctx.db, now)
     if recovered:
         log.warning("recovered %d stale outbox claim(s)", recovered)
         ctx.outbox_wakeup.set()

@@ -140,6 +140,36 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
     return data.decode("latin-1", errors="replace"), True
 
 
+# The ISO-2022 charsets are 7-bit: their text is ASCII with ESC sequences that
+# name the character set (RFC 1468, RFC 1557). Korean first: iso2022_jp_2
+# would "decode" Korean without an error, keeping its SO/SI bytes.
+_ISO2022 = ("iso2022_kr", "iso2022_jp_2", "iso2022_jp_ext")
+
+
+def decode_iso2022(text: str) -> str:
+    """Text still in an ISO-2022 encoding, decoded; anything else unchanged.
+
+    mail-parser 4.8.0 returns a part sent as ``7bit`` (or without a
+    Content-Transfer-Encoding) as it stands, without applying its charset, so
+    ISO-2022-JP mail (imap_tools ``japanese_iso_2022.eml``) arrives as escape
+    sequences. The sequences say which charset it is; text that merely
+    contains ESC (terminal colours in a cron mail) fails every codec and is
+    kept as it was.
+    """
+    if "\x1b" not in text:
+        return text
+    try:
+        data = text.encode("ascii")
+    except UnicodeEncodeError:
+        return text
+    for codec in _ISO2022:
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return text
+
+
 def _raw_headers(raw: bytes) -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
     """Headers by lowercased name: decoded values, undecoded (unfolded) values, defects.
 
@@ -189,6 +219,11 @@ def _sender(values: list[str], defects: list[str]) -> tuple[str, str]:
     """The one From address, or "" when there is none or more than one (MAIL_RULES 45)."""
     if not values:
         return "", ""
+    # RFC 5322 3.6 allows one From. Two that differ are a spoofing trick: a
+    # DMARC check may read one while a mail client shows the other.
+    if len({v.strip().lower() for v in values}) > 1:
+        defects.append("from: more than one From header")
+        return "", ""
     raw = values[0]
     pairs = _addresses([raw])
     try:
@@ -201,9 +236,13 @@ def _sender(values: list[str], defects: list[str]) -> tuple[str, str]:
     return pairs[0][1], pairs[0][0]
 
 
+# Bidirectional controls make "invoice\u202efdp.exe" show as "invoiceexe.pdf".
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def safe_filename(name: str, fallback: str) -> str:
     """An attachment name safe to show and to send (MAIL_RULES 55)."""
-    name = clean_header_text(decode_words(name or ""))
+    name = clean_header_text(_BIDI.sub("", decode_words(name or "")))
     name = re.split(r"[\\/]", name)[-1]
     name = name.lstrip(". ").strip()
     name = re.sub(r'[<>:"|?*]', "_", name)
@@ -312,8 +351,8 @@ def read(raw: bytes, mail_domain: str) -> Message:
     text, html, parts = "", "", []
     if parsed is not None:
         try:
-            text = "\n".join(t for t in (parsed.text_plain or []) if isinstance(t, str))
-            html = "\n".join(t for t in (parsed.text_html or []) if isinstance(t, str))
+            text = "\n".join(decode_iso2022(t) for t in (parsed.text_plain or []) if isinstance(t, str))
+            html = "\n".join(decode_iso2022(t) for t in (parsed.text_html or []) if isinstance(t, str))
             parts = _parts(parsed, defects)
             defects.extend(sorted(str(d) for d in (parsed.defects_categories or [])))
         except Exception as exc:

@@ -13,7 +13,9 @@ the same message (MAIL_RULES 37, 62). A ``sending`` claim older than
 from __future__ import annotations
 
 import datetime
+import os
 import random
+import socket
 
 from peewee import fn
 
@@ -51,8 +53,13 @@ def automatic_sent_since(recipient: str, since: datetime.datetime) -> int:
             .scalar())
 
 
+def worker_id() -> str:
+    """This process as a claimer of rows: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def claim(db, now: datetime.datetime, limit: int = 50) -> list[Outbox]:
-    """Take up to ``limit`` due rows into ``sending`` and return them."""
+    """Take up to ``limit`` due rows into ``sending`` for this process and return them."""
     with db.atomic():
         query = (Outbox.select()
                  .where((Outbox.state == "queued") & (Outbox.next_attempt_at <= now))
@@ -61,7 +68,8 @@ def claim(db, now: datetime.datetime, limit: int = 50) -> list[Outbox]:
             query = query.for_update(skip_locked=True)
         rows = list(query)
         if rows:
-            (Outbox.update(state="sending", claimed_at=now, attempts=Outbox.attempts + 1)
+            (Outbox.update(state="sending", claimed_at=now, claimed_by=worker_id(),
+                           attempts=Outbox.attempts + 1)
              .where(Outbox.id.in_([r.id for r in rows])).execute())
             for row in rows:
                 row.state, row.claimed_at, row.attempts = "sending", now, row.attempts + 1
@@ -102,14 +110,41 @@ def recover_stale(db, now: datetime.datetime) -> int:
                 .execute())
 
 
-def recover_own(db, now: datetime.datetime) -> int:
-    """At start-up: this process owns no claims yet, so every ``sending`` row is stale.
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, as another user
+    return True
 
-    Only safe when one daemon uses the store (SQLite); on PostgreSQL the
-    time-based ``recover_stale`` is used instead.
+
+def recover_dead_workers(db, now: datetime.datetime, at_startup: bool = False) -> int:
+    """Re-queue ``sending`` rows claimed on this host by a process that is gone.
+
+    Precise where the time-based ``recover_stale`` must be patient: a daemon
+    restarted after ``kill -9`` resends at once what its previous life had
+    claimed. At start-up a claim under our own pid is stale too (the pid was
+    reused); later it is our worker's, in flight. Claims from other hosts are
+    left to ``recover_stale``.
     """
+    host = socket.gethostname()
+    me = worker_id()
+    dead = set()
+    for (claimer,) in (Outbox.select(Outbox.claimed_by).where(Outbox.state == "sending")
+                       .distinct().tuples()):
+        claim_host, _, pid = claimer.rpartition(":")
+        if claimer == me:
+            if at_startup:
+                dead.add(claimer)
+        elif claim_host == host and pid.isdigit() and not _alive(int(pid)):
+            dead.add(claimer)
+    if not dead:
+        return 0
     with db.atomic():
-        return Outbox.update(state="queued", next_attempt_at=now).where(Outbox.state == "sending").execute()
+        return (Outbox.update(state="queued", next_attempt_at=now)
+                .where((Outbox.state == "sending") & Outbox.claimed_by.in_(sorted(dead))).execute())
 
 
 def retry(db, row_id: int, now: datetime.datetime) -> bool:

@@ -33,6 +33,8 @@ def deliver_due(ctx, transport, now=None, limit: int = 50) -> int:
             log.warning("outbox %s to %s: %s (%s)", row.id, row.recipient, exc, state)
         except Exception as exc:  # loop boundary: a bug in one row never stops the queue
             log.exception("outbox %s to %s failed unexpectedly", row.id, row.recipient)
+            # The connection may be mid-transaction: start the next row afresh.
+            transport.close()
             outbox.mark_failed(ctx.db, row, f"{type(exc).__name__}: {exc}", False, now, max_attempts)
     outbox.mark_sent(ctx.db, sent, utcnow())
     return len(rows)

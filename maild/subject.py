@@ -19,7 +19,7 @@ MAX_SEARCH = 4096
 # we only strip, never infer which.
 _PREFIXES = ("re|fw|fwd|aw|wg|sv|vs|vb|vl|antw|doorst|tr|r|i|rv|res|enc|odp|pd|"
              "ynt|i̇lt|ilt|απ|σχετ|πρθ|回复|转发|答复|轉寄|回覆")
-_PREFIX = re.compile(r"^\s*(?:%s)\s*(?:\[\d+\]|\^\d+)?\s*[:：]\s*" % _PREFIXES, re.IGNORECASE)
+_PREFIX = re.compile(r"\s*(?:%s)\s*(?:\[\d+\]|\^\d+)?\s*[:：]\s*" % _PREFIXES, re.IGNORECASE)
 
 # Control characters, DEL, and the Unicode line/paragraph separators: never
 # allowed in a header value we write (CVE-2024-6923, MAIL_RULES 51, 63).
@@ -41,26 +41,36 @@ def find_tokens(subject: str, prefix: str) -> list[int]:
     return [int(n) for n in token_pattern(prefix).findall((subject or "")[:MAX_SEARCH])]
 
 
+def _skip_leading(text: str, patterns: tuple[re.Pattern, ...]) -> int:
+    """Where the text starts after any run of leading matches of ``patterns``.
+
+    One pass from left to right: removing a prefix and searching the rest
+    again would copy the subject once per prefix, quadratic in its length.
+    """
+    pos = 0
+    while True:
+        for pattern in patterns:
+            match = pattern.match(text, pos)
+            if match and match.end() > pos:
+                pos = match.end()
+                break
+        else:
+            return pos
+
+
 def strip_prefixes(subject: str) -> str:
     """The subject without any leading reply/forward prefixes."""
     subject = subject or ""
-    while True:
-        stripped = _PREFIX.sub("", subject, count=1)
-        if stripped == subject:
-            return subject.strip()
-        subject = stripped
+    return subject[_skip_leading(subject, (_PREFIX,)):].strip()
 
 
 def base_subject(subject: str, prefix: str) -> str:
     """The subject with prefixes and our tokens removed: what a case is called."""
     text = clean_header_text(subject)
     pattern = token_pattern(prefix)
-    while True:
-        before = text
-        text = strip_prefixes(pattern.sub(" ", text, count=1) if pattern.match(text.lstrip()) else text)
-        text = re.sub(r"\s{2,}", " ", text).strip()
-        if text == before:
-            break
+    # Reply prefixes and our tokens, mixed, at the start: "SV: [SD#1] Re: x".
+    leading_token = re.compile(r"\s*" + pattern.pattern, re.IGNORECASE)
+    text = text[_skip_leading(text, (_PREFIX, leading_token)):]
     text = pattern.sub(" ", text)
     return re.sub(r"\s{2,}", " ", text).strip()
 

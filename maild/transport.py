@@ -71,6 +71,11 @@ class SmtpTransport:
             if self._smtp is None:
                 self._smtp = self._connect()
             refused = self._smtp.sendmail(mail_from, [recipient], raw)
+        except UnicodeEncodeError:
+            # A non-ASCII address needs SMTPUTF8 (RFC 6531), which we do not
+            # use; smtplib fails before the command is sent, mid-transaction.
+            self._reset()
+            raise PermanentDeliveryError("address is not ASCII and SMTPUTF8 is not used") from None
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             self._reset()

@@ -152,3 +152,22 @@ def test_no_reply_senders_and_own_addresses_are_never_answered(ctx):
     deliver(ctx, make_mail(headers={"X-Auto-Response-Suppress": "DR, RN, NRN, OOF, AutoReply"}))
     assert Case.select().count() == 3
     assert Outbox.select().where(Outbox.kind == "ack").count() == 0
+
+
+def test_claims_of_a_dead_process_on_this_host_are_recovered_at_once(ctx):
+    import socket
+    import subprocess
+
+    deliver(ctx, make_mail())
+    now = utcnow()
+    outbox.claim(ctx.db, now)
+    # Our own claims are live while we run, stale only when we start...
+    assert outbox.recover_dead_workers(ctx.db, now) == 0
+    assert outbox.recover_dead_workers(ctx.db, now, at_startup=True) == 2
+    assert len(outbox.claim(ctx.db, now)) == 2
+    # ...but a claim by a process that has exited is not.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    Outbox.update(claimed_by=f"{socket.gethostname()}:{gone.pid}").execute()
+    assert outbox.recover_dead_workers(ctx.db, now) == 2
+    assert {r.state for r in Outbox.select()} == {"queued"}

@@ -15,9 +15,11 @@ DESCRIPTION = "machine-sent mail: processed, never answered automatically"
 
 _LIST_HEADERS = ("list-id", "list-unsubscribe", "list-post")
 _FOREIGN_LOOPS = ("x-loop", "x-rt-loop-prevention", "x-roundup-loop")
-# Zammad's send_no_auto_response_reg_exp default (db/seeds/settings.rb).
-NO_REPLY = re.compile(r"^(mailer-daemon|postmaster|abuse|root|noreply|noreply.+?|no-reply|no-reply.+?|"
-                      r"donotreply|do-not-reply)@", re.IGNORECASE)
+# Zammad's send_no_auto_response_reg_exp default (db/seeds/settings.rb),
+# widened to the underscore spellings big senders use (do_not_reply@,
+# no_reply@), which the default misses.
+NO_REPLY = re.compile(r"^(mailer-daemon|postmaster|abuse|root|no[-_]?reply[^@]*|"
+                      r"do[-_]?not[-_]?reply[^@]*)@", re.IGNORECASE)
 
 
 def auto_submitted(value: str) -> bool:

@@ -1,9 +1,10 @@
 """Inbound rule: delivery status reports and bounces (MAIL_RULES 29).
 
 Layers, envelope first: a null reverse-path (RFC 5321 4.5.5), a
-``multipart/report; report-type=delivery-status`` (RFC 3464, RFC 6522), a
-From of MAILER-DAEMON or postmaster, an ``X-Failed-Recipients`` header
-(Exim). A bounce never opens a case and is never answered.
+``multipart/report; report-type=delivery-status`` (RFC 3464, RFC 6522) or a
+bare ``message/delivery-status``, a From of MAILER-DAEMON or postmaster, an
+``X-Failed-Recipients`` header (Exim). A bounce never opens a case and is
+never answered.
 """
 
 import re
@@ -24,6 +25,10 @@ def matches(ctx, delivery) -> bool:
     if msg.header("return-path").strip() == "<>":
         return True
     if msg.content_type == "multipart/report" and msg.report_type == "delivery-status":
+        return True
+    # Some MTAs send the delivery-status part alone, without its multipart/report
+    # wrapper (flanker bounce/delayed-broken.eml); it is a DSN all the same.
+    if msg.content_type == "message/delivery-status":
         return True
     if _DAEMON.match(msg.from_address or ""):
         return True

@@ -198,6 +198,7 @@ class Outbox(BaseModel):
     attempts = IntegerField(default=0)
     next_attempt_at = DateTimeField(default=utcnow, index=True)
     claimed_at = DateTimeField(null=True)
+    claimed_by = CharField(default="")  # host:pid of the worker sending it
     sent_at = DateTimeField(null=True)
     last_error = TextField(default="")
 

@@ -117,6 +117,7 @@ def up(migrator, db):
         attempts = IntegerField(default=0)
         next_attempt_at = DateTimeField(index=True)
         claimed_at = DateTimeField(null=True)
+        claimed_by = CharField(default='')
         sent_at = DateTimeField(null=True)
         last_error = TextField(default='')
         class Meta:
