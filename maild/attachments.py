@@ -14,8 +14,8 @@ import hashlib
 from maild.store.models import Attachment, Blob, Entry
 
 
-def store(ctx, entry: Entry, parts) -> list[Attachment]:
-    """Store each part as an attachment of the entry; returns the rows made."""
+def store(ctx, entry: Entry, parts) -> list[tuple[str, str, bytes]]:
+    """Store each part as an attachment of the entry; returns (name, type, bytes) of each stored."""
     limit = ctx.config["mail"]["max_attachment_bytes"]
     made, skipped = [], []
     for part in parts:
@@ -24,9 +24,9 @@ def store(ctx, entry: Entry, parts) -> list[Attachment]:
             continue
         digest = hashlib.sha256(part.data).hexdigest()
         Blob.insert(sha256=digest, size=len(part.data), data=part.data).on_conflict_ignore().execute()
-        made.append(Attachment.create(entry=entry, blob=digest, filename=part.filename,
-                                      content_type=part.content_type, content_id=part.content_id,
-                                      inline=part.inline))
+        Attachment.create(entry=entry, blob=digest, filename=part.filename, content_type=part.content_type,
+                          content_id=part.content_id, inline=part.inline)
+        made.append((part.filename, part.content_type, part.data))
     if skipped:
         entry.defects = list(entry.defects or []) + [
             f"attachment over the size limit, kept only in the raw message: {name}" for name in skipped]

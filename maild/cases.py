@@ -49,12 +49,12 @@ def open_case(ctx, *, department, requester: Person, subject: str, body_text: st
                          message_id=message_id[:250], spool_id=spool_id, automatic=automatic,
                          defects=list(defects), created_at=now)
     remember_message_id(case, message_id)
-    attachments.store(ctx, entry, parts)
+    files = attachments.store(ctx, entry, parts)
     if linked_to is not None:
         Entry.create(case=linked_to, kind="event", public=False, created_at=now,
                      body_text=f"Linked case {ctx.config['site']['token_prefix']}-{case.id} was opened "
                                f"from a message that named this case.")
-    notify.case_opened(ctx, case, entry, acknowledge=acknowledge, now=now)
+    notify.case_opened(ctx, case, entry, acknowledge=acknowledge, now=now, files=files)
     return case, entry
 
 
@@ -76,9 +76,9 @@ def add_message(ctx, case: Case, *, author: Person, subject: str = "", body_text
         case.status = "open"
     Case.update(changes).where(Case.id == case.id).execute()
     case.updated_at = now
-    attachments.store(ctx, entry, parts)
+    files = attachments.store(ctx, entry, parts)
     if notify_agents:
-        notify.customer_replied(ctx, case, entry, now=now)
+        notify.customer_replied(ctx, case, entry, now=now, files=files)
     return entry
 
 

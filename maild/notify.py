@@ -54,7 +54,7 @@ def _references(ctx, case: Case, in_reply_to: str) -> list[str]:
 
 
 def _send(ctx, case: Case, person: Person, *, audience: str, event: str, kind: str, now,
-          auto_submitted: str, in_reply_to: str = "", files=(), **values) -> None:
+          auto_submitted: str, in_reply_to: str = "", references=None, files=(), **values) -> None:
     dept = ctx.config.department(case.department)
     language = person.language or ctx.config.language(dept)
     prefix = ctx.config["site"]["token_prefix"]
@@ -68,7 +68,8 @@ def _send(ctx, case: Case, person: Person, *, audience: str, event: str, kind: s
         to_name=person.name, to_address=person.email,
         subject=case_subject(case.id, subject_line, prefix),
         body=body, message_id=ctx.signer.message_id(case.id, person.id),
-        in_reply_to=in_reply_to, references=_references(ctx, case, in_reply_to),
+        in_reply_to=in_reply_to,
+        references=references if references is not None else _references(ctx, case, in_reply_to),
         auto_submitted=auto_submitted, thread_topic=case.thread_topic, thread_index=case.thread_index,
         attachments=list(files))
     outbox.enqueue(ctx, out, kind=kind, case=case, automatic=bool(auto_submitted), now=now)
@@ -97,32 +98,41 @@ def over_auto_reply_cap(ctx, address: str, now) -> bool:
     return outbox.automatic_sent_since(address, now - datetime.timedelta(hours=1)) >= limit
 
 
-def case_opened(ctx, case: Case, entry: Entry, *, acknowledge: bool, now) -> list[str]:
-    """Acknowledge to the requester; tell the notify list. Returns notes on what was held back."""
+def case_opened(ctx, case: Case, entry: Entry, *, acknowledge: bool, now, files=None) -> list[str]:
+    """Acknowledge to the requester; tell the notify list. Returns notes on what was held back.
+
+    ``files`` are the entry's attachments as (name, type, bytes), when the
+    caller has them at hand; otherwise they are read from the store.
+    """
     notes = []
     requester = case.requester
+    # A new case's history is its first message: no need to ask the store.
+    references = [ctx.signer.case_reference(case.id)] + ([entry.message_id] if entry.message_id else [])
     if acknowledge and _may_mail(ctx, requester.email):
         if over_auto_reply_cap(ctx, requester.email, now):
             notes.append("acknowledgement held back: the sender's automatic answers this hour are used up")
             log.warning("auto-reply cap reached for %s; case %s not acknowledged", requester.email, case.id)
         else:
             _send(ctx, case, requester, audience="customer", event="ack", kind="ack", now=now,
-                  auto_submitted="auto-replied", in_reply_to=entry.message_id, entry=entry)
-    files = attachments.for_entry(entry)
+                  auto_submitted="auto-replied", in_reply_to=entry.message_id, references=references,
+                  entry=entry)
+    files = attachments.for_entry(entry) if files is None else files
     for agent in _agents_to_tell(ctx, case, exclude=requester):
         _send(ctx, case, agent, audience="agent", event="new_case", kind="new_case", now=now,
-              auto_submitted="auto-generated", in_reply_to=entry.message_id, entry=entry,
-              requester=requester, files=files)
+              auto_submitted="auto-generated", in_reply_to=entry.message_id, references=references,
+              entry=entry, requester=requester, files=files)
     return notes
 
 
-def customer_replied(ctx, case: Case, entry: Entry, *, now) -> None:
+def customer_replied(ctx, case: Case, entry: Entry, *, now, files=None) -> None:
     """Tell the assignee, else the notify list, of a customer's message."""
-    files = attachments.for_entry(entry)
-    for agent in _agents_to_tell(ctx, case, exclude=entry.author):
+    files = attachments.for_entry(entry) if files is None else files
+    agents = _agents_to_tell(ctx, case, exclude=entry.author)
+    references = _references(ctx, case, entry.message_id) if agents else []
+    for agent in agents:
         _send(ctx, case, agent, audience="agent", event="customer_reply", kind="customer_reply",
               now=now, auto_submitted="auto-generated", in_reply_to=entry.message_id, entry=entry,
-              author=entry.author, files=files)
+              author=entry.author, files=files, references=references)
 
 
 def case_reopened(ctx, case: Case, *, now) -> None:

@@ -19,8 +19,12 @@ UNKNOWN_SENDER = "unknown-sender@sensedesk.invalid"
 def find_or_create(email: str, name: str = "", now=None) -> Person:
     """The person with this address, created (as a customer) if new."""
     email = email.strip().lower()
-    Person.insert(email=email, name=name[:200], created_at=now or utcnow()).on_conflict_ignore().execute()
-    person = Person.get(Person.email == email)
+    person = Person.get_or_none(Person.email == email)
+    if person is None:
+        # Another runner may create the same person between the read and the
+        # insert: the unique index decides, and we read the winner.
+        Person.insert(email=email, name=name[:200], created_at=now or utcnow()).on_conflict_ignore().execute()
+        return Person.get(Person.email == email)
     if name and not person.name:
         person.name = name[:200]
         person.save(only=[Person.name])
