@@ -27,8 +27,9 @@ REFERENCE_HISTORY = 8
 
 def _may_mail(ctx, address: str) -> bool:
     address = (address or "").lower()
-    return bool(address) and not address.endswith(".invalid") and not NO_REPLY.match(address) \
-        and address not in ctx.config.own_addresses()
+    # A non-ASCII local part needs SMTPUTF8 (RFC 6531) end to end, which we do not use.
+    return bool(address) and address.partition("@")[0].isascii() and not address.endswith(".invalid") \
+        and not NO_REPLY.match(address) and address not in ctx.config.own_addresses()
 
 
 def render(ctx, audience: str, event: str, language: str, **values) -> tuple[str, str]:

@@ -62,7 +62,7 @@ def test_acknowledgement_header_snapshot():
         ("From", "Helpdesk <helpdesk@example.test>"),
         ("To", "Kari Nordmann <kari@example.org>"),
         ("Subject", "[SD#7] Printer"),
-        ("Date", "Fri, 01 Mar 2024 12:00:00 +0000"),
+        ("Date", "Fri, 01 Mar 2024 12:00:00 GMT"),
         ("Message-ID", OUR_ID),
         ("In-Reply-To", "<human1@example.org>"),
         ("References", f"{SIGNER.case_reference(7)} <human1@example.org>"),
@@ -71,7 +71,7 @@ def test_acknowledgement_header_snapshot():
         ("Precedence", "bulk"),
         (compose.LOOP_HEADER, INSTANCE),
         ("Content-Type", 'text/plain; charset="utf-8"'),
-        ("Content-Transfer-Encoding", "7bit"),
+        ("Content-Transfer-Encoding", "quoted-printable"),
         ("MIME-Version", "1.0"),
     ]
     names = [name.lower() for name, _ in headers]
