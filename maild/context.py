@@ -39,6 +39,8 @@ class Context:
     outbox_wakeup: threading.Event = dataclasses.field(default_factory=threading.Event)
     # Set when new spool rows are committed, so the runner processes at once.
     spool_wakeup: threading.Event = dataclasses.field(default_factory=threading.Event)
+    # Configured agents and notify addresses by address (people.load_staff).
+    staff: dict = dataclasses.field(default_factory=dict)
 
     @property
     def var_dir(self) -> Path:

@@ -1,20 +1,26 @@
 """The daemon: SMTP receiver, spool writer, runner, outbox worker and scheduler.
 
-Each part runs in its own thread with its own store connection. Intake never
-waits for processing: the runner and the outbox worker are woken by events
-when there is work and otherwise look once a second (DESIGN.md, speed).
+Intake never waits for processing. The SMTP receiver, the spool writer, the
+outbox worker and the scheduler are threads of the main process; the runner,
+which parses and threads every message and is the most CPU-hungry part, is a
+process of its own so that the two do not share one interpreter lock
+(DESIGN.md, "Where the speed comes from"). The two wake each other through
+events when there is work and otherwise look once a second. The runner
+process stops with the daemon, and by itself if the daemon dies.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import signal
 import threading
 import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from maild import context, jobs, outbox, runner, sender
+from maild import context, jobs, outbox, people, runner, sender
 from maild.config import Config
 from maild.intake.smtp import Receiver
 from maild.spool import SpoolWriter
@@ -25,6 +31,45 @@ log = logging.getLogger(__name__)
 
 IDLE_WAIT = 1.0
 ERROR_PAUSE = 2.0
+# "spawn": the runner starts clean, with no copy of the parent's store
+# connections or threads (forking those is unsafe).
+_MP = multiprocessing.get_context("spawn")
+
+
+def work_loop(ctx, wakeup, stopping, work, alive=lambda: True) -> None:
+    """Run ``work`` until it finds nothing, then wait for ``wakeup`` (or a second); repeat.
+
+    The loop boundary of the runner and the outbox worker: a store outage
+    pauses the loop, it never ends it.
+    """
+    while not stopping.is_set() and alive():
+        wakeup.wait(IDLE_WAIT)
+        wakeup.clear()
+        try:
+            while work() and not stopping.is_set():
+                pass
+        except Exception:
+            log.exception("%s: error, pausing", threading.current_thread().name)
+            ctx.db.close()
+            time.sleep(ERROR_PAUSE)
+    ctx.db.close()
+
+
+def runner_process(config: Config, spool_wakeup, outbox_wakeup, stopping, parent: int) -> None:
+    """Entry point of the runner process: process the spool until told to stop."""
+    # The daemon decides when to stop; a terminal's Ctrl-C reaches the whole
+    # process group, and the runner must finish its row, not die mid-way.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # systemd sends SIGTERM to every process of the unit; finish the batch, then stop.
+    terminated = []
+    signal.signal(signal.SIGTERM, lambda *_: terminated.append(True))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s runner %(name)s: %(message)s")
+    ctx = context.build(config)
+    people.load_staff(ctx)
+    ctx.spool_wakeup, ctx.outbox_wakeup = spool_wakeup, outbox_wakeup
+    threading.current_thread().name = "runner"
+    work_loop(ctx, spool_wakeup, stopping, lambda: runner.run_batch(ctx) and not terminated,
+              alive=lambda: not terminated and os.getppid() == parent)
 
 
 class Daemon:
@@ -33,11 +78,15 @@ class Daemon:
     def __init__(self, config: Config):
         self.config = config
         self.ctx = context.build(config)
-        self.stopping = threading.Event()
+        # Shared with the runner process.
+        self.ctx.spool_wakeup, self.ctx.outbox_wakeup = _MP.Event(), _MP.Event()
+        self.stopping = _MP.Event()
         self.writer = SpoolWriter(self.ctx.db, on_commit=self.ctx.spool_wakeup.set)
         self.receiver = Receiver(config, self.writer) if config["smtp_in"]["listen"] else None
-        self.threads = [threading.Thread(target=self._run_runner, name="runner", daemon=True),
-                        threading.Thread(target=self._run_sender, name="outbox", daemon=True)]
+        self.runner = _MP.Process(target=runner_process, name="sensedesk-runner", daemon=True,
+                                  args=(config, self.ctx.spool_wakeup, self.ctx.outbox_wakeup, self.stopping,
+                                        os.getpid()))
+        self.sender = threading.Thread(target=self._run_sender, name="outbox", daemon=True)
         self.scheduler = BackgroundScheduler(timezone="UTC")
         for name, function, seconds in jobs.JOBS:
             self.scheduler.add_job(self._job, "interval", seconds=seconds, id=name, args=(function,),
@@ -56,9 +105,9 @@ class Daemon:
         recovered = outbox.recover_dead_workers(self.ctx.db, utcnow(), at_startup=True)
         if recovered:
             log.warning("re-queued %d outbox row(s) left sending by a process that is gone", recovered)
+        self.runner.start()
         self.writer.start()
-        for thread in self.threads:
-            thread.start()
+        self.sender.start()
         self.scheduler.start()
         if self.receiver:
             self.receiver.start()
@@ -74,39 +123,36 @@ class Daemon:
         self.ctx.spool_wakeup.set()
         self.ctx.outbox_wakeup.set()
         self.scheduler.shutdown(wait=False)
-        for thread in self.threads:
-            thread.join(timeout=30)
-
-    def _loop(self, wakeup: threading.Event, work) -> None:
-        while not self.stopping.is_set():
-            wakeup.wait(IDLE_WAIT)
-            wakeup.clear()
-            try:  # loop boundary: a store outage pauses the loop, never ends it
-                while work() and not self.stopping.is_set():
-                    pass
-            except Exception:
-                log.exception("%s: error, pausing", threading.current_thread().name)
-                self.ctx.db.close()
-                time.sleep(ERROR_PAUSE)
-        self.ctx.db.close()
-
-    def _run_runner(self) -> None:
-        self._loop(self.ctx.spool_wakeup, lambda: runner.run_batch(self.ctx))
+        self.sender.join(timeout=30)
+        self.runner.join(timeout=30)
+        if self.runner.is_alive():
+            log.error("the runner did not stop in time; terminating it")
+            self.runner.terminate()
+            self.runner.join(timeout=5)
 
     def _run_sender(self) -> None:
         transport = make_transport(self.config)
         try:
-            self._loop(self.ctx.outbox_wakeup, lambda: sender.deliver_due(self.ctx, transport))
+            work_loop(self.ctx, self.ctx.outbox_wakeup, self.stopping,
+                      lambda: sender.deliver_due(self.ctx, transport))
         finally:
             transport.close()
 
     def serve_forever(self) -> None:
         """Start, then run until SIGTERM or SIGINT."""
+        # The handler only flips a flag: setting the shared event from inside a
+        # signal handler could deadlock on the event's own lock.
+        requested = []
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: self.stopping.set())
+            signal.signal(signum, lambda *_: requested.append(True))
         self.start()
         try:
-            while not self.stopping.wait(1.0):
-                pass
+            while not requested:
+                time.sleep(0.2)
+                if not self.runner.is_alive():
+                    # Without a runner nothing is processed: stop, and let the
+                    # service manager restart the daemon (Restart=on-failure).
+                    log.error("the runner process exited (code %s); stopping", self.runner.exitcode)
+                    raise SystemExit(1)
         finally:
             self.stop()

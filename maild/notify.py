@@ -82,7 +82,7 @@ def _agents_to_tell(ctx, case: Case, exclude: Person | None) -> list[Person]:
         people_ = [case.assignee]
     else:
         dept = ctx.config.department(case.department)
-        people_ = [people.find_or_create(a) for a in (dept.notify if dept else ())]
+        people_ = [ctx.staff.get(a) or people.find_or_create(a) for a in (dept.notify if dept else ())]
     return [p for p in people_ if _may_mail(ctx, p.email) and (exclude is None or p.id != exclude.id)]
 
 

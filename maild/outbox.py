@@ -32,17 +32,16 @@ BACKOFF_MAX = 4 * 3600
 
 
 def enqueue(ctx, out: compose.Outgoing, *, kind: str, case=None, automatic: bool = True,
-            now=None) -> Outbox:
-    """Render ``out`` and queue it; call inside the transaction of the change."""
+            now=None) -> int:
+    """Render ``out`` and queue it; call inside the transaction of the change. Returns the row id."""
     now = now or utcnow()
     mail_from = ctx.config["smtp_out"]["envelope_from"] or out.from_address
     raw = compose.build(out, ctx.instance_id, now=now.replace(tzinfo=datetime.timezone.utc))
-    row = Outbox.create(created_at=now, case=case, kind=kind, automatic=automatic,
-                        mail_from=mail_from, recipient=out.to_address.lower(),
-                        subject=compose.clean_header_text(out.subject)[:250],
-                        message_id=out.message_id.strip("<>"), raw=raw, state="queued",
-                        next_attempt_at=now)
-    return row
+    return Outbox.insert(created_at=now, case=case, kind=kind, automatic=automatic,
+                         mail_from=mail_from, recipient=out.to_address.lower(),
+                         subject=compose.clean_header_text(out.subject)[:250],
+                         message_id=out.message_id.strip("<>"), raw=raw, state="queued",
+                         next_attempt_at=now).execute()
 
 
 def automatic_sent_since(recipient: str, since: datetime.datetime) -> int:

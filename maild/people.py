@@ -7,6 +7,8 @@ at once make one person (``get_or_create`` is not race-free, MAIL_RULES 3).
 
 from __future__ import annotations
 
+from peewee import IntegrityError
+
 from maild.config import Config, Department
 from maild.store.models import Membership, Participant, Person, utcnow
 
@@ -21,10 +23,13 @@ def find_or_create(email: str, name: str = "", now=None) -> Person:
     email = email.strip().lower()
     person = Person.get_or_none(Person.email == email)
     if person is None:
-        # Another runner may create the same person between the read and the
-        # insert: the unique index decides, and we read the winner.
-        Person.insert(email=email, name=name[:200], created_at=now or utcnow()).on_conflict_ignore().execute()
-        return Person.get(Person.email == email)
+        try:
+            with Person._meta.database.atomic():
+                return Person.create(email=email, name=name[:200], created_at=now or utcnow())
+        except IntegrityError:
+            # Another runner created the same person between our read and our
+            # insert: the unique index decided, and we read the winner.
+            return Person.get(Person.email == email)
     if name and not person.name:
         person.name = name[:200]
         person.save(only=[Person.name])
@@ -68,3 +73,17 @@ def add_user(email: str, name: str = "", role: str = "customer", departments=(),
     for slug in departments:
         Membership.insert(person=person, department=slug).on_conflict_ignore().execute()
     return person
+
+
+def load_staff(ctx) -> None:
+    """Make sure every configured agent and notify address is a person; keep them at hand.
+
+    Called once when a long-running process starts, in a transaction of its
+    own, so the cached rows are committed and the hot path of every new case
+    needs no query to find whom to tell. Persons are never deleted.
+    """
+    addresses = sorted({a for d in ctx.config.departments for a in d.agents + d.notify})
+    with ctx.db.atomic():
+        for address in addresses:
+            Person.insert(email=address).on_conflict_ignore().execute()
+    ctx.staff = {p.email: p for p in Person.select().where(Person.email.in_(addresses))} if addresses else {}

@@ -1,10 +1,11 @@
 """The runner: takes spool rows through the rules and the pipeline.
 
-A batch of rows is claimed and processed in one transaction, each row inside
-its own savepoint, so a row's case, entries, outbox rows and its final state
-commit together (DESIGN.md, promises 2 and 3) with one fsync per batch. A crash
-before the commit leaves the rows ``new``: they are processed again on
-restart, exactly once, because nothing of the first attempt was committed.
+Rows are read and their rules run outside any transaction; then one
+transaction per small batch claims each row, runs the pipeline and records
+its end state, so a row's case, entries, outbox rows and final state commit
+together (DESIGN.md, promises 2 and 3). A crash before the commit leaves the
+rows ``new``: they are processed again on restart, exactly once, because
+nothing of the first attempt was committed.
 
 Each row ends ``processed`` (with its case and entry), ``ignored`` (naming the
 rule) or ``failed`` (with the traceback). A failed row is retried
@@ -27,7 +28,7 @@ from maild.store.models import Spool, utcnow
 
 log = logging.getLogger(__name__)
 
-BATCH = 25
+BATCH = 10
 RETRY_DELAYS = (10, 60, 300)  # seconds before automatic retries 1, 2, 3
 
 
@@ -38,15 +39,19 @@ def _finish(row: Spool, delivery: Delivery, state: str, reason: str, now) -> Non
      .where(Spool.id == row.id).execute())
 
 
-def process_row(ctx, row: Spool, now: datetime.datetime) -> str:
-    """Decide and act on one spool row; returns the state it ended in."""
+def prepare(ctx, row: Spool, now: datetime.datetime) -> tuple[Delivery, str]:
+    """Read the message and run the rules: pure work, done before any lock is taken."""
     envelope = Envelope(row.mail_from, list(row.rcpt_tos or []), row.peer, row.helo)
     delivery = Delivery(spool_id=row.id, raw=bytes(row.raw), envelope=envelope, source=row.source, now=now)
     delivery.msg = message.read(delivery.raw, ctx.signer.mail_domain)
-    action = rules.decide(ctx, delivery)
+    return delivery, rules.decide(ctx, delivery)
+
+
+def act(ctx, row: Spool, delivery: Delivery, action: str, now: datetime.datetime) -> str:
+    """Run the pipeline and record the row's end state; inside the row's transaction."""
     try:
         if action == "discard":
-            rule = rules.CHAIN[[r.NAME for r, _ in rules.CHAIN].index(delivery.hits[0])][0]
+            rule = next(r for r, _ in rules.CHAIN if r.NAME == delivery.hits[0])
             raise Discard(rule.NAME, rule.DESCRIPTION)
         pipeline.run(ctx, delivery)
     except Discard as exc:
@@ -64,29 +69,58 @@ def _due(ctx, now):
     return due
 
 
+def _claim(ctx, ids: list[int], now) -> set[int]:
+    """Inside a transaction: which of these rows are still due, hence ours to process."""
+    query = Spool.select(Spool.id).where(Spool.id.in_(ids) & _due(ctx, now))
+    if not is_sqlite(ctx.db):
+        # Several daemons may share a PostgreSQL store: rows another one is
+        # processing are locked, and skipped (DESIGN.md, Store).
+        query = query.for_update(skip_locked=True)
+    return {i for (i,) in query.tuples()}
+
+
+def _fail(ctx, row: Spool, error: str, now) -> None:
+    attempts = row.attempts + 1
+    log.error("spool %s <%s> failed (attempt %d):\n%s", row.id, row.message_id, attempts, error)
+    delay = RETRY_DELAYS[min(attempts - 1, len(RETRY_DELAYS) - 1)]
+    with ctx.db.atomic():
+        (Spool.update(state="failed", attempts=attempts, error=error[-20000:],
+                      reason=error.strip().splitlines()[-1][:2000],
+                      next_attempt_at=now + datetime.timedelta(seconds=delay))
+         .where(Spool.id == row.id).execute())
+
+
 def run_batch(ctx, now: datetime.datetime | None = None, limit: int = BATCH) -> int:
-    """Process up to ``limit`` due rows in one transaction; returns how many were taken."""
+    """Process up to ``limit`` due rows, oldest first; returns how many were due.
+
+    The messages are read and their rules run first, outside any transaction;
+    then one transaction takes them all, each row in a savepoint of its own, so
+    a batch costs one commit (one fsync) and holds the store's write lock only
+    for the database work, never for parsing.
+    """
     now = now or utcnow()
-    db = ctx.db
-    with db.atomic():
-        query = Spool.select().where(_due(ctx, now)).order_by(Spool.id).limit(limit)
-        if not is_sqlite(db):
-            query = query.for_update(skip_locked=True)
-        rows = list(query)
-        for row in rows:
-            try:
-                with db.atomic():
-                    process_row(ctx, row, now)
-            except Exception as exc:  # loop boundary: one message never stops the others
-                attempts = row.attempts + 1
-                log.error("spool %s <%s> failed (attempt %d): %s", row.id, row.message_id, attempts, exc,
-                          exc_info=True)
-                delay = RETRY_DELAYS[min(attempts - 1, len(RETRY_DELAYS) - 1)]
-                (Spool.update(state="failed", attempts=attempts, error=traceback.format_exc()[-20000:],
-                              reason=f"{type(exc).__name__}: {exc}"[:2000],
-                              next_attempt_at=now + datetime.timedelta(seconds=delay))
-                 .where(Spool.id == row.id).execute())
-    if rows:
+    rows = list(Spool.select().where(_due(ctx, now)).order_by(Spool.id).limit(limit))
+    prepared, failed = [], []
+    for row in rows:
+        try:  # loop boundary: one message never stops the others
+            prepared.append((row, *prepare(ctx, row, now)))
+        except Exception:
+            failed.append((row, traceback.format_exc()))
+    done = 0
+    with ctx.db.atomic():
+        ours = _claim(ctx, [row.id for row, _, _ in prepared], now) if prepared else set()
+        for row, delivery, action in prepared:
+            if row.id not in ours:
+                continue
+            try:  # loop boundary, as above; the savepoint undoes this row alone
+                with ctx.db.atomic():
+                    act(ctx, row, delivery, action, now)
+                    done += 1
+            except Exception:
+                failed.append((row, traceback.format_exc()))
+    for row, error in failed:
+        _fail(ctx, row, error, now)
+    if done:
         ctx.outbox_wakeup.set()
     return len(rows)
 
