@@ -39,6 +39,8 @@ class Context:
     outbox_wakeup: threading.Event = dataclasses.field(default_factory=threading.Event)
     # Set when new spool rows are committed, so the runner processes at once.
     spool_wakeup: threading.Event = dataclasses.field(default_factory=threading.Event)
+    # Set while the SMTP receiver waits to commit; the runner yields the store to it.
+    intake_waiting: threading.Event = dataclasses.field(default_factory=threading.Event)
     # Configured agents and notify addresses by address (people.load_staff).
     staff: dict = dataclasses.field(default_factory=dict)
 

@@ -22,6 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from maild import context, jobs, outbox, people, runner, sender
 from maild.config import Config
+from maild.doorbell import Doorbell, SharedFlag
 from maild.intake.smtp import Receiver
 from maild.spool import SpoolWriter
 from maild.store.models import utcnow
@@ -55,8 +56,8 @@ def work_loop(ctx, wakeup, stopping, work, alive=lambda: True) -> None:
     ctx.db.close()
 
 
-def runner_process(config: Config, spool_wakeup, outbox_wakeup, stopping, parent: int) -> None:
-    """Entry point of the runner process: process the spool until told to stop."""
+def runner_process(config: Config, spool_wakeup, outbox_wakeup, intake_waiting, parent: int) -> None:
+    """Entry point of the runner process: process the spool until SIGTERM or the daemon is gone."""
     # The daemon decides when to stop; a terminal's Ctrl-C reaches the whole
     # process group, and the runner must finish its row, not die mid-way.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -66,9 +67,9 @@ def runner_process(config: Config, spool_wakeup, outbox_wakeup, stopping, parent
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s runner %(name)s: %(message)s")
     ctx = context.build(config)
     people.load_staff(ctx)
-    ctx.spool_wakeup, ctx.outbox_wakeup = spool_wakeup, outbox_wakeup
+    ctx.spool_wakeup, ctx.outbox_wakeup, ctx.intake_waiting = spool_wakeup, outbox_wakeup, intake_waiting
     threading.current_thread().name = "runner"
-    work_loop(ctx, spool_wakeup, stopping, lambda: runner.run_batch(ctx) and not terminated,
+    work_loop(ctx, spool_wakeup, threading.Event(), lambda: runner.run_batch(ctx) and not terminated,
               alive=lambda: not terminated and os.getppid() == parent)
 
 
@@ -79,13 +80,15 @@ class Daemon:
         self.config = config
         self.ctx = context.build(config)
         # Shared with the runner process.
-        self.ctx.spool_wakeup, self.ctx.outbox_wakeup = _MP.Event(), _MP.Event()
-        self.stopping = _MP.Event()
-        self.writer = SpoolWriter(self.ctx.db, on_commit=self.ctx.spool_wakeup.set)
+        self.ctx.spool_wakeup, self.ctx.outbox_wakeup = Doorbell(_MP), Doorbell(_MP)
+        self.ctx.intake_waiting = SharedFlag(_MP)
+        self.stopping = threading.Event()
+        self.writer = SpoolWriter(self.ctx.db, on_commit=self.ctx.spool_wakeup.set,
+                                  waiting=self.ctx.intake_waiting)
         self.receiver = Receiver(config, self.writer) if config["smtp_in"]["listen"] else None
         self.runner = _MP.Process(target=runner_process, name="sensedesk-runner", daemon=True,
-                                  args=(config, self.ctx.spool_wakeup, self.ctx.outbox_wakeup, self.stopping,
-                                        os.getpid()))
+                                  args=(config, self.ctx.spool_wakeup, self.ctx.outbox_wakeup,
+                                        self.ctx.intake_waiting, os.getpid()))
         self.sender = threading.Thread(target=self._run_sender, name="outbox", daemon=True)
         self.scheduler = BackgroundScheduler(timezone="UTC")
         for name, function, seconds in jobs.JOBS:
@@ -124,10 +127,12 @@ class Daemon:
         self.ctx.outbox_wakeup.set()
         self.scheduler.shutdown(wait=False)
         self.sender.join(timeout=30)
+        if self.runner.is_alive():
+            self.runner.terminate()  # SIGTERM: it finishes its batch, then stops
         self.runner.join(timeout=30)
         if self.runner.is_alive():
-            log.error("the runner did not stop in time; terminating it")
-            self.runner.terminate()
+            log.error("the runner did not stop in time; killing it")
+            self.runner.kill()
             self.runner.join(timeout=5)
 
     def _run_sender(self) -> None:

@@ -18,6 +18,7 @@ import dataclasses
 import datetime
 import email
 import email.header
+import email.parser
 import email.policy
 import email.utils
 import hashlib
@@ -178,7 +179,8 @@ def _raw_headers(raw: bytes) -> tuple[dict[str, list[str]], dict[str, list[str]]
     """
     defects = []
     try:
-        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        # Headers only: the body is mail-parser's to read.
+        msg = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
         items = msg.raw_items() if hasattr(msg, "raw_items") else msg.items()
     except Exception:  # compat32 almost never raises; if it does, read nothing
         return {}, {}, ["headers: unreadable"]

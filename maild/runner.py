@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 import traceback
 
 from maild import message, pipeline, rules
@@ -28,8 +29,9 @@ from maild.store.models import Spool, utcnow
 
 log = logging.getLogger(__name__)
 
-BATCH = 10
-RETRY_DELAYS = (10, 60, 300)  # seconds before automatic retries 1, 2, 3
+BATCH = 20
+RETRY_DELAYS = (10, 60, 300)
+INTAKE_YIELD = 0.05  # seconds the runner waits at most for a waiting intake commit  # seconds before automatic retries 1, 2, 3
 
 
 def _finish(row: Spool, delivery: Delivery, state: str, reason: str, now) -> None:
@@ -79,15 +81,21 @@ def _claim(ctx, ids: list[int], now) -> set[int]:
     return {i for (i,) in query.tuples()}
 
 
-def _fail(ctx, row: Spool, error: str, now) -> None:
+def _fail(ctx, row: Spool, exc: Exception, error: str, now) -> None:
     attempts = row.attempts + 1
     log.error("spool %s <%s> failed (attempt %d):\n%s", row.id, row.message_id, attempts, error)
     delay = RETRY_DELAYS[min(attempts - 1, len(RETRY_DELAYS) - 1)]
     with ctx.db.atomic():
         (Spool.update(state="failed", attempts=attempts, error=error[-20000:],
-                      reason=error.strip().splitlines()[-1][:2000],
+                      reason=f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"[:2000],
                       next_attempt_at=now + datetime.timedelta(seconds=delay))
          .where(Spool.id == row.id).execute())
+
+
+def _wait_cleared(event, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while event.is_set() and time.monotonic() < deadline:
+        time.sleep(0.0005)
 
 
 def run_batch(ctx, now: datetime.datetime | None = None, limit: int = BATCH) -> int:
@@ -96,7 +104,9 @@ def run_batch(ctx, now: datetime.datetime | None = None, limit: int = BATCH) -> 
     The messages are read and their rules run first, outside any transaction;
     then one transaction takes them all, each row in a savepoint of its own, so
     a batch costs one commit (one fsync) and holds the store's write lock only
-    for the database work, never for parsing.
+    for the database work, never for parsing. When the SMTP receiver is
+    waiting to commit (``ctx.intake_waiting``), the batch commits early and
+    lets it: a 250 never waits behind a whole batch.
     """
     now = now or utcnow()
     rows = list(Spool.select().where(_due(ctx, now)).order_by(Spool.id).limit(limit))
@@ -104,22 +114,29 @@ def run_batch(ctx, now: datetime.datetime | None = None, limit: int = BATCH) -> 
     for row in rows:
         try:  # loop boundary: one message never stops the others
             prepared.append((row, *prepare(ctx, row, now)))
-        except Exception:
-            failed.append((row, traceback.format_exc()))
-    done = 0
-    with ctx.db.atomic():
-        ours = _claim(ctx, [row.id for row, _, _ in prepared], now) if prepared else set()
-        for row, delivery, action in prepared:
-            if row.id not in ours:
-                continue
-            try:  # loop boundary, as above; the savepoint undoes this row alone
-                with ctx.db.atomic():
-                    act(ctx, row, delivery, action, now)
-                    done += 1
-            except Exception:
-                failed.append((row, traceback.format_exc()))
-    for row, error in failed:
-        _fail(ctx, row, error, now)
+        except Exception as exc:
+            failed.append((row, exc, traceback.format_exc()))
+    done, pending = 0, prepared
+    while pending:
+        with ctx.db.atomic():
+            ours = _claim(ctx, [row.id for row, _, _ in pending], now)
+            while pending:
+                row, delivery, action = pending.pop(0)
+                if row.id not in ours:
+                    continue
+                try:  # loop boundary, as above; the savepoint undoes this row alone
+                    with ctx.db.atomic():
+                        act(ctx, row, delivery, action, now)
+                        done += 1
+                except Exception as exc:
+                    failed.append((row, exc, traceback.format_exc()))
+                if ctx.intake_waiting.is_set():
+                    break  # commit now: the SMTP receiver waits for the lock to answer 250
+        if pending:
+            # Let the waiting intake commit before taking the lock again.
+            _wait_cleared(ctx.intake_waiting, INTAKE_YIELD)
+    for row, exc, error in failed:
+        _fail(ctx, row, exc, error, now)
     if done:
         ctx.outbox_wakeup.set()
     return len(rows)

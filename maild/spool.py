@@ -95,9 +95,11 @@ def accept(db: Database, raw: bytes, envelope: Envelope, source: str, now=None) 
 class SpoolWriter:
     """One thread that commits waiting messages in groups and resolves their futures."""
 
-    def __init__(self, db: Database, on_commit=None, max_batch: int = 200):
+    def __init__(self, db: Database, on_commit=None, max_batch: int = 200, waiting=None):
         self.db = db
         self.on_commit = on_commit  # called after each commit, e.g. to wake the runner
+        # Set while a commit waits for the store, so the runner yields it (runner.run_batch).
+        self.waiting = waiting if waiting is not None else threading.Event()
         self.max_batch = max_batch
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="spool-writer", daemon=True)
@@ -140,10 +142,13 @@ class SpoolWriter:
     def _commit(self, batch) -> None:
         # A loop boundary: a failed commit fails every message of this group
         # (each SMTP client gets 451 and retries); the writer goes on.
+        self.waiting.set()
         try:
             with self.db.atomic():
+                self.waiting.clear()
                 ids = _insert([values for values, _ in batch])
         except Exception as exc:
+            self.waiting.clear()
             log.error("spool commit of %d message(s) failed: %s", len(batch), exc)
             try:
                 self.db.close()

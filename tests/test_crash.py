@@ -36,6 +36,29 @@ def _start(config: Path) -> subprocess.Popen:
                             cwd=ROOT, stdout=log, stderr=log)
 
 
+def _children(pid: int) -> list[int]:
+    """Pids of a process's children (the runner)."""
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in found.split()]
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def _kill_all(pids: list[int]) -> None:
+    """Leave nothing running behind a failed test."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _wait_for_port(port: int, proc: subprocess.Popen, config: Path) -> None:
     def listening():
         assert proc.poll() is None, config.with_suffix(".log").read_text()[-3000:]
@@ -83,11 +106,17 @@ def test_kill_9_while_receiving_loses_and_doubles_nothing(config_file, capture, 
     for t in threads:
         t.start()
     # Kill it in full flight: some mail accepted, some processed, some being sent.
-    wait_until(lambda: len(accepted) >= MESSAGES // 3, timeout=60, interval=0.005)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    for t in threads:
-        t.join()
+    try:
+        wait_until(lambda: len(accepted) >= MESSAGES // 3, timeout=60, interval=0.005)
+        children = _children(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        for t in threads:
+            t.join()
+        # The runner process notices that the daemon is gone and stops by itself.
+        wait_until(lambda: not any(_running(pid) for pid in children), timeout=10)
+    finally:
+        _kill_all([proc.pid, *_children(proc.pid)])
     acknowledged_by_smtp = set(accepted)
     assert 0 < len(acknowledged_by_smtp) < MESSAGES
 
@@ -105,8 +134,12 @@ def test_kill_9_while_receiving_loses_and_doubles_nothing(config_file, capture, 
                     and Outbox.select().where(Outbox.state.in_(["queued", "sending"])).count() == 0)
         wait_until(settled, timeout=120, interval=0.2)
     finally:
+        children = _children(proc.pid)
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        finally:
+            _kill_all([proc.pid, *children])
 
     assert Spool.select().where(Spool.state == "failed").count() == 0
     for message_id in acknowledged_by_smtp:
