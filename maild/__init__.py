@@ -1,0 +1,1 @@
+"""Sensedesk's mail daemon and domain: intake, spool, runner, cases, notifications, outbox."""

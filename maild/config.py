@@ -213,7 +213,8 @@ def _env_override(section: str, name: str, setting: Setting, value: Any) -> Any:
         try:
             return int(raw)
         except ValueError:
-            raise ConfigError(f"SENSEDESK_{section}_{name}".upper() + f": expected an integer, got {raw!r}")
+            raise ConfigError(f"SENSEDESK_{section}_{name}".upper() + f": expected an integer, got {raw!r}") \
+                from None
     return raw
 
 

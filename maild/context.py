@@ -7,6 +7,7 @@ there are no module-level globals (DESIGN.md, "Configuration and secrets").
 from __future__ import annotations
 
 import dataclasses
+import sys
 import threading
 from pathlib import Path
 
@@ -19,7 +20,15 @@ from maild.signing import Signer, new_secret
 from maild.store import db as store
 from maild.store.models import Setting
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+def _templates_dir() -> Path:
+    """``templates/`` beside the package in a checkout, else where ``pip install`` put it."""
+    beside = Path(__file__).resolve().parent.parent / "templates"
+    if beside.is_dir():
+        return beside
+    return Path(sys.prefix) / "share" / "sensedesk" / "templates"
+
+
+TEMPLATES_DIR = _templates_dir()
 
 
 class StoreNotReady(Exception):

@@ -157,7 +157,7 @@ class SpoolWriter:
             for _, future in batch:
                 future.set_exception(exc)
             return
-        for (_, future), spool_id in zip(batch, ids):
+        for (_, future), spool_id in zip(batch, ids, strict=True):
             future.set_result(spool_id)
         if self.on_commit:
             self.on_commit()

@@ -1,0 +1,1 @@
+"""The store: peewee models, connecting to SQLite or PostgreSQL, and migrations."""

@@ -25,13 +25,17 @@ class JSONField(TextField):
     """A JSON document kept as text, so SQLite and PostgreSQL store it alike."""
 
     def db_value(self, value):
+        """Python value to stored text."""
         return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
     def python_value(self, value):
+        """Stored text to Python value."""
         return None if value is None else json.loads(value)
 
 
 class BaseModel(Model):
+    """Every model lives in the one store behind ``database``."""
+
     class Meta:
         database = database
         legacy_table_names = False

@@ -1,0 +1,1 @@
+"""Ways mail comes in: SMTP, IMAP and the pipe; each writes only to the spool."""
