@@ -8,6 +8,7 @@ it causes through ``notify`` in that same transaction (DESIGN.md, promise 2).
 from __future__ import annotations
 
 from maild import attachments, notify
+from maild.store import statements
 from maild.store.models import Case, Entry, MessageRef, Participant, Person, utcnow
 from maild.subject import base_subject
 
@@ -21,13 +22,13 @@ def _subject(ctx, subject: str) -> str:
 
 def add_participant(case: Case, person: Person, role: str = "cc") -> None:
     """Put a person on the case (idempotent)."""
-    Participant.insert(case=case, person=person, role=role).on_conflict_ignore().execute()
+    statements.insert(Participant, {"case": case, "person": person, "role": role}, ignore_conflict=True)
 
 
 def remember_message_id(case: Case, message_id: str, outbound: bool = False) -> None:
     """Record a Message-ID as belonging to the case, for threading replies to it."""
     if message_id:
-        MessageRef.create(message_id=message_id[:250], case=case, outbound=outbound)
+        statements.insert(MessageRef, {"message_id": message_id[:250], "case": case, "outbound": outbound})
 
 
 def open_case(ctx, *, department, requester: Person, subject: str, body_text: str = "",
@@ -37,14 +38,14 @@ def open_case(ctx, *, department, requester: Person, subject: str, body_text: st
               thread_index: str = "", parts=()) -> tuple[Case, Entry]:
     """Open a case with its first entry; queue the acknowledgement and the notify-list mail."""
     now = now or utcnow()
-    case = Case.create(department=department.slug, subject=_subject(ctx, subject), status="new",
+    case = statements.create(Case, department=department.slug, subject=_subject(ctx, subject), status="new",
                        requester=requester, linked_to=linked_to, created_at=now, updated_at=now,
                        thread_topic=thread_topic[:250], thread_index=thread_index[:250])
     add_participant(case, requester, "requester")
     for person in copied:
         if person.id != requester.id:
             add_participant(case, person)
-    entry = Entry.create(case=case, kind="message", public=True, author=requester,
+    entry = statements.create(Entry, case=case, kind="message", public=True, author=requester,
                          subject=subject[:250], body_text=body_text, body_html=body_html,
                          message_id=message_id[:250], spool_id=spool_id, automatic=automatic,
                          defects=list(defects), created_at=now)
@@ -64,17 +65,17 @@ def add_message(ctx, case: Case, *, author: Person, subject: str = "", body_text
                 unverified: bool = False, defects=(), parts=(), notify_agents: bool = True) -> Entry:
     """Add an inbound message to a case's history; tell the agents of a customer's reply."""
     now = now or utcnow()
-    entry = Entry.create(case=case, kind=kind, public=public, author=author, subject=subject[:250],
+    entry = statements.create(Entry, case=case, kind=kind, public=public, author=author, subject=subject[:250],
                          body_text=body_text, body_html=body_html, message_id=message_id[:250],
                          spool_id=spool_id, automatic=automatic, unverified=unverified,
                          defects=list(defects), created_at=now)
     remember_message_id(case, message_id)
-    changes = {Case.updated_at: now}
+    changes = {"updated_at": now}
     # A customer's answer to a case waiting for them puts it back in the agents' court.
     if public and kind == "message" and case.status == "pending":
-        changes[Case.status] = "open"
+        changes["status"] = "open"
         case.status = "open"
-    Case.update(changes).where(Case.id == case.id).execute()
+    statements.update(Case, case.id, changes)
     case.updated_at = now
     files = attachments.store(ctx, entry, parts)
     if notify_agents:

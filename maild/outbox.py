@@ -20,6 +20,7 @@ import socket
 from peewee import fn
 
 from maild import compose
+from maild.store import statements
 from maild.store.db import is_sqlite
 from maild.store.models import Outbox, utcnow
 
@@ -37,11 +38,10 @@ def enqueue(ctx, out: compose.Outgoing, *, kind: str, case=None, automatic: bool
     now = now or utcnow()
     mail_from = ctx.config["smtp_out"]["envelope_from"] or out.from_address
     raw = compose.build(out, ctx.instance_id, now=now.replace(tzinfo=datetime.timezone.utc))
-    return Outbox.insert(created_at=now, case=case, kind=kind, automatic=automatic,
-                         mail_from=mail_from, recipient=out.to_address.lower(),
-                         subject=compose.clean_header_text(out.subject)[:250],
-                         message_id=out.message_id.strip("<>"), raw=raw, state="queued",
-                         next_attempt_at=now).execute()
+    return statements.insert(Outbox, dict(
+        created_at=now, case=case, kind=kind, automatic=automatic, mail_from=mail_from,
+        recipient=out.to_address.lower(), subject=compose.clean_header_text(out.subject)[:250],
+        message_id=out.message_id.strip("<>"), raw=raw, state="queued", next_attempt_at=now))
 
 
 def automatic_sent_since(recipient: str, since: datetime.datetime) -> int:

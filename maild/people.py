@@ -10,6 +10,7 @@ from __future__ import annotations
 from peewee import IntegrityError
 
 from maild.config import Config, Department
+from maild.store import statements
 from maild.store.models import Membership, Participant, Person, utcnow
 
 ROLES = ("customer", "agent", "admin")
@@ -21,11 +22,12 @@ UNKNOWN_SENDER = "unknown-sender@sensedesk.invalid"
 def find_or_create(email: str, name: str = "", now=None) -> Person:
     """The person with this address, created (as a customer) if new."""
     email = email.strip().lower()
-    person = Person.get_or_none(Person.email == email)
+    found = statements.select_by(Person, "email", email, limit=1)
+    person = found[0] if found else None
     if person is None:
         try:
             with Person._meta.database.atomic():
-                return Person.create(email=email, name=name[:200], created_at=now or utcnow())
+                return statements.create(Person, email=email, name=name[:200], created_at=now or utcnow())
         except IntegrityError:
             # Another runner created the same person between our read and our
             # insert: the unique index decided, and we read the winner.

@@ -24,6 +24,7 @@ import traceback
 from maild import message, pipeline, rules
 from maild.delivery import Delivery, Discard
 from maild.spool import Envelope
+from maild.store import statements
 from maild.store.db import is_sqlite
 from maild.store.models import Spool, utcnow
 
@@ -35,10 +36,10 @@ INTAKE_YIELD = 0.05  # seconds the runner waits at most for a waiting intake com
 
 
 def _finish(row: Spool, delivery: Delivery, state: str, reason: str, now) -> None:
-    (Spool.update(state=state, reason=reason[:2000], hits=delivery.hits, trace=delivery.trace,
-                  case_id=getattr(delivery.case, "id", None), entry_id=getattr(delivery.entry, "id", None),
-                  processed_at=now, error="", next_attempt_at=None)
-     .where(Spool.id == row.id).execute())
+    statements.update(Spool, row.id, dict(
+        state=state, reason=reason[:2000], hits=delivery.hits, trace=delivery.trace,
+        case_id=getattr(delivery.case, "id", None), entry_id=getattr(delivery.entry, "id", None),
+        processed_at=now, error="", next_attempt_at=None))
 
 
 def prepare(ctx, row: Spool, now: datetime.datetime) -> tuple[Delivery, str]:

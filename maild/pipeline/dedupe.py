@@ -10,6 +10,7 @@ index on the key (written by ``record``) settles two runners racing.
 import logging
 
 from maild.delivery import Discard
+from maild.store import statements
 from maild.store.models import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -18,8 +19,8 @@ log = logging.getLogger(__name__)
 def process(ctx, delivery) -> None:
     """Discard the delivery if this message was already processed."""
     msg = delivery.msg
-    earlier = (InboundMessage.select(InboundMessage.spool_id, InboundMessage.body_sha256)
-               .where(InboundMessage.message_id == msg.message_id[:250]).tuples())
+    earlier = [(m.spool_id, m.body_sha256)
+               for m in statements.select_by(InboundMessage, "message_id", msg.message_id[:250])]
     for spool_id, body in earlier:
         if body == msg.body_sha256 and spool_id != delivery.spool_id:
             raise Discard("duplicate", f"the same message as spool row {spool_id}")

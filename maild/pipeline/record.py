@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from maild import cases, people
 from maild.message import Part
+from maild.store import statements
 from maild.store.models import InboundMessage
 
 _PARSE_FAILURES = ("mime:", "body: unreadable", "headers: unreadable")
@@ -84,5 +85,5 @@ def process(ctx, delivery) -> None:
             if delivery.action == "reopen" and not claims_agent:
                 cases.reopen(ctx, case, by=delivery.person, now=now)
     delivery.case, delivery.entry = case, entry
-    InboundMessage.create(message_id=msg.message_id[:250], body_sha256=msg.body_sha256,
-                          spool_id=delivery.spool_id, entry=entry)
+    statements.insert(InboundMessage, {"message_id": msg.message_id[:250], "body_sha256": msg.body_sha256,
+                                       "spool_id": delivery.spool_id, "entry": entry})
