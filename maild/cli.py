@@ -224,6 +224,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not args.verbose:
+        # aiosmtpd logs every SMTP command at INFO; our own log says what matters.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         config = configuration.load(args.config)
     except configuration.ConfigError as exc:

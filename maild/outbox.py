@@ -46,10 +46,14 @@ def enqueue(ctx, out: compose.Outgoing, *, kind: str, case=None, automatic: bool
 
 def automatic_sent_since(recipient: str, since: datetime.datetime) -> int:
     """How many automatic messages were queued for a recipient since a time."""
-    return (Outbox.select(fn.COUNT(Outbox.id))
-            .where((Outbox.recipient == recipient.lower()) & (Outbox.created_at >= since)
-                   & (Outbox.automatic == True))  # noqa: E712 (peewee expression)
-            .scalar())
+    recipient = recipient.lower()
+    cursor = statements.query(
+        "outbox-automatic-since",
+        lambda: (Outbox.select(fn.COUNT(Outbox.id))
+                 .where((Outbox.recipient == recipient) & (Outbox.created_at >= since)
+                        & (Outbox.automatic == True))),  # noqa: E712 (peewee expression)
+        [recipient, since, True])
+    return cursor.fetchone()[0]
 
 
 def worker_id() -> str:

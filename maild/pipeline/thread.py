@@ -22,8 +22,14 @@ import re
 
 from maild import people
 from maild.delivery import Discard
+from maild.store import statements
 from maild.store.models import Case, MessageRef
 from maild.subject import find_tokens
+
+
+def _case(number: int) -> Case | None:
+    found = statements.select_by(Case, "id", number, limit=1)
+    return found[0] if found else None
 
 
 def _signed(ctx, delivery) -> Case | None:
@@ -33,7 +39,7 @@ def _signed(ctx, delivery) -> Case | None:
             key = ctx.signer.read_message_id(message_id)
             if key is None:
                 continue
-            case = Case.get_or_none(Case.id == key[0])
+            case = _case(key[0])
             if case is not None:
                 delivery.record("signed-message-id", header=header, value=message_id, case=case.id)
                 return case
@@ -60,7 +66,7 @@ def _enclosed(ctx, delivery) -> Case | None:
     domain = re.escape(ctx.signer.mail_domain)
     for found in re.findall(r"<(sd\.\d+\.\d+\.[0-9a-f]+\.[0-9a-f]+@%s)>" % domain, text, re.IGNORECASE):
         key = ctx.signer.read_message_id(found)
-        if key and (case := Case.get_or_none(Case.id == key[0])) is not None:
+        if key and (case := _case(key[0])) is not None:
             delivery.record("enclosed-message-id", value=found, case=case.id)
             return case
     return None
@@ -77,7 +83,7 @@ def may_add(ctx, case: Case, person) -> bool:
 def _token(ctx, delivery) -> Case | None:
     prefix = ctx.config["site"]["token_prefix"]
     for number in find_tokens(delivery.msg.subject, prefix):
-        case = Case.get_or_none(Case.id == number)
+        case = _case(number)
         if case is None:
             delivery.record("subject-token", value=f"[{prefix}#{number}]", result="no such case")
             continue

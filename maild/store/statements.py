@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from peewee import Model
 
+from maild.store.models import database
+
 _SQL: dict = {}
 
 
@@ -121,3 +123,15 @@ def select_by(model: type[Model], column: str, value, limit: int | None = None) 
         instance._dirty.clear()
         out.append(instance)
     return out
+
+
+def query(key: str, build, params: list):
+    """Run a query whose SQL peewee builds once, from ``build()``, and is cached under ``key``.
+
+    ``params`` are this call's values in the order the query's expressions
+    name them (left to right), as peewee itself would pass them.
+    """
+    db = getattr(database, "obj", None) or database
+    sql = _cached(("query", key, type(db)), lambda: build().sql()[0])
+    return db.execute_sql(sql, params)
+
