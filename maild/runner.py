@@ -72,14 +72,29 @@ def _due(ctx, now):
     return due
 
 
+def _due_params(ctx, now) -> list:
+    """The values of ``_due``'s expressions, in order (for cached statements)."""
+    return ["new", "failed", ctx.config["mail"]["spool_max_attempts"], now]
+
+
+def _due_rows(ctx, now, limit: int) -> list[Spool]:
+    cursor = statements.query(
+        "spool-due", lambda: Spool.select().where(_due(ctx, now)).order_by(Spool.id).limit(limit),
+        _due_params(ctx, now) + [limit])
+    return statements.instances(Spool, cursor)
+
+
 def _claim(ctx, ids: list[int], now) -> set[int]:
     """Inside a transaction: which of these rows are still due, hence ours to process."""
-    query = Spool.select(Spool.id).where(Spool.id.in_(ids) & _due(ctx, now))
-    if not is_sqlite(ctx.db):
-        # Several daemons may share a PostgreSQL store: rows another one is
-        # processing are locked, and skipped (DESIGN.md, Store).
-        query = query.for_update(skip_locked=True)
-    return {i for (i,) in query.tuples()}
+    def build():
+        query = Spool.select(Spool.id).where(Spool.id.in_(ids) & _due(ctx, now))
+        if not is_sqlite(ctx.db):
+            # Several daemons may share a PostgreSQL store: rows another one is
+            # processing are locked, and skipped (DESIGN.md, Store).
+            query = query.for_update(skip_locked=True)
+        return query
+    cursor = statements.query(f"spool-claim-{len(ids)}", build, list(ids) + _due_params(ctx, now))
+    return {i for (i,) in cursor.fetchall()}
 
 
 def _fail(ctx, row: Spool, exc: Exception, error: str, now) -> None:
@@ -110,7 +125,7 @@ def run_batch(ctx, now: datetime.datetime | None = None, limit: int = BATCH) -> 
     lets it: a 250 never waits behind a whole batch.
     """
     now = now or utcnow()
-    rows = list(Spool.select().where(_due(ctx, now)).order_by(Spool.id).limit(limit))
+    rows = _due_rows(ctx, now, limit)
     prepared, failed = [], []
     for row in rows:
         try:  # loop boundary: one message never stops the others

@@ -116,9 +116,15 @@ def select_by(model: type[Model], column: str, value, limit: int | None = None) 
         return sql + (f" LIMIT {int(limit)}" if limit else "")
 
     sql = _cached(("select", model, column, limit, type(db)), build)
-    rows = db.execute_sql(sql, [fields[column].db_value(value)]).fetchall()
+    return instances(model, db.execute_sql(sql, [fields[column].db_value(value)]))
+
+
+def instances(model: type[Model], cursor) -> list:
+    """Model instances from a cursor over all of the model's columns, in field order."""
+    fields = model._meta.fields
+    names = tuple(fields)
     out = []
-    for row in rows:
+    for row in cursor.fetchall():
         instance = model(**{n: fields[n].python_value(v) for n, v in zip(names, row, strict=True)})
         instance._dirty.clear()
         out.append(instance)
