@@ -107,6 +107,9 @@ def cmd_spool(config, args) -> int:
         count = runner.retry(ctx.db, failed=True)
     elif args.id is not None:
         count = runner.retry(ctx.db, args.id)
+        if not count:
+            print(f"spool row {args.id}: no failed or ignored row with this id", file=sys.stderr)
+            return 1
     else:
         print("spool retry: give a row id or --failed", file=sys.stderr)
         return 2

@@ -100,12 +100,23 @@ def _header(value: str) -> str | Header:
     return value if value.isascii() else Header(value, _UTF8, header_name="Subject")
 
 
-def _address(name: str, address: str) -> str:
-    """``Name <local@domain>``; an internationalised domain in its ASCII form (IDNA)."""
+def ascii_address(address: str) -> str | None:
+    """The address as SMTP can carry it without SMTPUTF8: an ASCII local part and
+    the domain in its IDNA form; None when that is impossible (RFC 5890, RFC 6531)."""
     local, _, domain = header_text(address).rpartition("@")
+    if not local or not domain or not local.isascii():
+        return None
     if not domain.isascii():
-        domain = domain.encode("idna").decode("ascii")
-    return email.utils.formataddr((header_text(name)[:120], f"{local}@{domain}"), charset=_UTF8)
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    return f"{local}@{domain}".lower()
+
+
+def _address(name: str, address: str) -> str:
+    """``Name <local@domain>``, the address as ``ascii_address`` writes it."""
+    return email.utils.formataddr((header_text(name)[:120], ascii_address(address) or address), charset=_UTF8)
 
 
 def _bracket(message_id: str) -> str:

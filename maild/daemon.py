@@ -4,9 +4,9 @@ Intake never waits for processing. The SMTP receiver, the spool writer, the
 outbox worker and the scheduler are threads of the main process; the runner,
 which parses and threads every message and is the most CPU-hungry part, is a
 process of its own so that the two do not share one interpreter lock
-(DESIGN.md, "Where the speed comes from"). The two wake each other through
-events when there is work and otherwise look once a second. The runner
-process stops with the daemon, and by itself if the daemon dies.
+(DESIGN.md, "Where the speed comes from"). The two ring each other's doorbell
+(maild/doorbell.py) when there is work and otherwise look once a second. The
+runner process stops with the daemon, and by itself if the daemon dies.
 """
 
 from __future__ import annotations
@@ -100,6 +100,9 @@ class Daemon:
             function(self.ctx, utcnow())
         except Exception:
             log.exception("job %s failed", function.__name__)
+            # The scheduler's threads live long: drop a connection that may be
+            # dead, so the next run opens a fresh one.
+            self.ctx.db.close()
 
     def start(self) -> None:
         """Start every part; returns once SMTP is listening."""
@@ -154,10 +157,12 @@ class Daemon:
         try:
             while not requested:
                 time.sleep(0.2)
-                if not self.runner.is_alive():
-                    # Without a runner nothing is processed: stop, and let the
-                    # service manager restart the daemon (Restart=on-failure).
-                    log.error("the runner process exited (code %s); stopping", self.runner.exitcode)
+                if not self.runner.is_alive() or not self.writer.is_alive():
+                    # Without a runner nothing is processed, without the spool
+                    # writer nothing is accepted: stop, and let the service
+                    # manager restart the daemon (Restart=on-failure).
+                    log.error("the %s stopped; stopping the daemon",
+                              "runner process" if not self.runner.is_alive() else "spool writer")
                     raise SystemExit(1)
         finally:
             self.stop()

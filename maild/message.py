@@ -31,7 +31,8 @@ from maild.subject import clean_header_text
 
 log = logging.getLogger(__name__)
 
-_ID = re.compile(r"<([^<>\s]{1,900})>")
+# No control characters either: PostgreSQL refuses NUL in text, and an id is text.
+_ID = re.compile(r"<([^<>\s\x00-\x1f\x7f]{1,900})>")
 _ADDRESS = re.compile(r"^[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+$")
 # Aliases Python does not know; "unknown" charsets are decoded by fallback.
 CHARSET_ALIASES = {"ks_c_5601-1987": "cp949", "x-unknown": None, "unknown-8bit": None,

@@ -13,7 +13,7 @@ import datetime
 import logging
 
 from maild import attachments, outbox
-from maild.compose import Outgoing
+from maild.compose import Outgoing, ascii_address
 from maild.rules.automatic import NO_REPLY
 from maild.store.models import Case, Entry, MessageRef, Participant, Person
 from maild.subject import case_subject
@@ -28,7 +28,7 @@ REFERENCE_HISTORY = 8
 def _may_mail(ctx, address: str) -> bool:
     address = (address or "").lower()
     # A non-ASCII local part needs SMTPUTF8 (RFC 6531) end to end, which we do not use.
-    return bool(address) and address.partition("@")[0].isascii() and not address.endswith(".invalid") \
+    return bool(address) and ascii_address(address) is not None and not address.endswith(".invalid") \
         and not NO_REPLY.match(address) and address not in ctx.config.own_addresses()
 
 

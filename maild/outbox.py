@@ -40,13 +40,18 @@ def enqueue(ctx, out: compose.Outgoing, *, kind: str, case=None, automatic: bool
     raw = compose.build(out, ctx.instance_id, now=now.replace(tzinfo=datetime.timezone.utc))
     return statements.insert(Outbox, dict(
         created_at=now, case=case, kind=kind, automatic=automatic, mail_from=mail_from,
-        recipient=out.to_address.lower(), subject=compose.clean_header_text(out.subject)[:250],
+        recipient=_recipient(out.to_address), subject=compose.clean_header_text(out.subject)[:250],
         message_id=out.message_id.strip("<>"), raw=raw, state="queued", next_attempt_at=now))
+
+
+def _recipient(address: str) -> str:
+    """How a recipient is kept: the form SMTP carries (IDNA domain), lowercased."""
+    return compose.ascii_address(address) or address.lower()
 
 
 def automatic_sent_since(recipient: str, since: datetime.datetime) -> int:
     """How many automatic messages were queued for a recipient since a time."""
-    recipient = recipient.lower()
+    recipient = _recipient(recipient)
     cursor = statements.query(
         "outbox-automatic-since",
         lambda: (Outbox.select(fn.COUNT(Outbox.id))
@@ -151,7 +156,8 @@ def recover_dead_workers(db, now: datetime.datetime, at_startup: bool = False) -
 
 
 def retry(db, row_id: int, now: datetime.datetime) -> bool:
-    """Queue a dead (or any unsent) row again now; False if there is no such row."""
+    """Queue a dead (or waiting) row again now; False if there is no such row."""
     with db.atomic():
+        # Never a row being sent right now: it would go out twice.
         return bool(Outbox.update(state="queued", next_attempt_at=now, attempts=0)
-                    .where((Outbox.id == row_id) & (Outbox.state != "sent")).execute())
+                    .where((Outbox.id == row_id) & Outbox.state.in_(["queued", "dead"])).execute())

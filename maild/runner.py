@@ -31,11 +31,11 @@ from maild.store.models import Spool, utcnow
 log = logging.getLogger(__name__)
 
 BATCH = 20
-RETRY_DELAYS = (10, 60, 300)
+RETRY_DELAYS = (10, 60, 300)  # seconds before automatic retries 1, 2, 3
 INTAKE_YIELD = 0.05  # seconds the runner waits at most for a waiting intake commit
 # A batch gives way to a waiting intake commit once it has held the lock this
 # long: short enough for a quick 250, long enough to share one fsync.
-INTAKE_AFTER = 0.005  # seconds before automatic retries 1, 2, 3
+INTAKE_AFTER = 0.005
 
 
 def _finish(row: Spool, delivery: Delivery, state: str, reason: str, now) -> None:
@@ -105,10 +105,12 @@ def _fail(ctx, row: Spool, exc: Exception, error: str, now) -> None:
     log.error("spool %s <%s> failed (attempt %d):\n%s", row.id, row.message_id, attempts, error)
     delay = RETRY_DELAYS[min(attempts - 1, len(RETRY_DELAYS) - 1)]
     with ctx.db.atomic():
+        # Only if nobody processed the row meanwhile (another runner sharing the store).
         (Spool.update(state="failed", attempts=attempts, error=error[-20000:],
                       reason=f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"[:2000],
                       next_attempt_at=now + datetime.timedelta(seconds=delay))
-         .where(Spool.id == row.id).execute())
+         .where((Spool.id == row.id) & Spool.state.in_(["new", "failed"]) & (Spool.attempts == row.attempts))
+         .execute())
 
 
 def _wait_cleared(event, timeout: float) -> None:
@@ -173,11 +175,14 @@ def drain(ctx, now=None) -> int:
 
 
 def retry(db, row_id: int | None = None, failed: bool = False) -> int:
-    """Put a row (or every failed row) back to ``new`` with its attempts reset."""
+    """Put a failed or ignored row (or every failed row) back to ``new``, attempts reset.
+
+    A processed row is never processed again: its case and mail exist.
+    """
     query = Spool.update(state="new", attempts=0, next_attempt_at=None)
     if failed:
         query = query.where(Spool.state == "failed")
     else:
-        query = query.where((Spool.id == row_id) & (Spool.state != "new"))
+        query = query.where((Spool.id == row_id) & Spool.state.in_(["failed", "ignored"]))
     with db.atomic():
         return query.execute()

@@ -24,19 +24,22 @@ def deliver_due(ctx, transport, now=None, limit: int = 50) -> int:
     rows = outbox.claim(ctx.db, now, limit)
     sent = []
     max_attempts = ctx.config["smtp_out"]["max_attempts"]
-    for row in rows:
-        try:
-            transport.send(row.mail_from, row.recipient, bytes(row.raw))
-            sent.append(row)
-        except DeliveryError as exc:
-            state = outbox.mark_failed(ctx.db, row, str(exc), exc.permanent, now, max_attempts)
-            log.warning("outbox %s to %s: %s (%s)", row.id, row.recipient, exc, state)
-        except Exception as exc:  # loop boundary: a bug in one row never stops the queue
-            log.exception("outbox %s to %s failed unexpectedly", row.id, row.recipient)
-            # The connection may be mid-transaction: start the next row afresh.
-            transport.close()
-            outbox.mark_failed(ctx.db, row, f"{type(exc).__name__}: {exc}", False, now, max_attempts)
-    outbox.mark_sent(ctx.db, sent, utcnow())
+    try:
+        for row in rows:
+            try:
+                transport.send(row.mail_from, row.recipient, bytes(row.raw))
+                sent.append(row)
+            except DeliveryError as exc:
+                state = outbox.mark_failed(ctx.db, row, str(exc), exc.permanent, now, max_attempts)
+                log.warning("outbox %s to %s: %s (%s)", row.id, row.recipient, exc, state)
+            except Exception as exc:  # loop boundary: a bug in one row never stops the queue
+                log.exception("outbox %s to %s failed unexpectedly", row.id, row.recipient)
+                # The connection may be mid-transaction: start the next row afresh.
+                transport.close()
+                outbox.mark_failed(ctx.db, row, f"{type(exc).__name__}: {exc}", False, now, max_attempts)
+    finally:
+        # What went out is recorded even if the store failed midway through.
+        outbox.mark_sent(ctx.db, sent, utcnow())
     return len(rows)
 
 

@@ -18,11 +18,12 @@ import hashlib
 import logging
 import queue
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 
 from peewee import Database
 
 from maild.message import extract_ids
+from maild.subject import clean_header_text
 from maild.store.models import Spool, utcnow
 
 log = logging.getLogger(__name__)
@@ -62,18 +63,24 @@ def _message_id(raw: bytes) -> str:
     return ids[0][:250] if ids else ""
 
 
+def _text(value: str, limit: int = 250) -> str:
+    """Client-supplied text made storable: PostgreSQL refuses NUL in text, and
+    no control character belongs in an address, a HELO name or a Message-ID."""
+    return clean_header_text(value or "")[:limit]
+
+
 def row_values(raw: bytes, envelope: Envelope, source: str, now=None) -> dict:
     """The column values of a new spool row for these bytes."""
     return dict(
         received_at=now or utcnow(),
-        source=source,
-        mail_from="" if envelope.mail_from in ("<>", None) else envelope.mail_from[:250],
-        rcpt_tos=[r.lower() for r in envelope.rcpt_tos],
-        peer=envelope.peer[:250],
-        helo=envelope.helo[:250],
+        source=_text(source),
+        mail_from="" if envelope.mail_from in ("<>", None) else _text(envelope.mail_from),
+        rcpt_tos=[_text(r).lower() for r in envelope.rcpt_tos],
+        peer=_text(envelope.peer),
+        helo=_text(envelope.helo),
         raw=raw,
         raw_sha256=hashlib.sha256(raw).hexdigest(),
-        message_id=_message_id(raw),
+        message_id=_text(_message_id(raw)),
         state="new",
     )
 
@@ -103,7 +110,6 @@ class SpoolWriter:
         self.max_batch = max_batch
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="spool-writer", daemon=True)
-        self._stopping = False
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -117,9 +123,12 @@ class SpoolWriter:
 
     def stop(self) -> None:
         """Commit what is queued, then stop the thread."""
-        self._stopping = True
         self._queue.put(None)
         self._thread.join(timeout=30)
+
+    def is_alive(self) -> bool:
+        """Whether the writer thread is running."""
+        return self._thread.is_alive()
 
     def _run(self) -> None:
         while True:
@@ -136,28 +145,54 @@ class SpoolWriter:
                     self._queue.put(None)
                     break
                 batch.append(more)
-            self._commit(batch)
+            try:  # loop boundary: whatever happens to one group, the writer goes on
+                self._commit(batch)
+            except Exception:
+                log.exception("spool writer: a group of %d message(s) failed", len(batch))
         self.db.close()
 
     def _commit(self, batch) -> None:
-        # A loop boundary: a failed commit fails every message of this group
-        # (each SMTP client gets 451 and retries); the writer goes on.
+        try:
+            ids = self._insert(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                _resolve(batch[0][1], exception=exc)
+                return
+            # One message may be what the store refuses: commit the group one
+            # by one, so only that message gets 451 (and its sender retries).
+            log.warning("spool commit of %d messages failed (%s); committing them one by one", len(batch), exc)
+            for item in batch:
+                self._commit([item])
+            return
+        for (_, future), spool_id in zip(batch, ids, strict=True):
+            _resolve(future, result=spool_id)
+        if self.on_commit:
+            self.on_commit()
+
+    def _insert(self, batch) -> list[int]:
         self.waiting.set()
         try:
             with self.db.atomic():
                 self.waiting.clear()
-                ids = _insert([values for values, _ in batch])
-        except Exception as exc:
+                return _insert([values for values, _ in batch])
+        except Exception:
             self.waiting.clear()
-            log.error("spool commit of %d message(s) failed: %s", len(batch), exc)
-            try:
-                self.db.close()
-            except Exception:
-                log.debug("closing the spool connection failed", exc_info=True)
-            for _, future in batch:
-                future.set_exception(exc)
-            return
-        for (_, future), spool_id in zip(batch, ids, strict=True):
-            future.set_result(spool_id)
-        if self.on_commit:
-            self.on_commit()
+            self.db.close()  # a broken connection is opened afresh next time
+            raise
+
+
+def _resolve(future: Future, result=None, exception=None) -> None:
+    """Settle a waiting SMTP session's future, unless its client already gave up.
+
+    A client that disconnects while waiting cancels the future; its message is
+    committed all the same, and its retry is the same spool row.
+    """
+    if future.cancelled():
+        return
+    try:
+        if exception is not None:
+            future.set_exception(exception)
+        else:
+            future.set_result(result)
+    except InvalidStateError:
+        pass  # cancelled between the check and now

@@ -68,9 +68,7 @@ class SmtpTransport:
     def send(self, mail_from: str, recipient: str, raw: bytes) -> None:
         """Send one message to one recipient, or raise a DeliveryError."""
         try:
-            if self._smtp is None:
-                self._smtp = self._connect()
-            refused = self._smtp.sendmail(mail_from, [recipient], raw)
+            refused = self._sendmail(mail_from, recipient, raw)
         except UnicodeEncodeError:
             # A non-ASCII address needs SMTPUTF8 (RFC 6531), which we do not
             # use; smtplib fails before the command is sent, mid-transaction.
@@ -89,6 +87,17 @@ class SmtpTransport:
         if refused:
             code, text = next(iter(refused.values()))
             raise _classify(code, _reply_text(text))
+
+    def _sendmail(self, mail_from: str, recipient: str, raw: bytes) -> dict:
+        if self._smtp is not None:
+            try:
+                return self._smtp.sendmail(mail_from, [recipient], raw)
+            except smtplib.SMTPServerDisconnected:
+                # The relay closed our idle kept-open connection: that is no
+                # failure of this message, so connect again and send it now.
+                self._smtp = None
+        self._smtp = self._connect()
+        return self._smtp.sendmail(mail_from, [recipient], raw)
 
     def _reset(self) -> None:
         # After a refused transaction the connection is still usable once reset.

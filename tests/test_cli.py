@@ -114,8 +114,14 @@ def test_spool_show_and_retry(config_file):
     shown = json.loads(run(config, "spool", "show", "1").stdout)
     assert shown["state"] == "processed" and shown["trace"][0]["rule"] == "department"
     assert run(config, "spool", "show", "1", "--raw").stdout == raw
-    assert run(config, "spool", "retry", "1").returncode == 0
-    assert json.loads(run(config, "spool", "show", "1").stdout)["state"] == "new"
+    # A processed row is never processed again: its case and mail exist.
+    assert run(config, "spool", "retry", "1").returncode == 1
+    assert json.loads(run(config, "spool", "show", "1").stdout)["state"] == "processed"
+    bounce = make_mail(subject="Undeliverable", sender="MAILER-DAEMON@mx.example.org", sender_name="")
+    run(config, "ingest", stdin=bounce)
+    assert json.loads(run(config, "spool", "show", "2").stdout)["state"] == "ignored"
+    assert run(config, "spool", "retry", "2").returncode == 0
+    assert json.loads(run(config, "spool", "show", "2").stdout)["state"] == "new"
     assert run(config, "spool", "show", "99").returncode == 1
 
 

@@ -84,6 +84,16 @@ class QueuedSqliteDatabase(SqliteDatabase):
         finally:
             self._unlock()
 
+    def close(self):
+        """Close this thread's connection and its lock file descriptor."""
+        try:
+            return super().close()
+        finally:
+            fd = getattr(self._lock_files, "fd", None)
+            if fd is not None:
+                self._lock_files.fd = None
+                os.close(fd)
+
 
 def open_database(url: str) -> Database:
     """A peewee Database for a configuration URL, not yet bound to the models."""

@@ -12,7 +12,7 @@ peewee converts them. Everything else keeps using peewee's query builder.
 
 from __future__ import annotations
 
-from peewee import Model
+from peewee import Model, SqliteDatabase
 
 from maild.store.models import database
 
@@ -58,9 +58,10 @@ def insert(model: type[Model], values: dict, ignore_conflict: bool = False) -> i
         columns = ", ".join(_quote(fields[n].column_name) for n in names)
         marks = ", ".join([db.param] * len(names))
         table = _quote(model._meta.table_name)
-        verb = "INSERT OR IGNORE INTO" if ignore_conflict and not returning else "INSERT INTO"
+        sqlite = isinstance(db, SqliteDatabase)
+        verb = "INSERT OR IGNORE INTO" if ignore_conflict and sqlite else "INSERT INTO"
         sql = f"{verb} {table} ({columns}) VALUES ({marks})"
-        if ignore_conflict and returning:
+        if ignore_conflict and not sqlite:
             sql += " ON CONFLICT DO NOTHING"
         if returning:
             sql += f' RETURNING {_quote("id")}'
