@@ -25,10 +25,13 @@ def add_participant(case: Case, person: Person, role: str = "cc") -> None:
     statements.insert(Participant, {"case": case, "person": person, "role": role}, ignore_conflict=True)
 
 
-def remember_message_id(case: Case, message_id: str, outbound: bool = False) -> None:
-    """Record a Message-ID as belonging to the case, for threading replies to it."""
+def remember_message_id(case: Case, message_id: str) -> None:
+    """Record an inbound Message-ID as belonging to the case, for threading replies to it.
+
+    Our own Message-IDs need no record: they are signed (threading rule 1).
+    """
     if message_id:
-        statements.insert(MessageRef, {"message_id": message_id[:250], "case": case, "outbound": outbound})
+        statements.insert(MessageRef, {"message_id": message_id[:250], "case": case})
 
 
 def open_case(ctx, *, department, requester: Person, subject: str, body_text: str = "",

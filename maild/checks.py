@@ -67,6 +67,10 @@ def run(config) -> int:
                           f"{len(config.imap)} IMAP account(s)")
     results = [_line(bool(config.departments), "departments",
                      ", ".join(f"{d.slug} <{d.address}>" for d in config.departments) or "none configured")]
+    if config.imap:
+        # Said plainly rather than ignored: nothing fetches these yet.
+        results.append(_line(False, "imap", f"{len(config.imap)} account(s) configured, "
+                                            "but IMAP intake is not part of this release"))
     results.append(_check_store(config))
     results.append(_check_transport(config))
     try:

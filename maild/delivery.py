@@ -38,7 +38,6 @@ class Delivery:
     bounce: bool = False  # a delivery report: never opens a case
     autoreply: bool = False  # an out-of-office or similar answer to us
     automatic: bool = False  # never gets an automatic answer
-    suppress_ack: str = ""  # why no acknowledgement is sent, if not automatic
     department: Department | None = None
     other_departments: list[str] = dataclasses.field(default_factory=list)
     person: object = None  # models.Person
@@ -46,7 +45,6 @@ class Delivery:
     entry: object = None  # models.Entry
     action: str = ""  # new | append | reopen | note
     linked_to: object = None  # the old case a new one links to
-    trusted: bool = False  # matched by a signed key or a stored Message-ID
     trace: list[dict] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
 

@@ -1,8 +1,9 @@
 """People: finding or creating a person by address, roles and department membership.
 
-Addresses are compared lowercased (SPEC 1). Creation is race-free: insert
-with ON CONFLICT DO NOTHING, then read, so two runners meeting a new sender
-at once make one person (``get_or_create`` is not race-free, MAIL_RULES 3).
+Addresses are compared lowercased (SPEC 1). Creation is race-free: read, and
+if missing insert inside a savepoint; when two runners meet a new sender at
+once, the unique index decides and the loser reads the winner's row
+(``get_or_create`` is not race-free, MAIL_RULES 3).
 """
 
 from __future__ import annotations

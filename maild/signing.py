@@ -57,11 +57,6 @@ class Signer:
             return None
         return int(case_id), int(person_id)
 
-    def is_our_domain_id(self, message_id: str) -> bool:
-        """Whether a Message-ID has our shape and domain (signed or not)."""
-        match = _OUR_ID.match(message_id.strip("<> \t").lower())
-        return bool(match) and match.group(5) == self.mail_domain.lower()
-
 
 def new_secret() -> str:
     """A fresh random signing secret (256 bits, hex)."""

@@ -3,8 +3,10 @@
 ``new`` opens a case (acknowledged unless the mail is automatic or asks for no
 answer), ``append`` adds to one, ``reopen`` adds and reopens, ``note`` keeps a
 bounce or out-of-office reply as an internal entry without touching the case.
-A message that claims an agent's From but came without a signed key is kept
-as an internal entry marked unverified, never relayed to a customer (SPEC 4).
+A message from an agent's address to a case they are not a participant of is
+kept as an internal entry marked unverified, never relayed to a customer: From
+is not authentication, and agents answer through signed reply addresses
+(SPEC 4), which a later release brings.
 The exactly-once key is written here, in the same transaction.
 """
 
@@ -23,7 +25,7 @@ def _suppress_reason(delivery) -> str:
     tokens = {t.strip().lower() for t in delivery.msg.header("x-auto-response-suppress").split(",")}
     if tokens & {"all", "autoreply"}:
         return "the sender asked for no automatic answer (X-Auto-Response-Suppress)"
-    return delivery.suppress_ack
+    return ""
 
 
 def _parts(delivery) -> list[Part]:

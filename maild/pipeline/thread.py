@@ -167,9 +167,7 @@ def process(ctx, delivery) -> None:
     case = _signed(ctx, delivery) or _stored(ctx, delivery)
     if case is None and delivery.bounce:
         case = _enclosed(ctx, delivery)
-    if case is not None:
-        delivery.trusted = True
-    elif not delivery.bounce:
+    if case is None and not delivery.bounce:
         case = _token(ctx, delivery)
     if case is not None:
         if delivery.bounce or delivery.autoreply:
