@@ -66,6 +66,8 @@ def mail_environment() -> jinja2.Environment:
         autoescape=False,
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
+        # Templates change with a release, not while the daemon runs: no stat() per mail.
+        auto_reload=False,
     )
 
 
