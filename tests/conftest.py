@@ -173,3 +173,38 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+class refusing:
+    """A trigger that makes the store refuse some inserts, as a broken disk or database would.
+
+    ``when`` is an SQL condition on ``NEW`` (the same text on SQLite and
+    PostgreSQL), e.g. ``NEW.subject = 'poison'``; ``"1 = 1"`` refuses every row.
+    Used as a context manager; the trigger is gone afterwards.
+    """
+
+    def __init__(self, db, table: str, when: str, name: str = "refuse"):
+        self.db, self.table, self.when, self.name = db, table, when, name
+
+    def __enter__(self):
+        from maild.store.db import is_sqlite
+
+        if is_sqlite(self.db):
+            self.db.execute_sql(f"CREATE TRIGGER {self.name} BEFORE INSERT ON {self.table} WHEN {self.when} "
+                                f"BEGIN SELECT RAISE(ABORT, 'refused by {self.name}'); END")
+        else:
+            self.db.execute_sql(f"CREATE FUNCTION {self.name}() RETURNS trigger AS $$ BEGIN "
+                                f"IF {self.when} THEN RAISE EXCEPTION 'refused by {self.name}'; END IF; "
+                                f"RETURN NEW; END $$ LANGUAGE plpgsql")
+            self.db.execute_sql(f"CREATE TRIGGER {self.name} BEFORE INSERT ON {self.table} "
+                                f"FOR EACH ROW EXECUTE FUNCTION {self.name}()")
+        return self
+
+    def __exit__(self, *exc):
+        from maild.store.db import is_sqlite
+
+        if is_sqlite(self.db):
+            self.db.execute_sql(f"DROP TRIGGER {self.name}")
+        else:
+            self.db.execute_sql(f"DROP TRIGGER {self.name} ON {self.table}")
+            self.db.execute_sql(f"DROP FUNCTION {self.name}()")

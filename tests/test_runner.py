@@ -9,29 +9,18 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from conftest import deliver
+from conftest import deliver, refusing
 from mailfactory import make_mail
 
 from maild import runner, spool
-from maild.store.db import is_sqlite
 from maild.store.models import Case, Outbox, Spool, utcnow
 
 
 @pytest.fixture
 def poison(ctx):
     """Make the store refuse entries whose subject is 'poison'."""
-    if is_sqlite(ctx.db):
-        ctx.db.execute_sql("CREATE TRIGGER poison BEFORE INSERT ON entry WHEN NEW.subject = 'poison' "
-                           "BEGIN SELECT RAISE(ABORT, 'poisoned entry'); END")
-    else:
-        ctx.db.execute_sql("CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN "
-                           "IF NEW.subject = 'poison' THEN RAISE EXCEPTION 'poisoned entry'; END IF; "
-                           "RETURN NEW; END $$ LANGUAGE plpgsql")
-        ctx.db.execute_sql("CREATE TRIGGER poison BEFORE INSERT ON entry FOR EACH ROW EXECUTE FUNCTION poison()")
-    yield
-    ctx.db.execute_sql("DROP TRIGGER poison" + ("" if is_sqlite(ctx.db) else " ON entry"))
-    if not is_sqlite(ctx.db):
-        ctx.db.execute_sql("DROP FUNCTION poison()")
+    with refusing(ctx.db, "entry", "NEW.subject = 'poison'", name="poison"):
+        yield
 
 
 def _spool(ctx, raw):
@@ -45,7 +34,7 @@ def test_a_failing_message_never_stops_the_others(ctx, poison):
     states = {r.id: r for r in Spool.select()}
     assert [states[i].state for i in ids] == ["processed", "failed", "processed"]
     bad = states[ids[1]]
-    assert "poisoned entry" in bad.reason and "Traceback" in bad.error and bad.attempts == 1
+    assert "refused by poison" in bad.reason and "Traceback" in bad.error and bad.attempts == 1
     # Nothing of the failed message was kept half-done: no case, no mail.
     assert Case.select().count() == 2
     assert Outbox.select().where(Outbox.recipient == "c1@example.org").count() == 0

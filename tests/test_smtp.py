@@ -13,7 +13,7 @@ import smtplib
 import subprocess
 
 import pytest
-from conftest import wait_until
+from conftest import refusing, wait_until
 from mailfactory import make_mail
 from servers import in_ci
 
@@ -179,40 +179,15 @@ def test_duplicate_delivery_is_one_entry_and_one_ack(daemon):
     assert Outbox.select().where(Outbox.kind == "ack").count() == 1
 
 
-def _fail_spool_inserts(db) -> None:
-    """Make the store refuse every spool insert, as a broken disk or database would."""
-    from maild.store.db import is_sqlite
-
-    if is_sqlite(db):
-        db.execute_sql("CREATE TRIGGER store_down BEFORE INSERT ON spool "
-                       "BEGIN SELECT RAISE(ABORT, 'store down'); END")
-    else:
-        db.execute_sql("CREATE FUNCTION store_down() RETURNS trigger AS $$ "
-                       "BEGIN RAISE EXCEPTION 'store down'; END $$ LANGUAGE plpgsql")
-        db.execute_sql("CREATE TRIGGER store_down BEFORE INSERT ON spool "
-                       "FOR EACH ROW EXECUTE FUNCTION store_down()")
-
-
-def _repair_spool_inserts(db) -> None:
-    from maild.store.db import is_sqlite
-
-    db.execute_sql("DROP TRIGGER store_down" + ("" if is_sqlite(db) else " ON spool"))
-    if not is_sqlite(db):
-        db.execute_sql("DROP FUNCTION store_down()")
-
-
 def test_internal_error_answers_451_not_500(daemon):
-    _fail_spool_inserts(daemon.ctx.db)
-    try:
+    with refusing(daemon.ctx.db, "spool", "1 = 1", name="store_down"):
         with smtplib.SMTP(daemon.receiver.host, daemon.receiver.port, timeout=10) as client:
             client.ehlo()
             client.mail("kari@example.org")
             client.rcpt("helpdesk@example.test")
             code, message = client.data(make_mail())
-    finally:
-        _repair_spool_inserts(daemon.ctx.db)
     assert code == 451 and message.startswith(b"4.3.0")
-    assert b"store down" not in message
+    assert b"refused" not in message
     assert Spool.select().count() == 0
 
 

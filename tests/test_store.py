@@ -8,7 +8,7 @@ import smtplib
 import threading
 import time
 
-from conftest import deliver, wait_until
+from conftest import deliver, refusing, wait_until
 from mailfactory import make_mail
 
 from maild import spool
@@ -59,15 +59,7 @@ def test_nul_and_control_characters_never_reach_a_text_column(ctx):
 
 
 def test_one_refused_message_does_not_fail_its_group(ctx):
-    if is_sqlite(ctx.db):
-        ctx.db.execute_sql("CREATE TRIGGER refuse BEFORE INSERT ON spool WHEN NEW.helo = 'refused' "
-                           "BEGIN SELECT RAISE(ABORT, 'refused'); END")
-    else:
-        ctx.db.execute_sql("CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
-                           "IF NEW.helo = 'refused' THEN RAISE EXCEPTION 'refused'; END IF; "
-                           "RETURN NEW; END $$ LANGUAGE plpgsql")
-        ctx.db.execute_sql("CREATE TRIGGER refuse BEFORE INSERT ON spool FOR EACH ROW EXECUTE FUNCTION refuse()")
-    try:
+    with refusing(ctx.db, "spool", "NEW.helo = 'refused'"):
         writer = spool.SpoolWriter(ctx.db)
         # Queued before the writer starts, so they are one group.
         good = writer.submit(make_mail(), spool.Envelope("a@example.org", ["helpdesk@example.test"]), "smtp")
@@ -77,10 +69,6 @@ def test_one_refused_message_does_not_fail_its_group(ctx):
         assert good.result(timeout=10) > 0
         assert bad.exception(timeout=10) is not None
         writer.stop()
-    finally:
-        ctx.db.execute_sql("DROP TRIGGER refuse" + ("" if is_sqlite(ctx.db) else " ON spool"))
-        if not is_sqlite(ctx.db):
-            ctx.db.execute_sql("DROP FUNCTION refuse()")
     assert Spool.select().count() == 1
 
 
