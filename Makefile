@@ -5,8 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/sensedesk.example.toml
-# Debian packages the tests use: a throwaway PostgreSQL cluster and swaks.
-DEBS := postgresql-15 swaks
+# Debian packages the tests use: a throwaway PostgreSQL cluster, Dovecot, swaks.
+DEBS := postgresql-15 dovecot-imapd swaks
 
 .PHONY: run test deps venv bench clean
 

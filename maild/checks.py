@@ -61,17 +61,31 @@ def _check_transport(config) -> bool:
     return _line(True, "smtp_out", f"{s['host']}:{s['port']}")
 
 
+def _check_imap(account: dict) -> bool:
+    from imapclient.exceptions import IMAPClientError
+
+    from maild.intake import imap
+
+    what = f"imap {account['name']}"
+    try:
+        client = imap.connect(account)
+        try:
+            count = client.select_folder(account["folder"], readonly=True)[b"EXISTS"]
+        finally:
+            client.logout()
+    except (IMAPClientError, OSError) as exc:
+        return _line(False, what, f"{account['host']}:{account['port']}: {type(exc).__name__}: {exc}")
+    return _line(True, what, f"{account['folder']} holds {count} message(s)")
+
+
 def run(config) -> int:
     """Print one line per check; exit code 0 only when all pass."""
     _line(True, "config", f"{config.path}: {len(config.departments)} department(s), "
                           f"{len(config.imap)} IMAP account(s)")
     results = [_line(bool(config.departments), "departments",
                      ", ".join(f"{d.slug} <{d.address}>" for d in config.departments) or "none configured")]
-    if config.imap:
-        # Said plainly rather than ignored: nothing fetches these yet.
-        results.append(_line(False, "imap", f"{len(config.imap)} account(s) configured, "
-                                            "but IMAP intake is not part of this release"))
     results.append(_check_store(config))
+    results.extend(_check_imap(account) for account in config.imap)
     results.append(_check_transport(config))
     try:
         context.build(config)

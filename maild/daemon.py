@@ -23,6 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from maild import context, jobs, outbox, people, runner, sender
 from maild.config import Config
 from maild.doorbell import Doorbell, SharedFlag
+from maild.intake.imap import Poller
 from maild.intake.smtp import Receiver
 from maild.spool import SpoolWriter
 from maild.store.models import utcnow
@@ -90,6 +91,7 @@ class Daemon:
                                   args=(config, self.ctx.spool_wakeup, self.ctx.outbox_wakeup,
                                         self.ctx.intake_waiting, os.getpid()))
         self.sender = threading.Thread(target=self._run_sender, name="outbox", daemon=True)
+        self.pollers = [Poller(self.ctx, account, self.stopping) for account in config.imap]
         self.scheduler = BackgroundScheduler(timezone="UTC")
         for name, function, seconds in jobs.JOBS:
             self.scheduler.add_job(self._job, "interval", seconds=seconds, id=name, args=(function,),
@@ -114,6 +116,8 @@ class Daemon:
         self.runner.start()
         self.writer.start()
         self.sender.start()
+        for poller in self.pollers:
+            poller.start()
         self.scheduler.start()
         if self.receiver:
             self.receiver.start()
@@ -130,6 +134,8 @@ class Daemon:
         self.ctx.outbox_wakeup.set()
         self.scheduler.shutdown(wait=False)
         self.sender.join(timeout=30)
+        for poller in self.pollers:
+            poller.thread.join(timeout=30)
         if self.runner.is_alive():
             self.runner.terminate()  # SIGTERM: it finishes its batch, then stops
         self.runner.join(timeout=30)

@@ -180,3 +180,89 @@ class CaptureServer:
         self.controller.stop()
 
 
+
+
+DOVECOT = "/usr/sbin/dovecot"
+
+
+class DovecotServer:
+    """A rootless Dovecot speaking plain IMAP on loopback, users in a passwd file (TESTING.md)."""
+
+    def __init__(self, users: dict[str, str]):
+        self.users = users
+        self.port = free_port()
+        self.dir = None
+        self.proc = None
+
+    def start(self) -> None:
+        """Write the configuration, start ``dovecot -F`` and wait for the port."""
+        user = server_user()
+        name = user.get("user") or pwd.getpwuid(os.geteuid()).pw_name
+        self.dir = _owned_tempdir("sdimap")
+        d = self.dir
+        with open(f"{d}/passwd", "w") as f:
+            for login, password in self.users.items():
+                f.write(f"{login}:{{PLAIN}}{password}::::::\n")
+        conf = f"""
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+default_internal_user = {name}
+default_internal_group = {name}
+default_login_user = {name}
+mail_location = maildir:{d}/mail/%u
+passdb {{
+  driver = passwd-file
+  args = {d}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={name} gid={name} home={d}/home/%u
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.port}
+  }}
+}}
+service anvil {{
+  chroot =
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+"""
+        with open(f"{d}/dovecot.conf", "w") as f:
+            f.write(conf)
+        if os.geteuid() == 0:
+            for path in ("passwd", "dovecot.conf"):
+                shutil.chown(f"{d}/{path}", TEST_USER, TEST_USER)
+        self.proc = subprocess.Popen([DOVECOT, "-F", "-c", f"{d}/dovecot.conf"], cwd="/tmp",
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **user)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"dovecot did not start: {self.proc.stderr.read().decode()[-2000:]}")
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        """SIGTERM and wait; remove its files."""
+        if self.proc:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)

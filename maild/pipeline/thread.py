@@ -98,8 +98,17 @@ def _token(ctx, delivery) -> Case | None:
 
 
 def _department(ctx, delivery):
-    """The department whose address received the mail; the others are recorded."""
+    """The department whose address received the mail; the others are recorded.
+
+    Mail fetched by IMAP has no envelope: the mailbox it was in stands for it,
+    as the department its account is configured for.
+    """
     msg = delivery.msg
+    imap_dept = _imap_department(ctx, delivery.source)
+    if imap_dept is not None:
+        delivery.record("department", header="mailbox", value=delivery.source.rsplit("/", 2)[0],
+                        department=imap_dept.slug)
+        return imap_dept, []
     candidates = [("envelope", a) for a in delivery.envelope.rcpt_tos]
     candidates += [("To", a) for _, a in msg.to] + [("Cc", a) for _, a in msg.cc]
     candidates += [("Delivered-To", a) for a in msg.delivered_to]
@@ -113,10 +122,6 @@ def _department(ctx, delivery):
         elif dept.slug != found[2].slug and dept.slug not in others:
             others.append(dept.slug)
     if found is None:
-        imap_dept = _imap_department(ctx, delivery.source)
-        if imap_dept is not None:
-            delivery.record("department", header="mailbox", value=delivery.source, department=imap_dept.slug)
-            return imap_dept, []
         if not ctx.config.departments:
             raise RuntimeError("no department is configured")
         dept = ctx.config.departments[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import json
 
-from peewee import (BlobField, BooleanField, CharField, DatabaseProxy, DateTimeField,
+from peewee import (BigIntegerField, BlobField, BooleanField, CharField, DatabaseProxy, DateTimeField,
                     ForeignKeyField, IntegerField, Model, TextField, AutoField)
 
 database = DatabaseProxy()
@@ -210,5 +210,24 @@ class Outbox(BaseModel):
         indexes = ((("recipient", "created_at"), False),)
 
 
+class ImapMailbox(BaseModel):
+    """Where fetching one IMAP account's folder has got to, and how it is going.
+
+    The cursor is (UIDVALIDITY, last UID), never the \\Seen flag: a person
+    reading the mailbox changes nothing (MAIL_RULES 16, 17).
+    """
+
+    account = CharField()
+    folder = CharField()
+    uidvalidity = BigIntegerField(default=0)
+    last_uid = BigIntegerField(default=0)
+    last_success = DateTimeField(null=True)
+    last_error = TextField(default="")
+    failures = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("account", "folder"), True),)
+
+
 ALL_MODELS = (Setting, Person, Membership, Spool, Case, Participant, Entry,
-              InboundMessage, MessageRef, Blob, Attachment, Outbox)
+              InboundMessage, MessageRef, Blob, Attachment, Outbox, ImapMailbox)

@@ -1,0 +1,189 @@
+"""IMAP intake against a real Dovecot (TESTING.md), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import prepare, wait_until
+from imapclient import IMAPClient, SEEN
+from mailfactory import make_mail
+from servers import DOVECOT, DovecotServer, in_ci
+
+from maild import runner
+from maild.intake import imap
+from maild.store.models import Case, ImapMailbox, Outbox, Spool
+
+USER, PASSWORD = "desk@test.local", "secret"
+
+
+@pytest.fixture
+def dovecot():
+    """A Dovecot with one user, for this test only."""
+    if not Path(DOVECOT).exists():
+        if in_ci():
+            pytest.fail("Dovecot is not installed; CI must run every test")
+        pytest.skip("Dovecot is not installed: apt-get install dovecot-imapd")
+    server = DovecotServer({USER: PASSWORD})
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def account_config(make_config, dovecot, monkeypatch):
+    monkeypatch.setenv("SENSEDESK_TEST_IMAP_PASSWORD", PASSWORD)
+
+    def make(account=None, **overrides):
+        account = {"name": "desk", "host": "127.0.0.1", "port": dovecot.port, "ssl": False,
+                   "username": USER, "password_env": "SENSEDESK_TEST_IMAP_PASSWORD",
+                   "department": "hr", "poll_seconds": 1, **(account or {})}
+        return make_config(imap=[account], **overrides)
+    return make
+
+
+def mailbox(dovecot) -> IMAPClient:
+    """Another mail client on the same mailbox: a person, or the world delivering."""
+    client = IMAPClient("127.0.0.1", port=dovecot.port, ssl=False, timeout=10)
+    client.login(USER, PASSWORD)
+    return client
+
+
+def poll(ctx) -> int:
+    client = imap.connect(ctx.config.imap[0])
+    try:
+        return imap.poll(ctx, ctx.config.imap[0], client)
+    finally:
+        client.logout()
+
+
+def test_messages_become_cases_and_are_marked_seen_after_commit(account_config, dovecot):
+    ctx = prepare(account_config())
+    world = mailbox(dovecot)
+    for i in range(3):
+        world.append("INBOX", make_mail(subject=f"Ferie {i}", sender=f"ansatt{i}@example.org"))
+    assert poll(ctx) == 3
+    runner.drain(ctx)
+    assert Case.select().where(Case.department == "hr").count() == 3
+    assert Outbox.select().where(Outbox.kind == "ack").count() == 3
+    world.select_folder("INBOX")
+    assert all(SEEN in f[b"FLAGS"] for f in world.fetch(world.search(), ["FLAGS"]).values())
+    assert all(r.source.startswith("imap:desk/INBOX/") for r in Spool.select())
+    # Nothing new: nothing taken again.
+    assert poll(ctx) == 0
+    world.logout()
+
+
+def test_a_message_already_read_by_a_person_is_still_taken(account_config, dovecot):
+    ctx = prepare(account_config())
+    world = mailbox(dovecot)
+    world.append("INBOX", make_mail(subject="Read already"), flags=[SEEN])
+    assert poll(ctx) == 1
+    world.logout()
+
+
+def test_crash_between_commit_and_flag_takes_each_message_once(account_config, dovecot):
+    ctx = prepare(account_config())
+    world = mailbox(dovecot)
+    world.append("INBOX", make_mail(subject="One"))
+    world.append("INBOX", make_mail(subject="Two"))
+    # The spool commit and the cursor step happened, then the process died
+    # before \\Seen was set: the next poll fetches nothing, and flags them.
+    assert poll(ctx) == 2
+    world.select_folder("INBOX")
+    world.remove_flags([1, 2], [SEEN])
+    assert poll(ctx) == 0
+    assert all(SEEN in f[b"FLAGS"] for f in world.fetch(world.search(), ["FLAGS"]).values())
+    assert Spool.select().count() == 2
+    world.logout()
+
+
+def test_a_new_uidvalidity_rescans_without_duplicates(account_config, dovecot):
+    ctx = prepare(account_config())
+    world = mailbox(dovecot)
+    messages = [make_mail(subject=f"Message {i}") for i in range(3)]
+    for raw in messages:
+        world.append("INBOX", raw)
+    assert poll(ctx) == 3
+    runner.drain(ctx)
+    # The folder is recreated with the same messages: a new UIDVALIDITY.
+    world.select_folder("INBOX")
+    world.add_flags([1, 2, 3], [b"\\Deleted"])
+    world.expunge()
+    world.close_folder()
+    ctx_account = dict(ctx.config.imap[0])
+    world.create_folder("Rebuilt")
+    for raw in messages:
+        world.append("Rebuilt", raw)
+    old = ImapMailbox.get()
+    ImapMailbox.update(folder="Rebuilt").execute()  # the cursor as it stood for the old folder
+    ctx.config.imap[0]["folder"] = "Rebuilt"
+    assert ctx_account["folder"] == "INBOX"
+    assert poll(ctx) == 3  # rescanned...
+    assert ImapMailbox.get().uidvalidity != old.uidvalidity
+    runner.drain(ctx)
+    assert Spool.select().count() == 3  # ...and the same bytes are the same spool rows
+    assert Case.select().count() == 3
+    assert Outbox.select().where(Outbox.kind == "ack").count() == 3
+    world.logout()
+
+
+def test_move_to_a_folder_after_commit(account_config, dovecot):
+    ctx = prepare(account_config({"move_to": "Done"}))
+    world = mailbox(dovecot)
+    world.create_folder("Done")
+    world.append("INBOX", make_mail(subject="Move me"))
+    assert poll(ctx) == 1
+    assert world.select_folder("INBOX")[b"EXISTS"] == 0
+    assert world.select_folder("Done")[b"EXISTS"] == 1
+    world.logout()
+
+
+def test_wrong_password_is_recorded_and_smtp_keeps_working(account_config, dovecot, capture, monkeypatch):
+    import smtplib
+
+    from maild.daemon import Daemon
+
+    monkeypatch.setenv("SENSEDESK_TEST_IMAP_PASSWORD", "wrong")
+    config = account_config(smtp_out={"transport": "smtp", "host": "127.0.0.1", "port": capture.port})
+    prepare(config)
+    daemon = Daemon(config)
+    daemon.start()
+    try:
+        wait_until(lambda: ImapMailbox.select().where(ImapMailbox.failures >= 1).exists(), timeout=15)
+        status = ImapMailbox.get()
+        assert "AUTHENTICATIONFAILED" in status.last_error or "LoginError" in status.last_error
+        with smtplib.SMTP(daemon.receiver.host, daemon.receiver.port, timeout=10) as client:
+            client.sendmail("kari@example.org", ["helpdesk@example.test"], make_mail())
+        capture.wait_for(2)
+    finally:
+        daemon.stop()
+
+
+def test_the_daemon_polls_the_mailbox(account_config, dovecot, capture):
+    from maild.daemon import Daemon
+
+    config = account_config(smtp_out={"transport": "smtp", "host": "127.0.0.1", "port": capture.port})
+    prepare(config)
+    daemon = Daemon(config)
+    daemon.start()
+    try:
+        world = mailbox(dovecot)
+        world.append("INBOX", make_mail(subject="Via IMAP", sender="ola@example.org"))
+        wait_until(lambda: Case.select().where(Case.subject == "Via IMAP").exists(), timeout=15)
+        capture.wait_for(2)
+        assert ImapMailbox.get().last_success is not None
+        world.logout()
+    finally:
+        daemon.stop()
+
+
+def test_check_reports_each_account(account_config, dovecot, tmp_path):
+    from maild import checks
+
+    config = account_config()
+    prepare(config)
+    assert checks.run(config) == 0
+    os.environ["SENSEDESK_TEST_IMAP_PASSWORD"] = "wrong"  # monkeypatch restores it
+    assert checks.run(config) == 1
