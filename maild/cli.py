@@ -160,6 +160,42 @@ def cmd_user(config, args) -> int:
     return 0
 
 
+def cmd_imap(config, args) -> int:
+    """Show each IMAP account's status, or try logging in to one."""
+    from imapclient.exceptions import IMAPClientError
+
+    from maild.intake import imap
+    from maild.store.models import ImapMailbox
+
+    if args.imap_command == "test":
+        account = next((a for a in config.imap if a["name"] == args.name), None)
+        if account is None:
+            print(f"imap test: no [[imap]] account named {args.name!r}", file=sys.stderr)
+            return 2
+        try:
+            client = imap.connect(account)
+            try:
+                count = client.select_folder(account["folder"], readonly=True)[b"EXISTS"]
+            finally:
+                client.logout()
+        except (IMAPClientError, OSError) as exc:
+            print(f"{account['name']}: {type(exc).__name__}: {exc}")
+            return 1
+        print(f"{account['name']}: logged in; {account['folder']} holds {count} message(s)")
+        return 0
+    context.build(config)
+    known = {(m.account, m.folder): m for m in ImapMailbox.select()}
+    rows = []
+    for account in config.imap:
+        m = known.get((account["name"], account["folder"]))
+        rows.append({"account": account["name"], "folder": account["folder"],
+                     "last_uid": m.last_uid if m else None,
+                     "last_success": m.last_success.isoformat(" ", "seconds") if m and m.last_success else None,
+                     "failures": m.failures if m else 0, "last_error": m.last_error if m else ""})
+    _print_rows(rows, args.json, ["account", "folder", "last_uid", "last_success", "failures", "last_error"])
+    return 0
+
+
 def cmd_check(config, args) -> int:
     """Validate the configuration and try each connection."""
     from maild import checks
@@ -217,6 +253,14 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password", action="store_true",
                      help="set a password (prompted; or $SENSEDESK_PASSWORD; or a line on stdin)")
     user_parser.set_defaults(func=cmd_user)
+
+    imap_parser = sub.add_parser("imap", help="IMAP mailboxes")
+    imap_sub = imap_parser.add_subparsers(dest="imap_command", required=True)
+    status = imap_sub.add_parser("status", help="each account's cursor, last success and failures")
+    status.add_argument("--json", action="store_true")
+    test = imap_sub.add_parser("test", help="log in, select the folder, report the count")
+    test.add_argument("name")
+    imap_parser.set_defaults(func=cmd_imap)
 
     sub.add_parser("check", help="validate configuration and try each connection").set_defaults(func=cmd_check)
     return parser

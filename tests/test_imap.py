@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 from pathlib import Path
 
 import pytest
-from conftest import prepare, wait_until
+from conftest import base_settings, merge, prepare, wait_until
 from imapclient import IMAPClient, SEEN
 from mailfactory import make_mail
 from servers import DOVECOT, DovecotServer, in_ci
+from test_cli import toml
 
-from maild import runner
+from maild import cli, runner
 from maild.intake import imap
-from maild.store.models import Case, ImapMailbox, Outbox, Spool
+from maild.store.models import Case, ImapMailbox, Outbox, Spool, utcnow
 
 USER, PASSWORD = "desk@test.local", "secret"
 
@@ -187,3 +191,26 @@ def test_check_reports_each_account(account_config, dovecot, tmp_path):
     assert checks.run(config) == 0
     os.environ["SENSEDESK_TEST_IMAP_PASSWORD"] = "wrong"  # monkeypatch restores it
     assert checks.run(config) == 1
+
+
+def test_imap_commands_report_status_and_test_a_login(account_config, dovecot, monkeypatch):
+    config = account_config()
+    ctx = prepare(config)
+    poll(ctx)
+    imap.record(config.imap[0], utcnow())  # as the poller does after each poll
+    out = io.StringIO()
+    path = Path(ctx.var_dir).parent / "imap.toml"
+    document = merge(base_settings(Path(ctx.var_dir).parent, config["database"]["url"]),
+                     {"imap": [dict(config.imap[0])]})
+    path.write_text(toml(document))
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["--config", str(path), "imap", "status", "--json"]) == 0
+        assert cli.main(["--config", str(path), "imap", "test", "desk"]) == 0
+        monkeypatch.setenv("SENSEDESK_TEST_IMAP_PASSWORD", "wrong")
+        assert cli.main(["--config", str(path), "imap", "test", "desk"]) == 1
+    lines = out.getvalue().splitlines()
+    status = json.loads(lines[0])
+    assert status["account"] == "desk" and status["failures"] == 0 and status["last_success"]
+    assert "logged in; INBOX holds 0 message(s)" in lines[1]
+    assert "desk:" in lines[2] and "logged in" not in lines[2]
+
