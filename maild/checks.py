@@ -62,18 +62,12 @@ def _check_transport(config) -> bool:
 
 
 def _check_imap(account: dict) -> bool:
-    from imapclient.exceptions import IMAPClientError
-
     from maild.intake import imap
 
     what = f"imap {account['name']}"
     try:
-        client = imap.connect(account)
-        try:
-            count = client.select_folder(account["folder"], readonly=True)[b"EXISTS"]
-        finally:
-            client.logout()
-    except (IMAPClientError, OSError) as exc:
+        count = imap.probe(account)
+    except imap.UNREACHABLE as exc:
         return _line(False, what, f"{account['host']}:{account['port']}: {type(exc).__name__}: {exc}")
     return _line(True, what, f"{account['folder']} holds {count} message(s)")
 

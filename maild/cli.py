@@ -162,8 +162,6 @@ def cmd_user(config, args) -> int:
 
 def cmd_imap(config, args) -> int:
     """Show each IMAP account's status, or try logging in to one."""
-    from imapclient.exceptions import IMAPClientError
-
     from maild.intake import imap
     from maild.store.models import ImapMailbox
 
@@ -173,12 +171,8 @@ def cmd_imap(config, args) -> int:
             print(f"imap test: no [[imap]] account named {args.name!r}", file=sys.stderr)
             return 2
         try:
-            client = imap.connect(account)
-            try:
-                count = client.select_folder(account["folder"], readonly=True)[b"EXISTS"]
-            finally:
-                client.logout()
-        except (IMAPClientError, OSError) as exc:
+            count = imap.probe(account)
+        except imap.UNREACHABLE as exc:
             print(f"{account['name']}: {type(exc).__name__}: {exc}")
             return 1
         print(f"{account['name']}: logged in; {account['folder']} holds {count} message(s)")

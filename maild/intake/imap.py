@@ -45,6 +45,21 @@ def connect(account: dict) -> IMAPClient:
     return client
 
 
+def probe(account: dict) -> int:
+    """Log in, select the folder read-only, and return how many messages it holds.
+
+    Raises IMAPClientError or OSError when the account cannot be reached.
+    """
+    client = connect(account)
+    try:
+        return client.select_folder(account["folder"], readonly=True)[b"EXISTS"]
+    finally:
+        client.logout()
+
+
+UNREACHABLE = (IMAPClientError, OSError)
+
+
 def _cursor(account: dict) -> ImapMailbox:
     ImapMailbox.insert(account=account["name"], folder=account["folder"]).on_conflict_ignore().execute()
     return ImapMailbox.get((ImapMailbox.account == account["name"]) & (ImapMailbox.folder == account["folder"]))
