@@ -266,3 +266,81 @@ service anvil {{
                 self.proc.kill()
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class TcpProxy:
+    """A TCP relay to a local port that a test can cut, or make stall on a command.
+
+    ``cut()`` closes every relayed connection at once, as a NAT box or a
+    restarted server would. ``hold(pattern)`` stops relaying a client's data
+    from the first chunk that contains ``pattern`` on (that chunk included),
+    so the client waits for an answer that never comes.
+    """
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.sockets: list[socket.socket] = []
+        self.pattern: bytes | None = None
+        self.held = threading.Event()
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def hold(self, pattern: bytes) -> None:
+        """Stall every client from its first chunk containing ``pattern``."""
+        self.pattern = pattern
+
+    def cut(self) -> None:
+        """Close every relayed connection now."""
+        with self.lock:
+            sockets, self.sockets = self.sockets, []
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def close(self) -> None:
+        """Stop listening and cut everything."""
+        self.listener.close()
+        self.cut()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target_port))
+            with self.lock:
+                self.sockets += [client, server]
+                self.connections += 1
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, dest: socket.socket, from_client: bool) -> None:
+        holding = False
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            if from_client and self.pattern is not None and self.pattern in data:
+                holding = True
+                self.held.set()
+            if holding:
+                continue
+            try:
+                dest.sendall(data)
+            except OSError:
+                break
+        for sock in (source, dest):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass

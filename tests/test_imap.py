@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import email
 import io
 import json
 import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
 from conftest import base_settings, merge, prepare, wait_until
 from imapclient import IMAPClient, SEEN
 from mailfactory import make_mail
-from servers import DOVECOT, DovecotServer, in_ci
+from servers import DOVECOT, DovecotServer, TcpProxy, in_ci
 from test_cli import toml
+from test_crash import _children, _kill_all, _running, _start
 
 from maild import cli, runner
 from maild.intake import imap
-from maild.store.models import Case, ImapMailbox, Outbox, Spool, utcnow
+from maild.store.models import Case, ImapMailbox, Outbox, Person, Spool, utcnow
 
 USER, PASSWORD = "desk@test.local", "secret"
 
@@ -165,22 +169,137 @@ def test_wrong_password_is_recorded_and_smtp_keeps_working(account_config, dovec
         daemon.stop()
 
 
-def test_the_daemon_polls_the_mailbox(account_config, dovecot, capture):
+@contextlib.contextmanager
+def running(config):
+    """The daemon, in this process, for the length of a block."""
     from maild.daemon import Daemon
 
-    config = account_config(smtp_out={"transport": "smtp", "host": "127.0.0.1", "port": capture.port})
-    prepare(config)
     daemon = Daemon(config)
     daemon.start()
     try:
-        world = mailbox(dovecot)
-        world.append("INBOX", make_mail(subject="Via IMAP", sender="ola@example.org"))
-        wait_until(lambda: Case.select().where(Case.subject == "Via IMAP").exists(), timeout=15)
-        capture.wait_for(2)
-        assert ImapMailbox.get().last_success is not None
-        world.logout()
+        yield daemon
     finally:
         daemon.stop()
+
+
+def watching() -> bool:
+    """Whether the poller has caught up once (and so waits in IDLE now or soon)."""
+    return ImapMailbox.select().where(ImapMailbox.last_success.is_null(False)).exists()
+
+
+def test_mail_appended_as_the_daemon_starts_is_taken(account_config, dovecot, capture):
+    # poll_seconds is long: only the first catch-up and IDLE can find this mail.
+    config = account_config({"poll_seconds": 600},
+                            smtp_out={"transport": "smtp", "host": "127.0.0.1", "port": capture.port})
+    prepare(config)
+    world = mailbox(dovecot)
+    with running(config):
+        world.append("INBOX", make_mail(subject="Via IMAP", sender="ola@example.org"))
+        wait_until(lambda: Case.select().where(Case.subject == "Via IMAP").exists(), timeout=10)
+        capture.wait_for(2)
+        assert ImapMailbox.get().last_success is not None
+    world.logout()
+
+
+def test_idle_makes_a_case_within_three_seconds(account_config, dovecot, capture):
+    config = account_config({"poll_seconds": 600},
+                            smtp_out={"transport": "smtp", "host": "127.0.0.1", "port": capture.port})
+    prepare(config)
+    world = mailbox(dovecot)
+    with running(config):
+        wait_until(watching, timeout=10)
+        for i in range(3):  # each wake-up goes back to IDLE
+            time.sleep(0.5)
+            started = time.monotonic()
+            world.append("INBOX", make_mail(subject=f"Idle {i}", sender=f"ola{i}@example.org"))
+            wait_until(lambda: Case.select().where(Case.subject == f"Idle {i}").exists(), timeout=10)
+            assert time.monotonic() - started < 3
+    world.logout()
+
+
+def test_a_connection_cut_during_idle_reconnects_and_catches_up(account_config, dovecot, capture):
+    proxy = TcpProxy(dovecot.port)
+    config = account_config({"port": proxy.port, "poll_seconds": 600},
+                            smtp_out={"transport": "smtp", "host": "127.0.0.1", "port": capture.port})
+    prepare(config)
+    world = mailbox(dovecot)
+    try:
+        with running(config):
+            wait_until(watching, timeout=10)
+            time.sleep(0.5)
+            proxy.cut()
+            world.append("INBOX", make_mail(subject="After the cut"))
+            wait_until(lambda: Case.select().where(Case.subject == "After the cut").exists(), timeout=15)
+            assert proxy.connections >= 2
+            assert ImapMailbox.get().last_error  # the cut was recorded...
+            wait_until(lambda: ImapMailbox.get().failures == 0)  # ...and the reconnect worked
+    finally:
+        proxy.close()
+    world.logout()
+
+
+def test_admins_get_one_mail_when_an_account_keeps_failing(account_config, dovecot, capture, monkeypatch):
+    monkeypatch.setenv("SENSEDESK_TEST_IMAP_PASSWORD", "wrong")
+    config = account_config({"alert_after": 2}, site={"admins": ["Boss@Example.org"]},
+                            smtp_out={"transport": "smtp", "host": "127.0.0.1", "port": capture.port})
+    prepare(config)
+    Person.create(email="admin@example.org", role="admin")
+    with running(config):
+        wait_until(lambda: ImapMailbox.select().where(ImapMailbox.failures >= 3).exists(), timeout=20)
+        capture.wait_for(2)
+    alerts = list(Outbox.select().where(Outbox.kind == "alert"))
+    assert sorted(a.recipient for a in alerts) == ["admin@example.org", "boss@example.org"]
+    text = email.message_from_bytes(bytes(alerts[0].raw)).get_payload(decode=True).decode()
+    assert "desk" in text and "2 times in a row" in text and "AUTHENTICATIONFAILED" in text
+
+
+def test_kill_9_between_spool_commit_and_flag_takes_each_message_once(
+        account_config, dovecot, capture, tmp_path):
+    proxy = TcpProxy(dovecot.port)
+    config = account_config({"port": proxy.port, "poll_seconds": 600},
+                            smtp_out={"transport": "smtp", "host": "127.0.0.1", "port": capture.port})
+    prepare(config)
+    path = tmp_path / "imap.toml"
+    path.write_text(toml(merge(base_settings(tmp_path, config["database"]["url"]),
+                               {"imap": [dict(config.imap[0])], "smtp_in": {"listen": ""},
+                                "smtp_out": dict(config["smtp_out"])})))
+    world = mailbox(dovecot)
+    for i in range(3):
+        world.append("INBOX", make_mail(subject=f"Crash {i}", sender=f"ola{i}@example.org"))
+    # The first life commits the three messages, then stalls setting \Seen...
+    proxy.hold(b"STORE")
+    proc = _start(path)
+    try:
+        wait_until(lambda: proxy.held.is_set() and Spool.select().count() == 3, timeout=20)
+        children = _children(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)  # ...and dies there.
+        proc.wait()
+        wait_until(lambda: not any(_running(pid) for pid in children), timeout=10)
+    finally:
+        _kill_all([proc.pid, *_children(proc.pid)])
+    world.select_folder("INBOX")
+    assert not any(SEEN in f[b"FLAGS"] for f in world.fetch(world.search(), ["FLAGS"]).values())
+    proxy.hold(None)
+    proc = _start(path)
+    try:
+        def settled():
+            return (Spool.select().where(Spool.state == "new").count() == 0
+                    and Outbox.select().where(Outbox.state.in_(["queued", "sending"])).count() == 0
+                    and all(SEEN in f[b"FLAGS"] for f in world.fetch(world.search(), ["FLAGS"]).values()))
+        wait_until(settled, timeout=30, interval=0.2)
+    finally:
+        children = _children(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        finally:
+            _kill_all([proc.pid, *children])
+            proxy.close()
+    assert Spool.select().count() == 3
+    assert Case.select().count() == 3
+    assert sorted(c.subject for c in Case.select()) == ["Crash 0", "Crash 1", "Crash 2"]
+    assert Outbox.select().where(Outbox.kind == "ack").count() == 3
+    world.logout()
 
 
 def test_check_reports_each_account(account_config, dovecot, tmp_path):

@@ -17,12 +17,13 @@ import logging
 import random
 import ssl
 import threading
+import time
 
 from imapclient import IMAPClient, SEEN
 from imapclient.exceptions import IMAPClientError
 from imapclient.imapclient import SocketTimeout
 
-from maild import spool
+from maild import alerts, spool
 from maild.config import secret_from_env
 from maild.store.models import ImapMailbox, utcnow
 
@@ -90,6 +91,7 @@ def poll(ctx, account: dict, client: IMAPClient) -> int:
     """Take every new message of the account's folder into the spool; returns how many."""
     folder = account["folder"]
     selected = client.select_folder(folder)
+    new_mail_reported(client)  # forget the SELECT's own counts: the SEARCH below sees all
     uidvalidity = int(selected[b"UIDVALIDITY"])
     cursor = _cursor(account)
     last_uid = cursor.last_uid
@@ -138,8 +140,35 @@ def record(account: dict, now, error: str = "") -> int:
     return 0
 
 
+def new_mail_reported(client: IMAPClient) -> bool:
+    """Whether the server told of new mail in answer to one of our own commands.
+
+    A server reports a message that arrived meanwhile with ``* n EXISTS`` at the
+    end of whatever command comes next (RFC 3501 7.3.1, 5.2); imaplib files such
+    lines away unread. Checked after a poll, it closes the gap between the
+    poll's SEARCH and the next IDLE, where a message would otherwise wait for
+    the next renewal of IDLE.
+    """
+    pending = client._imap.untagged_responses  # imapclient keeps imaplib's IMAP4 here
+    return bool(pending.pop("EXISTS", None)) | bool(pending.pop("RECENT", None))
+
+
+def _tells_of_new_mail(response: tuple) -> bool:
+    return len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT")
+
+
 class Poller:
-    """One thread per account: poll every ``poll_seconds``, reconnect with backoff on failure."""
+    """One thread per account: take new mail, then wait for more, reconnecting on failure.
+
+    The wait is IDLE (RFC 2177) where the server offers it, renewed every
+    ``IDLE_RENEW`` seconds (servers drop an IDLE after 30 minutes, NAT boxes
+    sooner), else ``poll_seconds``. Every wake-up and every new connection
+    starts with a full UID catch-up, so a missed notification costs a delay,
+    never a message.
+    """
+
+    IDLE_RENEW = 300  # seconds; the issue asks for at most 10 minutes
+    IDLE_TICK = 1.0  # seconds between looks at the stop flag while idling
 
     def __init__(self, ctx, account: dict, stopping: threading.Event):
         self.ctx, self.account, self.stopping = ctx, account, stopping
@@ -150,35 +179,67 @@ class Poller:
         self.thread.start()
 
     def _run(self) -> None:
-        client, delay = None, BACKOFF_FIRST
+        client, delay = None, 0.0
         while not self.stopping.is_set():
             try:  # loop boundary: one account's failure never stops another, nor SMTP
                 if client is None:
                     client = connect(self.account)
-                poll(self.ctx, self.account, client)
-                record(self.account, utcnow())
-                delay = BACKOFF_FIRST
-                wait = self.account["poll_seconds"]
+                self._catch_up(client)
+                delay = 0.0  # a connection that worked is retried at once when it drops
+                self._wait(client)
+                continue
             except Exception as exc:
-                log.error("imap %s: %s: %s", self.account["name"], type(exc).__name__, exc)
+                self._failed(exc)
+            if client is not None:
                 try:
-                    record(self.account, utcnow(), f"{type(exc).__name__}: {exc}")
-                except Exception:
-                    log.exception("imap %s: could not record the failure", self.account["name"])
-                    self.ctx.db.close()
-                if client is not None:
-                    try:
-                        client.shutdown()
-                    except OSError:
-                        pass  # the connection is what failed
-                    client = None
-                # Exponential backoff with jitter (MAIL_RULES 21).
-                wait = delay * (0.5 + random.random())
-                delay = min(delay * 2, BACKOFF_MAX)
-            self.stopping.wait(wait)
+                    client.shutdown()
+                except OSError:
+                    pass  # the connection is what failed
+                client = None
+            # Exponential backoff with jitter (MAIL_RULES 21).
+            self.stopping.wait(delay * (0.5 + random.random()))
+            delay = min(max(delay * 2, BACKOFF_FIRST), BACKOFF_MAX)
         if client is not None:
             try:
                 client.logout()
             except (IMAPClientError, OSError):
                 pass  # leaving anyway
         self.ctx.db.close()
+
+    def _catch_up(self, client: IMAPClient) -> None:
+        poll(self.ctx, self.account, client)
+        while new_mail_reported(client):
+            poll(self.ctx, self.account, client)
+        record(self.account, utcnow())
+
+    def _wait(self, client: IMAPClient) -> None:
+        """Return when new mail may be there, or the poll interval passed."""
+        if not client.has_capability("IDLE"):
+            self.stopping.wait(self.account["poll_seconds"])
+            return
+        client.idle()
+        renew_at = time.monotonic() + self.IDLE_RENEW
+        while not self.stopping.is_set():
+            tick = min(self.IDLE_TICK, renew_at - time.monotonic())
+            if tick <= 0:
+                break
+            started = time.monotonic()
+            responses = client.idle_check(timeout=tick)
+            if any(_tells_of_new_mail(r) for r in responses):
+                log.debug("imap %s: %s", self.account["name"], responses)
+                break
+            if not responses and time.monotonic() - started < tick / 2:
+                # The socket woke up with no line to read: the server closed the
+                # connection (imapclient swallows EOF here). DONE finds out.
+                break
+        client.idle_done()
+
+    def _failed(self, exc: Exception) -> None:
+        log.error("imap %s: %s: %s", self.account["name"], type(exc).__name__, exc)
+        try:
+            failures = record(self.account, utcnow(), f"{type(exc).__name__}: {exc}")
+            if failures == self.account["alert_after"]:
+                alerts.imap_failing(self.ctx, self.account, failures, f"{type(exc).__name__}: {exc}")
+        except Exception:
+            log.exception("imap %s: could not record the failure", self.account["name"])
+            self.ctx.db.close()
