@@ -37,6 +37,7 @@ test: deps venv
 
 bench: venv
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/imap.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
