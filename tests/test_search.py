@@ -1,0 +1,295 @@
+"""Full-text search over cases (maild/search.py), on SQLite (FTS5) and PostgreSQL (tsvector)."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.util
+import random
+
+import pytest
+from conftest import deliver
+from mailfactory import make_mail
+
+from maild import cases, people, search
+from maild.store import db as store
+from maild.store.models import Case, Entry
+
+T0 = datetime.datetime(2026, 3, 1, 9, 0)
+
+
+def _open(ctx, subject, body="", *, who="kari@example.org", department="helpdesk", minutes=0, copied=()):
+    """Open a case as the runner would; ``minutes`` after T0 is its updated_at."""
+    now = T0 + datetime.timedelta(minutes=minutes)
+    with ctx.db.atomic():
+        requester = people.find_or_create(who, now=now)
+        cc = [people.find_or_create(a, now=now) for a in copied]
+        case, _ = cases.open_case(ctx, department=ctx.config.department(department), requester=requester,
+                                  subject=subject, body_text=body, now=now, copied=cc, acknowledge=False)
+    return case
+
+
+def _add(ctx, case, body, *, public=True, kind="message", who="kari@example.org", minutes=None):
+    now = case.updated_at + datetime.timedelta(minutes=1) if minutes is None else \
+        T0 + datetime.timedelta(minutes=minutes)
+    with ctx.db.atomic():
+        author = people.find_or_create(who, now=now)
+        return cases.add_message(ctx, case, author=author, body_text=body, public=public, kind=kind,
+                                 now=now, notify_agents=False)
+
+
+def _ids(text, **kwargs):
+    return search.search_cases(text, **kwargs)[1]
+
+
+# ------------------------------------------------------------------ what matches
+
+
+def test_subject_and_body_match(ctx):
+    printer = _open(ctx, "Printer is broken", "The paper jams on floor 2.")
+    vpn = _open(ctx, "VPN", "Cannot connect from home.", minutes=1)
+    assert search.search_cases("printer") == (1, [printer.id])
+    assert search.search_cases("jams") == (1, [printer.id])
+    assert search.search_cases("HOME") == (1, [vpn.id])
+    assert search.search_cases("toner") == (0, [])
+
+
+def test_words_are_prefixes_and_all_must_match_somewhere_in_the_case(ctx):
+    case = _open(ctx, "Printer is broken", "The paper jams.")
+    _add(ctx, case, "Now the toner is empty as well.")
+    office = _open(ctx, "Printers for the new office", "Please order two.", minutes=5)
+    assert set(_ids("print")) == {case.id, office.id}
+    # The words may come from different documents of one case: subject and a reply.
+    assert _ids("print ton") == [case.id]
+    assert _ids("printer order") == [office.id]
+    assert _ids("printer toner order") == []
+
+
+def test_norwegian_letters(ctx):
+    case = _open(ctx, "Blåbærsyltetøy på kjøkkenet", "Ærlig talt, øl og ÅPNE dører.")
+    assert _ids("blåbær") == [case.id]
+    assert _ids("BLÅBÆRSYLTETØY") == [case.id]
+    assert _ids("kjøk ærlig øl") == [case.id]
+    assert _ids("åpne dør") == [case.id]
+    # å, æ and ø are letters of their own, not a, ae and o with marks.
+    assert _ids("bla") == []
+    assert _ids("kjok") == []
+    # A decomposed å (a + combining ring, as some mail clients send) is the same letter.
+    assert _ids("bla\u030abær") == [case.id]
+
+
+def test_words_are_split_on_anything_but_letters_and_digits(ctx):
+    case = _open(ctx, "E-post fra kari@example.org", "Se SD-1234 og vpn_client.exe (v2.5).")
+    for text in ("e post", "kari example", "sd 1234", "vpn client exe", "v2 5", "1234"):
+        assert _ids(text) == [case.id], text
+
+
+def test_compatibility_forms_match_alike_on_both_stores(ctx):
+    # NFKC before either engine sees the text: PostgreSQL's parser drops "²"
+    # and "½", FTS5 keeps them; both see "2" and "1 2".
+    case = _open(ctx, "Kontor på 20 m² ﬁnnes", "½ time, del Ⅻ, 中文 og １２３")
+    for text in ("m2", "m²", "½", "1 2", "fin", "ﬁnnes", "xii", "Ⅻ", "中文", "123", "１２３"):
+        assert _ids(text) == [case.id], text
+
+
+# ------------------------------------------------------------------ who sees what
+
+
+def test_person_sees_only_their_cases(ctx):
+    karis = _open(ctx, "Printer is broken", who="kari@example.org")
+    olas = _open(ctx, "Printer is broken too", who="ola@example.org", minutes=1)
+    copied = _open(ctx, "Printer on floor 3", who="per@example.org", copied=["kari@example.org"], minutes=2)
+    kari = people.find("kari@example.org")
+    ola = people.find("ola@example.org")
+    total, ids = search.search_cases("printer", person=kari)
+    assert total == 2 and set(ids) == {copied.id, karis.id}
+    assert search.search_cases("printer", person=ola.id) == (1, [olas.id])
+    assert search.search_cases("floor", person=ola) == (0, [])
+    # Admins: no restriction.
+    assert search.search_cases("printer")[0] == 3
+
+
+def test_departments_limit_the_cases(ctx):
+    helpdesk = _open(ctx, "Laptop is slow", department="helpdesk")
+    hr = _open(ctx, "Laptop for the new hire", department="hr", minutes=1)
+    assert _ids("laptop", departments=["helpdesk"]) == [helpdesk.id]
+    assert _ids("laptop", departments=("hr",)) == [hr.id]
+    assert set(_ids("laptop", departments=["hr", "helpdesk"])) == {helpdesk.id, hr.id}
+    assert search.search_cases("laptop", departments=[]) == (0, [])
+    assert search.search_cases("laptop", departments=["sales"]) == (0, [])
+    kari = people.find("kari@example.org")
+    assert _ids("laptop", person=kari, departments=["hr"]) == [hr.id]
+
+
+def test_internal_notes_never_match_a_customer_search(ctx):
+    case = _open(ctx, "Printer is broken", "It jams.")
+    _add(ctx, case, "Customer is grumpy; replace the fuser.", public=False, kind="note",
+         who="agent@example.test")
+    kari = people.find("kari@example.org")
+    for kwargs in ({}, {"person": kari}, {"departments": ["helpdesk"]}):
+        assert search.search_cases("grumpy", **kwargs) == (0, [])
+        # Not even as the missing half of a match: "printer" alone would find the case.
+        assert search.search_cases("printer grumpy", **kwargs) == (0, [])
+        assert search.search_cases("grumpy", public_only=False, **kwargs) == (1, [case.id])
+        assert search.search_cases("printer fuser", public_only=False, **kwargs) == (1, [case.id])
+
+
+# ------------------------------------------------------------------ any text is a search
+
+
+HOSTILE = [
+    '"', '""', '"printer', 'printer"', "'", "*", "printer*", "*printer", "-", "-printer", "printer -toner",
+    "NEAR(", "NEAR(printer broken)", "NEAR", "AND OR", "AND", "OR NOT", "printer AND", "NOT printer",
+    "^", "^printer", "(", ")", "((printer", "printer)", "{printer}", "[x]", "col:printer", "words:printer",
+    "printer:*", "!printer", "printer & | ! <->", "\\", "%", "_", "a_b", "'; DROP TABLE entry; --",
+    "\x00", "\u200b", "🙂 printer 🙂", "–—…", " \t\n ", "", "+", "::", "@@", "$$",
+    "printer " * 5000, "x" * 100_000, "æ" * 300, " ".join(f"w{i}" for i in range(1000)),
+]
+
+
+@pytest.mark.parametrize("public_only", [True, False])
+def test_hostile_text_never_raises(ctx, public_only):
+    case = _open(ctx, "Printer is broken", "Toner and paper.")
+    kari = people.find("kari@example.org")
+    for text in HOSTILE:
+        for kwargs in ({}, {"person": kari}, {"departments": ["helpdesk", "hr"]}):
+            total, ids = search.search_cases(text, public_only=public_only, **kwargs)
+            assert total == len(ids) and set(ids) <= {case.id}, text
+    # Operators are only words, or nothing: these still find the case.
+    for text in ('"printer', "printer*", "-printer", "printer AND", "(printer)",
+                 "printer:*", "🙂 printer 🙂", "printer " * 5000):
+        assert _ids(text) == [case.id], text
+    for text in ("", "   ", "*", '"', "^", "-", "()", "\x00"):
+        assert search.search_cases(text) == (0, [])
+
+
+def test_random_text_never_raises(ctx):
+    pieces = ["printer", "x", "1e5", "0x1f", "1.5e-3", "½", "²", "Ⅻ", "١٢٣", "ǅ", "ß", "İ", "ﬁ", "中文", "🙂",
+              "æøå", "ÆØÅ", '"', "'", "*", "-", "^", ":", "(", ")", "&", "|", "!", "<->", "\\", "%s", "?", "{", "}",
+              "NEAR", "AND", "OR", "NOT", " ", "\t", "\u0301", "\ufeff", "\U0001d7d8", "a\u0308"]
+    _open(ctx, "Printer 1e5 ½ ² Ⅻ ١٢٣ ǅ ß İ ﬁ 中文 æøå x", "0x1f 1.5e-3")
+    rnd = random.Random(7)
+    for _ in range(150):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 12)))
+        total, ids = search.search_cases(text, public_only=rnd.random() < 0.5)
+        assert total == len(ids) <= 1, text
+
+
+def test_query_words():
+    assert search.query_words("NEAR(Printer* -toner) \"AND\"") == ["near", "printer", "toner", "and"]
+    assert search.query_words("a a A b") == ["a", "b"]
+    assert len(search.query_words(" ".join(f"w{i}" for i in range(100)))) == search.MAX_TERMS
+    assert search.query_words("x" * 500) == ["x" * search.MAX_WORD]
+    assert search.words("Straße ÅSE") == ["strasse", "åse"]
+    assert search.document("--") == ""
+
+
+# ------------------------------------------------------------------ order and pages
+
+
+def test_best_match_first_then_newest(ctx):
+    in_body = _open(ctx, "Something else", "The scanner is noisy.", minutes=30)
+    in_subject = _open(ctx, "Scanner", "It is noisy.", minutes=0)
+    ids = _ids("scanner")
+    assert ids == [in_subject.id, in_body.id]
+    # Equal matches: the most recently updated case first.
+    same = [_open(ctx, "Keyboard", "", minutes=m) for m in (10, 50, 20)]
+    assert _ids("keyboard") == [same[1].id, same[2].id, same[0].id]
+    _add(ctx, same[0], "Some other words", minutes=90)
+    assert _ids("keyboard") == [same[0].id, same[1].id, same[2].id]
+
+
+def test_pages_and_total(ctx):
+    opened = [_open(ctx, f"Monitor number {i}", "", minutes=i) for i in range(7)]
+    newest_first = [c.id for c in reversed(opened)]
+    assert search.search_cases("monitor", limit=3) == (7, newest_first[:3])
+    assert search.search_cases("monitor", limit=3, offset=3) == (7, newest_first[3:6])
+    assert search.search_cases("monitor", limit=3, offset=6) == (7, newest_first[6:])
+    # Past the end, the total is still right.
+    assert search.search_cases("monitor", limit=3, offset=9) == (7, [])
+    assert search.search_cases("monitor", limit=0) == (7, [])
+    assert search.search_cases("monitor number 4") == (1, [opened[4].id])
+
+
+# ------------------------------------------------------------------ keeping the index
+
+
+def test_the_runner_indexes_new_mail_and_replies(ctx):
+    first = deliver(ctx, make_mail(subject="Printer is broken", body="It jams every morning.\n"))
+    deliver(ctx, make_mail(subject=f"Re: [SD#{first.case_id}] Printer is broken", body="Toner is low too.\n"))
+    assert search.search_cases("jams toner") == (1, [first.case_id])
+
+
+def test_empty_text_is_not_indexed_and_subjects_are_reindexed(ctx):
+    case = _open(ctx, "Old words", "")
+    entry = _add(ctx, case, "  -- \n")
+    search.index_entry(entry)  # a second call, and of nothing: still a no-op
+    assert _count_docs(ctx) == 1  # the subject only
+    Case.update(subject="New title").where(Case.id == case.id).execute()
+    case.subject = "New title"
+    search.index_case(case)
+    assert _ids("old") == [] and _ids("new title") == [case.id]
+    entry.body_text = "Corrected text"
+    search.index_entry(entry)  # re-indexing an entry replaces its words
+    assert _ids("corrected") == [case.id] and _count_docs(ctx) == 2
+
+
+def test_a_huge_body_is_indexed_up_to_its_limit_without_error(ctx):
+    # Distinct two-letter CJK words: the most lexemes per byte PostgreSQL's
+    # 1 MB tsvector limit could meet; past it the message itself would fail.
+    rnd = random.Random(3)
+    body = " ".join(chr(0x4E00 + rnd.randrange(20000)) + chr(0x4E00 + rnd.randrange(20000))
+                    for _ in range(400_000))
+    first, beyond = body.split(" ", 1)[0], body[search.MAX_TEXT + 10:].split(" ")[1]
+    case = _open(ctx, "Huge", body + " finalword")
+    assert _ids(first) == [case.id]
+    assert _ids("finalword") == []
+    assert beyond not in search.document(body)
+
+
+def _count_docs(ctx) -> int:
+    return ctx.db.execute_sql(f"SELECT count(*) FROM {search.TABLE}").fetchone()[0]
+
+
+def _migration():
+    spec = importlib.util.spec_from_file_location("m0003", f"{store.MIGRATIONS_DIR}/0003_search.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_migration_backfills_the_cases_already_stored(ctx):
+    old = _open(ctx, "Printer is broken", "It jams.")
+    _add(ctx, old, "Internal: fuser.", public=False, kind="note", who="agent@example.test")
+    other = _open(ctx, "Scanner", "", minutes=5)
+    cases.event(old, "Closed.", T0)
+    # The store as it was before 0003: no index, and more entries written
+    # by code that did not index.
+    migration = _migration()
+    migration.down(None, ctx.db)
+    ctx.db.execute_sql("DELETE FROM schema_migration WHERE name = '0003_search'")
+    try:
+        Entry.create(case=other, kind="message", body_text="Blåbær on the glass", created_at=T0)
+        Entry.create(case=other, kind="message", body_text="", created_at=T0)
+    finally:
+        # migrate() as `sensedesk init` runs it; always, so the shared
+        # PostgreSQL database keeps its table for the tests after this one.
+        applied = store.migrate(ctx.db)
+    assert applied == ["0003_search"]
+    assert _ids("printer jams") == [old.id]
+    assert _ids("blåbær scanner") == [other.id]
+    assert _ids("fuser") == [] and _ids("fuser", public_only=False) == [old.id]
+    assert _ids("closed") == []  # events are not indexed
+    assert _count_docs(ctx) == 5
+    # Running the backfill again over a full index changes nothing.
+    migration.backfill(ctx.db)
+    assert _count_docs(ctx) == 5 and _ids("printer") == [old.id]
+
+
+def test_a_deleted_case_takes_its_words_along(ctx):
+    gone = _open(ctx, "Printer is broken", "It jams.")
+    _add(ctx, gone, "Fuser.", public=False, kind="note", who="agent@example.test")
+    kept = _open(ctx, "Printer on floor 3", "It jams too.", minutes=1)
+    with ctx.db.atomic():
+        gone.delete_instance(recursive=True)
+    assert _count_docs(ctx) == 2
+    assert search.search_cases("printer jams") == (1, [kept.id])
