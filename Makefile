@@ -5,8 +5,14 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/sensedesk.example.toml
-# Debian packages the tests use: a throwaway PostgreSQL cluster, Dovecot, swaks.
-DEBS := postgresql-15 dovecot-imapd swaks
+# Debian packages the tests use: a throwaway PostgreSQL cluster, Dovecot, swaks,
+# and Chromium with a font for the portal's browser tests.
+DEBS := postgresql-15 dovecot-imapd swaks chromium fonts-liberation
+# axe-core for accessibility checks in browser tests, from npm into a git-ignored
+# directory; tests/browser.py reads it from there and pins the same version.
+AXE_VERSION := 4.14.1
+NPM_DIR := tests/.npm
+AXE_PACKAGE := $(NPM_DIR)/node_modules/axe-core/package.json
 
 .PHONY: run test deps venv bench clean
 
@@ -18,14 +24,24 @@ $(BIN)/sensedesk: setup.cfg pyproject.toml
 
 venv: $(BIN)/sensedesk
 
-# Debian packages, installed only when running as root and something is missing.
+# Debian packages, installed only when running as root and something is missing
+# (npm too, when the machine has no npm command); then the pinned axe-core,
+# unless that version is already in $(NPM_DIR).
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	  else echo "missing Debian packages (install as root):$$missing"; fi; \
+	fi
+	@if ! grep -qs '"version": "$(AXE_VERSION)"' $(AXE_PACKAGE); then \
+	  if command -v npm >/dev/null 2>&1; then \
+	    echo "installing axe-core@$(AXE_VERSION) into $(NPM_DIR)"; \
+	    mkdir -p $(NPM_DIR) && npm install --prefix $(NPM_DIR) --no-save --no-package-lock \
+	      --no-audit --no-fund --loglevel=error axe-core@$(AXE_VERSION); \
+	  else echo "npm is missing: cannot install axe-core@$(AXE_VERSION) into $(NPM_DIR)"; fi; \
 	fi
 
 run: venv
