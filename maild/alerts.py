@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from maild import outbox
 from maild.compose import Outgoing
-from maild.notify import render
+from maild.notify import render, site_sender
 from maild.store.models import Person, utcnow
 
 
@@ -24,8 +24,7 @@ def admin_addresses(ctx) -> list[str]:
 
 def imap_failing(ctx, account: dict, failures: int, error: str) -> int:
     """Queue one mail to each admin about an IMAP account that keeps failing; returns how many."""
-    dept = ctx.config.department(account["department"])
-    sender = dept.address if dept else next(iter(sorted(ctx.config.own_addresses())), "")
+    sender = site_sender(ctx, account["department"])
     now = utcnow()
     queued = 0
     with ctx.db.atomic():

@@ -7,7 +7,9 @@ it causes through ``notify`` in that same transaction (DESIGN.md, promise 2).
 
 from __future__ import annotations
 
-from maild import attachments, notify
+import datetime
+
+from maild import attachments, notify, search
 from maild.store import statements
 from maild.store.models import Case, Entry, MessageRef, Participant, Person, utcnow
 from maild.subject import base_subject
@@ -52,6 +54,8 @@ def open_case(ctx, *, department, requester: Person, subject: str, body_text: st
                          subject=subject[:250], body_text=body_text, body_html=body_html,
                          message_id=message_id[:250], spool_id=spool_id, automatic=automatic,
                          defects=list(defects), created_at=now)
+    search.index_case(case)
+    search.index_entry(entry)
     remember_message_id(case, message_id)
     files = attachments.store(ctx, entry, parts)
     if linked_to is not None:
@@ -72,6 +76,7 @@ def add_message(ctx, case: Case, *, author: Person, subject: str = "", body_text
                          body_text=body_text, body_html=body_html, message_id=message_id[:250],
                          spool_id=spool_id, automatic=automatic, unverified=unverified,
                          defects=list(defects), created_at=now)
+    search.index_entry(entry)
     remember_message_id(case, message_id)
     changes = {"updated_at": now}
     # A customer's answer to a case waiting for them puts it back in the agents' court.
@@ -109,3 +114,64 @@ def close(ctx, case: Case, *, by: Person | None = None, now=None, notify_custome
     event(case, "Closed.", now, author=by)
     if notify_customer:
         notify.case_closed(ctx, case, now=now)
+
+
+# --------------------------------------------------------------------------- for customers
+
+class CaseClosed(Exception):
+    """The case was closed longer ago than its department's reopen window."""
+
+
+def customer_cases(person: Person):
+    """A query of the cases where the person is requester or participant (SPEC 5)."""
+    return Case.select().where(Case.id.in_(
+        Participant.select(Participant.case).where(Participant.person == person)))
+
+
+def visible_case(person: Person, case_id: int) -> Case | None:
+    """The case if the person is on it, else None (the portal answers 404; MAIL_RULES 71)."""
+    return customer_cases(person).where(Case.id == case_id).first()
+
+
+def public_entries(case: Case):
+    """What a customer sees of a case's history: public messages and replies, oldest first."""
+    return (Entry.select().where((Entry.case == case) & (Entry.public == True)  # noqa: E712
+                                 & Entry.kind.in_(("message", "reply")))
+            .order_by(Entry.created_at, Entry.id))
+
+
+def reopen_allowed(ctx, case: Case, now=None) -> bool:
+    """Whether a customer's new message may reopen this case (within the department's window)."""
+    if case.status != "closed":
+        return True
+    dept = ctx.config.department(case.department)
+    window = datetime.timedelta(days=dept.reopen_days if dept else 14)
+    return case.closed_at is not None and (now or utcnow()) - case.closed_at <= window
+
+
+def customer_message(ctx, case: Case, person: Person, body_text: str, parts=(), now=None) -> Entry:
+    """A customer's message from the portal: added, reopening the case if closed; agents told.
+
+    Raises CaseClosed past the reopen window: the portal then offers a new request.
+    """
+    now = now or utcnow()
+    if not reopen_allowed(ctx, case, now):
+        raise CaseClosed(case.id)
+    reopening = case.status == "closed"
+    entry = add_message(ctx, case, author=person, body_text=body_text, parts=parts, now=now,
+                        notify_agents=not reopening)
+    if reopening:
+        reopen(ctx, case, by=person, now=now)
+        notify.customer_replied(ctx, case, entry, now=now)
+    return entry
+
+
+def mark_solved(ctx, case: Case, person: Person, now=None) -> None:
+    """The requester or a participant says the case is solved: close it, tell the others."""
+    now = now or utcnow()
+    if case.status == "closed":
+        return
+    Case.update(status="closed", closed_at=now, updated_at=now).where(Case.id == case.id).execute()
+    case.status, case.closed_at, case.updated_at = "closed", now, now
+    event(case, "Marked as solved by the customer.", now, author=person)
+    notify.case_closed(ctx, case, now=now, exclude=person)

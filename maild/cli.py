@@ -11,7 +11,9 @@ import getpass
 import json
 import logging
 import os
+import signal
 import sys
+import time
 
 from maild import config as configuration
 from maild import context, runner, outbox
@@ -47,11 +49,11 @@ def cmd_init(config, args) -> int:
     return 0
 
 
-def cmd_maild(config, args) -> int:
+def cmd_maild(config, args, daemon=None) -> int:
     """Run the mail daemon until SIGTERM/SIGINT."""
     from maild.daemon import Daemon
 
-    daemon = Daemon(config)
+    daemon = daemon or Daemon(config)
     listen = config["smtp_in"]["listen"]
     transport = config["smtp_out"]["transport"]
     where = (f"{config['smtp_out']['host']}:{config['smtp_out']['port']}" if transport == "smtp"
@@ -63,6 +65,44 @@ def cmd_maild(config, args) -> int:
         print(f"try: swaks --server {host} --port {port} --to {first} "
               f"--from you@example.org --header 'Subject: My printer is broken'", flush=True)
     daemon.serve_forever()
+    return 0
+
+
+def cmd_run(config, args) -> int:
+    """Run the mail daemon and the portal in one process until SIGTERM/SIGINT."""
+    from maild.daemon import Daemon
+    from portal.app import PortalServer, create_app
+
+    daemon = Daemon(config)
+    listen = config["portal"]["listen"]
+    if listen:
+        # The portal shares the daemon's context, so its mail wakes the outbox worker at once.
+        server = PortalServer(create_app(config, daemon.ctx), listen)
+        daemon.extras.append(server)
+        print(f"sensedesk: portal on http://{server.host}:{server.port}/ "
+              f"(public address {config['site']['base_url']})", flush=True)
+    return cmd_maild(config, args, daemon)
+
+
+def cmd_portal(config, args) -> int:
+    """Run the portal alone until SIGTERM/SIGINT; its mail waits in the outbox for the daemon."""
+    from portal.app import PortalServer, create_app
+
+    listen = config["portal"]["listen"]
+    if not listen:
+        print("[portal].listen: empty, so the portal is disabled", file=sys.stderr)
+        return 78
+    server = PortalServer(create_app(config), listen)
+    print(f"sensedesk: portal on http://{server.host}:{server.port}/", flush=True)
+    stopping = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.append(True))
+    server.start()
+    try:
+        while not stopping and server.thread.is_alive():
+            time.sleep(0.2)
+    finally:
+        server.stop()
     return 0
 
 
@@ -205,8 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("init", help="create or migrate the store (idempotent)").set_defaults(func=cmd_init)
-    sub.add_parser("run", help="run everything in one process").set_defaults(func=cmd_maild)
+    sub.add_parser("run", help="run everything in one process: mail daemon and portal").set_defaults(func=cmd_run)
     sub.add_parser("maild", help="run the mail daemon alone").set_defaults(func=cmd_maild)
+    sub.add_parser("portal", help="run the portal alone").set_defaults(func=cmd_portal)
     ingest = sub.add_parser("ingest", help="spool and process one message from standard input")
     ingest.add_argument("--to", action="append", default=[], help="envelope recipient (repeatable)")
     ingest.add_argument("--from", dest="sender", default="", help="envelope sender")

@@ -85,6 +85,21 @@ SCHEMA: dict[str, dict[str, Setting]] = {
     ]},
     "portal": {s.name: s for s in [
         _s("listen", "127.0.0.1:8080", str, "host:port of the portal; empty to disable."),
+        _s("signup", "open", str, "Who may log in by link without an account: open (anyone), known "
+                                  "(addresses already in the store) or domains (known, or in signup_domains).",
+           ("open", "known", "domains")),
+        _s("signup_domains", [], list, "Mail domains whose people may log in by link (signup = domains)."),
+        _s("page_size", 20, int, "Cases per page under My requests."),
+    ]},
+    "portal.theme": {s.name: s for s in [
+        _s("site_name", "", str, "Name in the portal's header; empty: [site] name."),
+        _s("logo_url", "", str, "Address of a logo image (https://… or /static/…); empty for none."),
+        _s("intro", "", str, "Text on the home page, in English."),
+        _s("intro_nb", "", str, "Text on the home page, in Norwegian (bokmål); empty: intro."),
+        _s("colour_primary", "#1d4f91", str, "Links, buttons and the header."),
+        _s("colour_background", "#f6f7f9", str, "Page background."),
+        _s("colour_text", "#1b1f24", str, "Body text."),
+        _s("font", "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", str, "CSS font-family."),
     ]},
 }
 
@@ -237,6 +252,35 @@ def _table(where: str, schema: dict[str, Setting], data: Any, section: str | Non
     return out
 
 
+def _section_data(data: dict, name: str) -> Any:
+    """The table of a section; ``[a.b]`` is the table ``b`` inside ``[a]``."""
+    if "." in name:
+        parent, child = name.split(".", 1)
+        table = data.get(parent, {})
+        return table.get(child, {}) if isinstance(table, dict) else {}
+    table = data.get(name, {})
+    if isinstance(table, dict):
+        table = {k: v for k, v in table.items() if f"{name}.{k}" not in SCHEMA}
+    return table
+
+
+_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_FONT = re.compile(r"^[A-Za-z0-9 ,'\"-]{1,200}$")
+_LOGO = re.compile(r"^(?:https://|/)[^\s\"'()<>\\]*$")
+
+
+def _check_theme(theme: dict) -> None:
+    # These go into the portal's CSS: only values that cannot close a rule or a string.
+    for key in ("colour_primary", "colour_background", "colour_text"):
+        if not _COLOUR.match(theme[key]):
+            raise ConfigError(f"[portal.theme].{key}: expected a colour like #1d4f91, got {theme[key]!r}")
+    if not _FONT.match(theme["font"]):
+        raise ConfigError(f"[portal.theme].font: letters, digits, spaces, commas and quotes only, "
+                          f"got {theme['font']!r}")
+    if theme["logo_url"] and not _LOGO.match(theme["logo_url"]):
+        raise ConfigError(f"[portal.theme].logo_url: expected https://… or /…, got {theme['logo_url']!r}")
+
+
 def _check_listen(where: str, value: str) -> None:
     match = re.match(r"^(?:[^\s:\[\]]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$", value)
     if value and not (match and 1 <= int(match.group(1)) <= 65535):
@@ -267,8 +311,9 @@ def parse(data: dict, path: str = "<memory>") -> Config:
     for key in data:
         if key not in SCHEMA and key not in ARRAYS:
             raise ConfigError(f"[{key}]: unknown section")
-    sections = {name: _table(f"[{name}]", schema, data.get(name, {}), name)
+    sections = {name: _table(f"[{name}]", schema, _section_data(data, name), name.replace(".", "_"))
                 for name, schema in SCHEMA.items()}
+    _check_theme(sections["portal.theme"])
     _check_listen("[smtp_in].listen", sections["smtp_in"]["listen"])
     _check_listen("[portal].listen", sections["portal"]["listen"])
     url = sections["database"]["url"]

@@ -92,6 +92,8 @@ class Daemon:
                                         self.ctx.intake_waiting, os.getpid()))
         self.sender = threading.Thread(target=self._run_sender, name="outbox", daemon=True)
         self.pollers = [Poller(self.ctx, account, self.stopping) for account in config.imap]
+        # Parts the composition root adds (the portal in `sensedesk run`): start() and stop().
+        self.extras: list = []
         self.scheduler = BackgroundScheduler(timezone="UTC")
         for name, function, seconds in jobs.JOBS:
             self.scheduler.add_job(self._job, "interval", seconds=seconds, id=name, args=(function,),
@@ -122,10 +124,14 @@ class Daemon:
         if self.receiver:
             self.receiver.start()
             log.info("SMTP listening on %s:%s", self.receiver.host, self.receiver.port)
+        for extra in self.extras:
+            extra.start()
         self.ctx.spool_wakeup.set()
 
     def stop(self) -> None:
         """Stop accepting mail, finish the current work, and stop every part."""
+        for extra in self.extras:
+            extra.stop()
         if self.receiver:
             self.receiver.stop()
         self.writer.stop()

@@ -143,8 +143,28 @@ def case_reopened(ctx, case: Case, *, now) -> None:
               auto_submitted="auto-generated")
 
 
-def case_closed(ctx, case: Case, *, now) -> None:
-    """Tell the requester and participants that the case is closed."""
-    for person in _customers(ctx, case):
+def case_closed(ctx, case: Case, *, now, exclude: Person | None = None) -> None:
+    """Tell the requester and participants (but the one who closed it) that the case is closed."""
+    for person in _customers(ctx, case, exclude=exclude):
         _send(ctx, case, person, audience="customer", event="closed", kind="closed", now=now,
               auto_submitted="auto-generated")
+
+
+def site_sender(ctx, department: str = "") -> str:
+    """The address mail that is not about a case comes from: a department's, else the first one's."""
+    dept = ctx.config.department(department) if department else None
+    if dept is None and ctx.config.departments:
+        dept = ctx.config.departments[0]
+    return dept.address if dept else ""
+
+
+def login_link(ctx, address: str, link: str, language: str, *, now) -> None:
+    """Mail a one-time portal login link to an address (it proves the address; MAIL_RULES 73)."""
+    if not _may_mail(ctx, address):
+        return
+    subject, body = render(ctx, "customer", "login_link", language, link=link, minutes=15,
+                           base_url=ctx.config["site"]["base_url"].rstrip("/"))
+    outbox.enqueue(ctx, Outgoing(
+        from_name=ctx.config["site"]["name"], from_address=site_sender(ctx), to_name="",
+        to_address=address, subject=subject, body=body, message_id=ctx.signer.message_id(0, 0)),
+        kind="login_link", automatic=False, now=now)

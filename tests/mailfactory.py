@@ -14,8 +14,13 @@ def make_mail(subject: str = "Printer is broken", sender: str = "kari@example.or
               to: str = "helpdesk@example.test", body: str = "The printer on floor 2 is broken.\n",
               message_id: str | None = None, in_reply_to: str = "", references: str = "",
               cc: str = "", headers: dict | None = None, sender_name: str = "Kari Nordmann",
-              attachments: list[tuple[str, str, bytes]] = ()) -> bytes:
-    """A message as bytes; a unique Message-ID unless one is given ("" for none)."""
+              attachments: list[tuple[str, str, bytes]] = (), html: str = "",
+              inline: list[tuple[str, str, bytes, str]] = ()) -> bytes:
+    """A message as bytes; a unique Message-ID unless one is given ("" for none).
+
+    ``html`` adds an HTML alternative; ``inline`` adds (name, type, bytes,
+    content-id) parts related to it, as mail clients send pictures in the text.
+    """
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["From"] = email.utils.formataddr((sender_name, sender)) if sender_name else sender
     msg["To"] = to
@@ -34,6 +39,13 @@ def make_mail(subject: str = "Printer is broken", sender: str = "kari@example.or
     for name, value in (headers or {}).items():
         msg[name] = value
     msg.set_content(body)
+    if html:
+        msg.add_alternative(html, subtype="html")
+        html_part = msg.get_body(("html",))
+        for filename, content_type, data, cid in inline:
+            maintype, _, subtype = content_type.partition("/")
+            html_part.add_related(data, maintype=maintype, subtype=subtype, cid=f"<{cid}>",
+                                  filename=filename, disposition="inline")
     for filename, content_type, data in attachments:
         maintype, _, subtype = content_type.partition("/")
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)

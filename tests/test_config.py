@@ -59,7 +59,7 @@ def example_keys() -> dict[str, set[str]]:
     section = None
     for line in EXAMPLE.read_text(encoding="utf-8").splitlines():
         line = line.strip().lstrip("#").strip()
-        header = re.match(r"^\[\[?([a-z_]+)\]\]?$", line)
+        header = re.match(r"^\[\[?([a-z_.]+)\]\]?$", line)
         if header:
             section = header.group(1)
             continue

@@ -17,10 +17,9 @@ case (MAIL_RULES 48).
 
 from __future__ import annotations
 
-import datetime
 import re
 
-from maild import people
+from maild import cases, people
 from maild.delivery import Discard
 from maild.store import statements
 from maild.store.models import Case, MessageRef
@@ -155,8 +154,7 @@ def _follow_up(ctx, delivery, case: Case) -> None:
         delivery.action = "append"
         return
     dept = ctx.config.department(case.department)
-    window = datetime.timedelta(days=dept.reopen_days if dept else 14)
-    if case.closed_at is not None and delivery.now - case.closed_at <= window:
+    if cases.reopen_allowed(ctx, case, delivery.now):
         delivery.action = "reopen"
         delivery.record("closed-case", result="reopened within the reopen window", case=case.id)
         return

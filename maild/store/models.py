@@ -229,5 +229,31 @@ class ImapMailbox(BaseModel):
         indexes = ((("account", "folder"), True),)
 
 
-ALL_MODELS = (Setting, Person, Membership, Spool, Case, Participant, Entry,
-              InboundMessage, MessageRef, Blob, Attachment, Outbox, ImapMailbox)
+class PortalSession(BaseModel):
+    """A logged-in browser. The cookie holds a random id; the store keeps only its SHA-256."""
+
+    id_hash = CharField(primary_key=True)
+    person = ForeignKeyField(Person, backref="sessions", on_delete="CASCADE")
+    created_at = DateTimeField(default=utcnow)
+    last_seen_at = DateTimeField(default=utcnow)
+
+
+class LoginLink(BaseModel):
+    """A one-time login link sent by email: its SHA-256, the address it proves, when it ends."""
+
+    token_hash = CharField(unique=True)
+    email = CharField(index=True)  # lowercased
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+
+
+class RateEvent(BaseModel):
+    """One counted attempt (a login, a link request, a reply) under a key, for rate limits."""
+
+    key = CharField(index=True)
+    at = DateTimeField(default=utcnow, index=True)
+
+
+ALL_MODELS = (Setting, Person, Membership, Spool, Case, Participant, Entry, InboundMessage, MessageRef, Blob,
+              Attachment, Outbox, ImapMailbox, PortalSession, LoginLink, RateEvent)

@@ -1,0 +1,77 @@
+"""``create_app(config)``: the customer portal as a Bottle application, and serving it.
+
+The portal is a thin face over maild's domain operations (``maild.cases``):
+it never writes cases or entries around them, so a reply in the portal sends
+the same mail as a reply by email. Pages are rendered on the server with
+Jinja2 (autoescaped) and work without JavaScript. ``serve`` runs it under
+waitress, inside ``sensedesk run`` or alone with ``sensedesk portal``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import bottle
+
+from maild import context
+from maild.config import Config
+from portal import views
+from portal.web import Web
+
+log = logging.getLogger(__name__)
+
+# Bodies above this are spooled to a temporary file by Bottle, not kept in memory.
+bottle.BaseRequest.MEMFILE_MAX = 1024 * 1024
+
+
+def create_app(config: Config, ctx: context.Context | None = None) -> bottle.Bottle:
+    """The portal application for a configuration (and, inside the daemon, its context)."""
+    ctx = ctx or context.build(config)
+    web = Web(ctx)
+    app = bottle.Bottle()
+    app.config["sensedesk.web"] = web
+    app.add_hook("before_request", web.before)
+    app.add_hook("after_request", web.after)
+    views.install(app, web)
+
+    def error_page(status: int):
+        def handler(error):
+            try:
+                return web.render("error.html", status=status, code=status)
+            except Exception:  # loop boundary: an error page must not fail in turn
+                log.exception("error page %s failed", status)
+                return f"{status}"
+        return handler
+
+    for status in (400, 403, 404, 405, 413, 429, 500):
+        app.error(status)(error_page(status))
+    return app
+
+
+class PortalServer:
+    """The portal under waitress in a thread of the daemon; ``stop`` closes it."""
+
+    def __init__(self, app: bottle.Bottle, listen: str, threads: int = 4):
+        import waitress
+
+        host, _, port = listen.rpartition(":")
+        self.server = waitress.create_server(app, host=host.strip("[]"), port=int(port), threads=threads,
+                                             ident="Sensedesk", clear_untrusted_proxy_headers=True)
+        self.host, self.port = self.server.effective_host, self.server.effective_port
+        self.thread = threading.Thread(target=self._run, name="portal", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except OSError:
+            pass  # closed by stop()
+
+    def start(self) -> None:
+        """Start answering."""
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stop answering and close the listening socket."""
+        self.server.close()
+        self.thread.join(timeout=10)

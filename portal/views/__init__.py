@@ -1,0 +1,11 @@
+"""The portal's pages, one module per area; ``install`` adds all their routes to an app."""
+
+from __future__ import annotations
+
+from portal.views import account, home, requests
+
+
+def install(app, web) -> None:
+    """Add every route of the portal to ``app``."""
+    for module in (home, account, requests):
+        module.install(app, web)

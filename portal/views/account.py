@@ -1,0 +1,143 @@
+"""Logging in (password, or a one-time link by email), logging out, and the language switch.
+
+Asking for a link gives the same page whether or not the address is known,
+allowed or over its limit, so the page tells nobody who has an account; only
+too many requests from one address of the network get 429 (MAIL_RULES 73,
+74). The link's GET shows a confirmation page; only its POST logs in.
+"""
+
+from __future__ import annotations
+
+import re
+
+import bottle
+
+from maild import notify, people
+from maild.store.models import Person, utcnow
+from portal import auth
+from portal.web import current, safe_next
+
+_ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+
+
+def may_sign_up(config, email: str) -> bool:
+    """Whether an address without a person in the store may log in by link ([portal] signup)."""
+    policy = config["portal"]["signup"]
+    if policy == "open":
+        return True
+    if policy == "domains":
+        domain = email.rpartition("@")[2].lower()
+        return domain in {d.lower().lstrip("@") for d in config["portal"]["signup_domains"]}
+    return False
+
+
+def _client_ip() -> str:
+    # The portal listens on loopback behind a proxy or alone: REMOTE_ADDR is the
+    # peer. X-Forwarded-For is not trusted, or anyone could pick their own limit.
+    return bottle.request.remote_addr or "unknown"
+
+
+def install(app, web) -> None:
+    """Add the login, link, logout and language routes."""
+    ctx = web.ctx
+
+    def login_page(status=200, **values):
+        next_path = safe_next(bottle.request.params.get("next", ""))
+        return web.render("login.html", status=status, next=next_path, **values)
+
+    def log_in(person: Person, next_path: str):
+        # A new id at login: a cookie planted before it is worth nothing after (MAIL_RULES 72).
+        sid = auth.start_session(person)
+        state = current()
+        auth.end_session(state.sid)
+        state.sid, state.new_cookie = sid, False
+        web.set_cookie(sid, persistent=True)
+        lang = bottle.request.get_cookie("lang")
+        if lang in ("en", "nb") and not person.language:
+            Person.update(language=lang).where(Person.id == person.id).execute()
+        bottle.redirect(next_path, 303)
+
+    @app.get("/login")
+    def login_form():
+        if current().person is not None:
+            bottle.redirect(safe_next(bottle.request.params.get("next", "")))
+        return login_page()
+
+    @app.post("/login")
+    def login_with_password():
+        email = bottle.request.forms.getunicode("email", "").strip().lower()
+        password = bottle.request.forms.getunicode("password", "")
+        next_path = safe_next(bottle.request.forms.getunicode("next", ""))
+        errors = {}
+        if not _ADDRESS.match(email):
+            errors["email"] = web.gettext("Enter your email address, like name@example.org.")
+        if not password:
+            errors["password"] = web.gettext("Enter your password.")
+        if errors:
+            return login_page(400, errors=errors, email=email)
+        with ctx.db.atomic():
+            limited = auth.over_limit("login-ip", _client_ip()) | auth.over_limit("login-email", email)
+        if limited:
+            return login_page(429, email=email, errors={
+                "form": web.gettext("Too many attempts. Wait a few minutes, or ask for a login link.")})
+        person = people.find(email)
+        if not auth.check_password(person, password):
+            return login_page(400, email=email, errors={"form": web.gettext("Wrong email address or password.")})
+        log_in(person, next_path)
+
+    @app.post("/login/link")
+    def ask_for_link():
+        email = bottle.request.forms.getunicode("email", "").strip().lower()
+        if not _ADDRESS.match(email) or len(email) > 250:
+            return login_page(400, link_email=email, errors={
+                "link_email": web.gettext("Enter your email address, like name@example.org.")})
+        now = utcnow()
+        with ctx.db.atomic():
+            if auth.over_limit("link-ip", _client_ip(), now):
+                return web.render("link_sent.html", status=429, throttled=True)
+            over = auth.over_limit("link-email", email, now)
+            person = people.find(email)
+            if not over and (person is not None or may_sign_up(ctx.config, email)):
+                token = auth.create_link(email, now)
+                link = ctx.config["site"]["base_url"].rstrip("/") + "/login/link/" + token
+                language = (person.language if person and person.language else current().language)
+                notify.login_link(ctx, email, link, language, now=now)
+        ctx.outbox_wakeup.set()
+        return web.render("link_sent.html", email=email)
+
+    @app.get("/login/link/<token>")
+    def confirm_link(token):
+        # A GET never uses the link: mail scanners open every link they see.
+        email = auth.link_email(token)
+        if email is None:
+            return web.render("link_invalid.html", status=400)
+        return web.render("link_confirm.html", token=token, email=email)
+
+    @app.post("/login/link/<token>")
+    def use_link(token):
+        with ctx.db.atomic():
+            email = auth.use_link(token)
+            if email is None:
+                return web.render("link_invalid.html", status=400)
+            person = people.find_or_create(email)
+        log_in(person, "/requests")
+
+    @app.post("/logout")
+    def log_out():
+        state = current()
+        auth.end_session(state.sid)
+        state.sid = auth.new_token()
+        web.set_cookie(state.sid, persistent=False)
+        bottle.redirect("/", 303)
+
+    @app.post("/language")
+    def choose_language():
+        lang = bottle.request.forms.get("lang", "")
+        if lang not in ("en", "nb"):
+            bottle.abort(400, "unknown language")
+        person = current().person
+        if person is not None:
+            Person.update(language=lang).where(Person.id == person.id).execute()
+        bottle.response.set_cookie("lang", lang, path="/", max_age=365 * 86400, samesite="lax",
+                                   secure=web.secure, httponly=True)
+        bottle.redirect(safe_next(bottle.request.forms.getunicode("next", ""), "/"), 303)

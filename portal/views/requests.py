@@ -1,0 +1,181 @@
+"""My requests, one case, replying, marking as solved, and the case's files.
+
+Every query is scoped to the logged-in person through ``cases.visible_case``;
+anything else (another person's case, entry or file, an internal note) is
+404, never 403, so ids reveal nothing (MAIL_RULES 71). Mail HTML is shown
+cleaned, in a sandboxed iframe without scripts or same-origin; its ``cid:``
+images come from signed, short-lived URLs, because a sandboxed frame sends no
+cookies (MAIL_RULES 68-70).
+"""
+
+from __future__ import annotations
+
+import time
+
+import bottle
+
+from maild import cases, search
+from maild.store.models import Attachment, Blob, Case, Entry, Person, utcnow
+from portal import auth, render, uploads
+from portal.web import current, require_login
+
+ACTIVE, CLOSED = ("new", "open", "pending"), ("closed",)
+INLINE_SECONDS = 3600
+# Content types a download may be served as; anything else is octet-stream
+# (never the sender's HTML, SVG or XML: MAIL_RULES 70).
+SAFE_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain",
+              "text/csv", "application/zip", "application/msword", "application/vnd.ms-excel",
+              "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+              "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+              "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet"}
+
+
+def _page_number() -> int:
+    try:
+        return max(1, int(bottle.request.query.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def _int(value: str) -> int:
+    """A route's id, or 404 for anything that is not a sane integer."""
+    if not value.isdigit() or len(value) > 12:
+        bottle.abort(404)
+    return int(value)
+
+
+def install(app, web) -> None:
+    """Add the My requests, case, reply, solve and file routes."""
+    ctx = web.ctx
+
+    @app.get("/requests")
+    def my_requests():
+        person = require_login()
+        size = ctx.config["portal"]["page_size"]
+        tab = bottle.request.query.get("status", "active")
+        tab = tab if tab in ("active", "closed") else "active"
+        text = bottle.request.query.getunicode("q", "").strip()[:200]
+        page = _page_number()
+        if text:
+            total, ids = search.search_cases(text, person=person, public_only=True, limit=size,
+                                             offset=(page - 1) * size)
+            found = {c.id: c for c in Case.select().where(Case.id.in_(ids))} if ids else {}
+            rows = [found[i] for i in ids if i in found]
+        else:
+            query = cases.customer_cases(person).where(
+                Case.status.in_(ACTIVE if tab == "active" else CLOSED))
+            total = query.count()
+            rows = list(query.order_by(Case.updated_at.desc(), Case.id.desc()).paginate(page, size))
+        pages = max(1, (total + size - 1) // size)
+        return web.render("requests.html", rows=rows, tab=tab, q=text, page=page, pages=pages, total=total)
+
+    def case_or_404(case_id) -> tuple[Person, Case]:
+        person = require_login()
+        case = cases.visible_case(person, _int(case_id))
+        if case is None:
+            bottle.abort(404)
+        return person, case
+
+    def entry_view(entry: Entry, files: list[Attachment], now: int) -> dict:
+        new_text, quoted = render.split_quoted(entry.body_text or "")
+        by_cid = {a.content_id.strip("<>"): a for a in files if a.content_id}
+
+        def cid_url(cid: str):
+            attachment = by_cid.get(cid.strip("<>"))
+            if attachment is None or not render.is_inline_image(attachment.content_type):
+                return None
+            expires = now + INLINE_SECONDS
+            return f"/inline/{attachment.id}/{expires}/{ctx.signer.sign('inline', attachment.id, expires)}"
+
+        html = ""
+        if entry.body_html:
+            html = render.html_document(render.clean_html(entry.body_html, cid_url), current().language)
+        author = entry.author
+        staff = author is not None and author.role in ("agent", "admin")
+        return {"entry": entry, "text": new_text, "quoted": quoted, "html": html, "staff": staff,
+                "author": author, "files": [a for a in files if not (a.inline and a.content_id)]}
+
+    @app.get("/requests/<case_id>")
+    def show_case(case_id):
+        person, case = case_or_404(case_id)
+        return _case_page(person, case)
+
+    def _case_page(person, case, status=200, errors=None, reply=""):
+        entries = list(cases.public_entries(case))
+        files: dict[int, list] = {}
+        if entries:
+            for a in Attachment.select().where(Attachment.entry.in_([e.id for e in entries])).order_by(Attachment.id):
+                files.setdefault(a.entry_id, []).append(a)
+        now = int(time.time())
+        views = [entry_view(e, files.get(e.id, []), now) for e in entries]
+        dept = ctx.config.department(case.department)
+        return web.render("case.html", status=status, case=case, entries=views, errors=errors or {},
+                          reply=reply, dept=dept, may_reply=cases.reopen_allowed(ctx, case),
+                          done=bottle.request.query.get("done", ""))
+
+    @app.post("/requests/<case_id>/reply")
+    def reply(case_id):
+        person, case = case_or_404(case_id)
+        text = bottle.request.forms.getunicode("text", "").strip()
+        errors = {}
+        parts, problem = uploads.read(ctx.config, bottle.request.files.getall("files"))
+        if problem:
+            errors["files"] = uploads.describe(problem, web.gettext)
+        if not text and not parts and not problem:
+            errors["text"] = web.gettext("Write a message or attach a file.")
+        elif len(text) > 20000:
+            errors["text"] = web.gettext("The message is too long.")
+        if errors:
+            return _case_page(person, case, 400, errors, text)
+        now = utcnow()
+        with ctx.db.atomic():
+            if auth.over_limit("reply", str(person.id), now):
+                errors["form"] = web.gettext("You have sent many messages in a short time. Try again later.")
+                return _case_page(person, case, 429, errors, text)
+            try:
+                cases.customer_message(ctx, case, person, text, parts, now)
+            except cases.CaseClosed:
+                errors["form"] = web.gettext("This request was closed some time ago. Please start a new request.")
+                return _case_page(person, case, 400, errors, text)
+        ctx.outbox_wakeup.set()
+        bottle.redirect(f"/requests/{case.id}?done=sent#reply", 303)
+
+    @app.post("/requests/<case_id>/solve")
+    def solve(case_id):
+        person, case = case_or_404(case_id)
+        with ctx.db.atomic():
+            cases.mark_solved(ctx, case, person)
+        ctx.outbox_wakeup.set()
+        bottle.redirect(f"/requests/{case.id}?done=solved", 303)
+
+    @app.get("/requests/<case_id>/files/<attachment_id>")
+    def download(case_id, attachment_id):
+        _, case = case_or_404(case_id)
+        attachment = (Attachment.select().join(Entry)
+                      .where((Attachment.id == _int(attachment_id)) & (Entry.case == case)
+                             & (Entry.public == True) & Entry.kind.in_(("message", "reply")))  # noqa: E712
+                      .first())
+        if attachment is None:
+            bottle.abort(404)
+        return _file(attachment, inline=False)
+
+    @app.get("/inline/<attachment_id>/<expires>/<signature>")
+    def inline_image(attachment_id, expires, signature):
+        attachment_id, expires = _int(attachment_id), _int(expires)
+        if expires < time.time() or not ctx.signer.verify(signature, "inline", attachment_id, expires):
+            bottle.abort(404)
+        attachment = Attachment.get_or_none(Attachment.id == attachment_id)
+        if attachment is None or not render.is_inline_image(attachment.content_type):
+            bottle.abort(404)
+        return _file(attachment, inline=True)
+
+    def _file(attachment: Attachment, inline: bool):
+        data = Blob.get(Blob.sha256 == attachment.blob_id).data
+        content_type = attachment.content_type.lower()
+        response = bottle.response
+        response.content_type = content_type if content_type in SAFE_TYPES else "application/octet-stream"
+        response.set_header("Content-Disposition", render.content_disposition(attachment.filename, inline=inline))
+        response.set_header("Cache-Control", "private, no-store")
+        response.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
+        return bytes(data)

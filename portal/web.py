@@ -1,0 +1,157 @@
+"""What every request needs: the store, who is asking, their language, CSRF, pages and errors.
+
+``Web`` is built once by ``create_app``; its hooks open the store's connection
+for the request, read the session cookie, choose the language, check the CSRF
+token and origin of every POST, and add the security headers (CSP, nosniff,
+no framing) to every answer (MAIL_RULES 69, 72).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import bottle
+import jinja2
+
+from maild.context import TEMPLATES_DIR, Context
+from maild.store.models import Person
+from portal import auth, i18n
+
+# Pages: scripts and styles from our origin only; images also as data: (the
+# logo may be one); no plugins, no framing by others (MAIL_RULES 69).
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+@dataclasses.dataclass
+class State:
+    """Who is asking, in which language, with which cookie value."""
+
+    sid: str
+    person: Person | None
+    language: str
+    new_cookie: bool = False
+
+
+class Web:
+    """The portal's shared parts: store, templates per language, cookie settings."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.config = ctx.config
+        self.secret = ctx.signer.secret
+        base = urlsplit(self.config["site"]["base_url"])
+        self.base_origin = f"{base.scheme}://{base.netloc}".lower()
+        self.secure = base.scheme == "https"
+        # The __Host- prefix pins the cookie to this host and path /, Secure only (RFC 6265bis 4.1.3.2).
+        self.cookie = "__Host-sd" if self.secure else "sd"
+        self.translations = {language: i18n.load(language) for language in i18n.LANGUAGES}
+        self.envs = {language: self._environment(language) for language in i18n.LANGUAGES}
+
+    def _environment(self, language: str) -> jinja2.Environment:
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(TEMPLATES_DIR) / "portal")),
+                                 autoescape=True, extensions=["jinja2.ext.i18n"],
+                                 trim_blocks=True, lstrip_blocks=True)
+        env.install_gettext_translations(self.translations[language], newstyle=True)
+        env.globals.update(theme=self.config["portal.theme"], site=self.config["site"],
+                           departments=self.config.departments, language=language,
+                           prefix=self.config["site"]["token_prefix"])
+        return env
+
+    # ------------------------------------------------------------------ hooks
+
+    def before(self) -> None:
+        """Open the store, read the session, choose the language, guard POSTs."""
+        request = bottle.request
+        self.ctx.db.connect(reuse_if_open=True)
+        sid = request.get_cookie(self.cookie) or ""
+        person = auth.session_person(sid) if sid else None
+        new_cookie = not sid
+        if new_cookie:
+            sid = auth.new_token()
+        language = i18n.choose(person.language if person else "", request.get_cookie("lang") or "",
+                               request.headers.get("Accept-Language", ""), self.config["site"]["language"])
+        request.environ["sd.state"] = State(sid=sid, person=person, language=language, new_cookie=new_cookie)
+        if new_cookie:
+            # Set now, not after the route: a redirect or an error raised by the
+            # route carries the headers set so far and no later ones.
+            self.set_cookie(sid, persistent=False)
+        if request.method == "POST":
+            self._guard_post(sid, new_cookie)
+
+    def _guard_post(self, sid: str, new_cookie: bool) -> None:
+        request = bottle.request
+        origin = request.headers.get("Origin")
+        if origin and origin.lower() not in (self.base_origin, self._own_origin()):
+            bottle.abort(403, "cross-site request")
+        length = request.content_length or 0
+        if length > self.config["smtp_in"]["max_message_bytes"]:
+            bottle.abort(413, "too large")
+        token = request.forms.get("csrf", "")
+        if new_cookie or not auth.csrf_ok(self.secret, sid, token):
+            bottle.abort(403, "missing or wrong CSRF token")
+
+    def _own_origin(self) -> str:
+        parts = bottle.request.urlparts
+        return f"{parts.scheme}://{parts.netloc}".lower()
+
+    def after(self) -> None:
+        """Security headers on every answer; close the store."""
+        response = bottle.response
+        response.set_header("X-Content-Type-Options", "nosniff")
+        response.set_header("Referrer-Policy", "same-origin")
+        response.set_header("X-Frame-Options", "DENY")
+        if "Content-Security-Policy" not in response.headers:
+            response.set_header("Content-Security-Policy", CSP)
+        if not self.ctx.db.is_closed():
+            self.ctx.db.close()
+
+    def set_cookie(self, sid: str, persistent: bool) -> None:
+        """Send the session cookie: HttpOnly, SameSite=Lax, Secure over https (MAIL_RULES 72)."""
+        options = {"path": "/", "httponly": True, "samesite": "lax", "secure": self.secure}
+        if persistent:
+            options["max_age"] = int(auth.SESSION_MAX.total_seconds())
+        bottle.response.set_cookie(self.cookie, sid, **options)
+
+    # ------------------------------------------------------------------ pages
+
+    def render(self, name: str, status: int = 200, **values) -> str:
+        """A page from templates/portal in the asker's language."""
+        state = current()
+        bottle.response.status = status
+        template = self.envs[state.language].get_template(name)
+        return template.render(me=state.person, csrf=auth.csrf_token(self.secret, state.sid),
+                               path=bottle.request.fullpath, query=bottle.request.query_string, **values)
+
+    def gettext(self, text: str) -> str:
+        """A string of the code (not of a template) in the asker's language."""
+        return self.translations[current().language].gettext(text)
+
+
+def current() -> State:
+    """The state of the request being answered."""
+    return bottle.request.environ["sd.state"]
+
+
+def require_login() -> Person:
+    """The logged-in person, or a redirect to the login page that comes back here."""
+    person = current().person
+    if person is None:
+        bottle.redirect("/login?next=" + bottle.request.fullpath)
+    return person
+
+
+def safe_next(value: str, default: str = "/requests") -> str:
+    """A local path to go to after login; anything else (//evil, https://…) gives the default."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value \
+            and all(31 < ord(c) < 127 for c in value):
+        return value
+    return default
+
+
+def random_id() -> str:
+    """A short random id for form elements."""
+    return secrets.token_hex(4)
