@@ -142,3 +142,32 @@ def test_check_reports_an_unreachable_relay(config_file):
     run(config, "init")
     checked = run(config, "check")
     assert checked.returncode == 1 and b"FAIL smtp_out" in checked.stdout
+
+
+def test_portal_alone_and_run_serve_the_portal(config_file):
+    import signal
+    import urllib.request
+
+    from conftest import wait_until
+    from servers import free_port
+
+    for command in ("portal", "run"):
+        port = free_port()
+        config = config_file(portal={"listen": f"127.0.0.1:{port}"})
+        assert run(config, "init").returncode == 0
+        proc = subprocess.Popen(SENSEDESK + ["--config", str(config), command], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            def home():
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as answer:
+                        return answer.status == 200 and b"How can we help?" in answer.read()
+                except OSError:
+                    assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+                    return False
+            wait_until(home, timeout=30, interval=0.1)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out = proc.communicate(timeout=30)[0].decode()
+        assert proc.returncode == 0, out
+        assert f"portal on http://127.0.0.1:{port}/" in out

@@ -335,3 +335,19 @@ def test_language_from_the_browser_then_the_persons_choice(site):
     client.post("/language", {"lang": "nb", "next": "/requests"}, form_page="/requests")
     assert Person.get(Person.email == "kari@example.org").language == "nb"
     assert "Mine saker" in client.get("/requests", headers={"Accept-Language": "en"}).text
+
+
+# --------------------------------------------------------------------------- theme, and the commands that serve it
+
+def test_the_theme_comes_from_configuration(site, monkeypatch):
+    theme = site.ctx.config["portal.theme"]
+    for key, value in {"colour_primary": "#aa3300", "site_name": "IT-hjelp", "intro": "We answer within a day.",
+                       "logo_url": "/static/logo.png"}.items():
+        monkeypatch.setitem(theme, key, value)
+    client = Client(site)
+    css = client.get("/theme.css")
+    assert css.headers["Content-Type"].startswith("text/css") and "--primary: #aa3300" in css.text
+    home = client.get("/", headers={"Accept-Language": "en"}).text
+    assert "IT-hjelp" in home and "We answer within a day." in home and 'src="/static/logo.png"' in home
+    assert client.get("/static/portal.css").status_code == 200
+    assert client.get("/static/../auth.py").status_code in (403, 404)
