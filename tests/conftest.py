@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-pytest_plugins = ["browser"]  # Chromium, screenshots and axe-core: tests/browser.py
+pytest_plugins = ["browser", "portalkit"]  # Chromium and axe-core; the running portal (site)
 
 from servers import PG_BIN, CaptureServer, PostgresCluster, free_port, in_ci  # noqa: E402
 

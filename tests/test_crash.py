@@ -14,7 +14,6 @@ import smtplib
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from conftest import wait_until
@@ -57,6 +56,16 @@ def _kill_all(pids: list[int]) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the daemon and wait; leave none of its processes behind whatever happens."""
+    children = _children(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    finally:
+        _kill_all([proc.pid, *children])
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen, config: Path) -> None:
@@ -134,12 +143,7 @@ def test_kill_9_while_receiving_loses_and_doubles_nothing(config_file, capture, 
                     and Outbox.select().where(Outbox.state.in_(["queued", "sending"])).count() == 0)
         wait_until(settled, timeout=120, interval=0.2)
     finally:
-        children = _children(proc.pid)
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        finally:
-            _kill_all([proc.pid, *children])
+        _stop(proc)
 
     assert Spool.select().where(Spool.state == "failed").count() == 0
     for message_id in acknowledged_by_smtp:

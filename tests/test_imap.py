@@ -17,7 +17,7 @@ from imapclient import IMAPClient, SEEN
 from mailfactory import make_mail
 from servers import DOVECOT, DovecotServer, TcpProxy, in_ci
 from test_cli import toml
-from test_crash import _children, _kill_all, _running, _start
+from test_crash import _children, _kill_all, _running, _start, _stop
 
 from maild import cli, runner
 from maild.intake import imap
@@ -288,13 +288,8 @@ def test_kill_9_between_spool_commit_and_flag_takes_each_message_once(
                     and all(SEEN in f[b"FLAGS"] for f in world.fetch(world.search(), ["FLAGS"]).values()))
         wait_until(settled, timeout=30, interval=0.2)
     finally:
-        children = _children(proc.pid)
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        finally:
-            _kill_all([proc.pid, *children])
-            proxy.close()
+        _stop(proc)
+        proxy.close()
     assert Spool.select().count() == 3
     assert Case.select().count() == 3
     assert sorted(c.subject for c in Case.select()) == ["Crash 0", "Crash 1", "Crash 2"]

@@ -13,7 +13,7 @@ import re
 
 from conftest import deliver, wait_until
 from mailfactory import make_mail
-from portalkit import Client, site  # noqa: F401 (site is a fixture)
+from portalkit import Client
 
 from maild import cases
 from maild.store.models import Attachment, Case, Entry, LoginLink, Outbox, Person, PortalSession, RateEvent, utcnow

@@ -16,7 +16,7 @@ import pytest
 from browser import assert_accessible, screenshot
 from conftest import deliver, wait_until
 from mailfactory import make_mail
-from portalkit import LINK, site  # noqa: F401 (site is a fixture)
+from portalkit import LINK
 
 from maild.store.models import Case
 
