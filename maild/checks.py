@@ -1,4 +1,4 @@
-"""``sensedesk check``: the configuration, the store and each connection, one line each.
+"""``sensedesk check``: the configuration, the intake forms, the store and each connection, one line each.
 
 Nothing fails silently (SPEC 2.11): failed spool rows and dead outbox rows
 are reported here too, so an operator's routine check shows them.
@@ -11,7 +11,7 @@ import smtplib
 import ssl
 from pathlib import Path
 
-from maild import context
+from maild import context, forms
 from maild.config import secret_from_env
 from maild.store import db as store
 from maild.store.models import Outbox, Spool
@@ -72,12 +72,27 @@ def _check_imap(account: dict) -> bool:
     return _line(True, what, f"{account['folder']} holds {count} message(s)")
 
 
+def _check_forms(config) -> bool:
+    """One line per form file with a problem; otherwise how many forms each department has."""
+    directory = config["site"]["forms_dir"]
+    found, problems = forms.check_forms(directory, config)
+    for problem in problems:
+        _line(False, "forms", str(problem))
+    if problems:
+        return False
+    if not Path(directory).is_dir():
+        return _line(True, "forms", f"{directory}: no such directory, so no intake forms")
+    counts = ", ".join(f"{d.slug} {len(forms.forms_of(found, d.slug))}" for d in config.departments)
+    return _line(True, "forms", f"{directory}: {len(found)} form(s): {counts or 'no departments'}")
+
+
 def run(config) -> int:
     """Print one line per check; exit code 0 only when all pass."""
     _line(True, "config", f"{config.path}: {len(config.departments)} department(s), "
                           f"{len(config.imap)} IMAP account(s)")
     results = [_line(bool(config.departments), "departments",
                      ", ".join(f"{d.slug} <{d.address}>" for d in config.departments) or "none configured")]
+    results.append(_check_forms(config))
     results.append(_check_store(config))
     results.extend(_check_imap(account) for account in config.imap)
     results.append(_check_transport(config))

@@ -1,0 +1,535 @@
+"""Intake-form rules: conditions, visibility, answers parsed and checked, routing, readable text.
+
+The rule engine of ``maild.forms``, apart so that each module is one concept:
+``forms.py`` reads and validates definitions, this module runs them on
+answers. Callers import everything from ``maild.forms``, which re-exports it.
+Everything here is pure: the portal passes what a person submitted and gets
+back typed answers, messages in the person's language, and the routing.
+
+Answers are a dict of field id -> typed value: ``str`` for text, textarea,
+email, phone, person, choice and date ("YYYY-MM-DD"); ``int`` or ``float`` for
+number; ``bool`` for yesno; ``list[str]`` for multichoice (option values, in
+the options' order) and for file fields (file names, stored by the portal).
+An unanswered field has no key.
+
+Conditions may only name fields asked before them (load_forms checks it), so a
+single walk through the pages in order decides every visibility: ``_walk``
+carries the answers of the fields seen so far, and an answer kept for a field
+that is now hidden never reaches a condition.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import math
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from maild.forms import Field, Form, Page
+
+MAX_FILES = 10  # files per file field with multiple = true; the portal's own limit too
+SUBJECT_MAX = 150
+
+EMAIL = re.compile(r"^[^@\s<>,;:\"()\[\]]+@[^@\s<>,;:\"()\[\]]+\.[^@\s<>,;:\"()\[\]]+$")
+_PHONE = re.compile(r"^\(?\+?[0-9 ()./-]{4,30}$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_NB_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
+_NUMBER = re.compile(r"^[+-]?\d{1,15}(?:[.,]\d{1,10})?$")
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+# C0 controls other than tab and newline: PostgreSQL refuses NUL in text, and
+# none of them belongs in a mail body or a subject.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_YES, _NO = ("yes", "ja", "true", "1", "on"), ("no", "nei", "false", "0", "off")
+
+MESSAGES = {
+    "required": ("Please fill in this field.", "Dette feltet må fylles ut."),
+    "choice": ("Please choose one of the options.", "Velg et av alternativene."),
+    "one_line": ("Please write this on one line.", "Skriv dette på én linje."),
+    "too_short": ("Please write at least {n} characters.", "Skriv minst {n} tegn."),
+    "too_long": ("Please write at most {n} characters.", "Skriv høyst {n} tegn."),
+    "pattern": ("This does not have the expected form.", "Dette har ikke riktig form."),
+    "email": ("Please give a valid email address.", "Oppgi en gyldig e-postadresse."),
+    "phone": ("Please give a valid phone number.", "Oppgi et gyldig telefonnummer."),
+    "number": ("Please give a number.", "Oppgi et tall."),
+    "range": ("Please give a number from {min} to {max}.", "Oppgi et tall fra {min} til {max}."),
+    "min": ("Please give a number of at least {min}.", "Oppgi et tall som er minst {min}."),
+    "max": ("Please give a number of at most {max}.", "Oppgi et tall som er høyst {max}."),
+    "date": ("Please give a valid date (YYYY-MM-DD).", "Oppgi en gyldig dato (DD.MM.ÅÅÅÅ)."),
+    "date_min": ("The date must be {min} or later.", "Datoen kan ikke være før {min}."),
+    "date_max": ("The date must be {max} or earlier.", "Datoen kan ikke være etter {max}."),
+    "yesno": ("Please answer yes or no.", "Svar ja eller nei."),
+    "files": ("Attach at most {n} file(s) here.", "Legg ved høyst {n} fil(er) her."),
+    "file_size": ("{name} is too large: at most {limit} per file.",
+                  "{name} er for stor: høyst {limit} per fil."),
+    "invalid": ("This answer is not valid.", "Dette svaret er ikke gyldig."),
+}
+YES_NO = {"en": ("Yes", "No"), "nb": ("Ja", "Nei")}
+
+
+@dataclasses.dataclass(frozen=True)
+class Condition:
+    """A rule on earlier answers, written in TOML as an inline table.
+
+    ``op`` is one of:
+    - ``equals``: the answer to ``field`` is ``value`` (multichoice: contains
+      it; yesno: ``value`` is a bool; number: compared as numbers);
+    - ``in``: the answer is one of ``value``, a tuple (multichoice: shares one);
+    - ``answered``: ``value`` (a bool) says whether ``field`` has an answer;
+    - ``not`` (one term), ``and``, ``or``: over ``terms``.
+    An unanswered field equals nothing and is in nothing.
+    """
+
+    op: str
+    field: str = ""
+    value: Any = None
+    terms: tuple[Condition, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Routing:
+    """Where a submitted form goes: addresses resolved, lowercased, without duplicates."""
+
+    department: str
+    priority: str
+    request_type: str
+    assignee: str | None
+    tags: tuple[str, ...]
+    participants: tuple[str, ...]
+    approvers: tuple[str, ...]
+
+
+def _lang(language: str) -> str:
+    return "nb" if language == "nb" else "en"
+
+
+def _say(key: str, language: str, **values) -> str:
+    return MESSAGES[key][_lang(language) == "nb"].format(**values)
+
+
+def localised(text: dict, language: str) -> str:
+    """A text table's words in ``language``, falling back to English; "" when there are none."""
+    return text.get(_lang(language)) or text.get("en", "")
+
+
+def _answered(value: Any) -> bool:
+    return value is not None and value != "" and value != [] and value != ()
+
+
+def _same(answer: Any, wanted: Any) -> bool:
+    # True == 1 in Python; a yes/no answer must never match the number 1.
+    if isinstance(answer, bool) or isinstance(wanted, bool):
+        return isinstance(answer, bool) and isinstance(wanted, bool) and answer is wanted
+    return answer == wanted
+
+
+def evaluate(condition: Condition, answers: Mapping[str, Any]) -> bool:
+    """Whether ``condition`` holds for ``answers``."""
+    op = condition.op
+    if op == "and":
+        return all(evaluate(term, answers) for term in condition.terms)
+    if op == "or":
+        return any(evaluate(term, answers) for term in condition.terms)
+    if op == "not":
+        return not evaluate(condition.terms[0], answers)
+    answer = answers.get(condition.field)
+    if op == "answered":
+        return _answered(answer) is condition.value
+    if not _answered(answer):
+        return False
+    wanted = (condition.value,) if op == "equals" else condition.value
+    if isinstance(answer, list):
+        return any(_same(item, w) for item in answer for w in wanted)
+    return any(_same(answer, w) for w in wanted)
+
+
+def _shows(thing, answers: Mapping[str, Any]) -> bool:
+    return thing.show_when is None or evaluate(thing.show_when, answers)
+
+
+def _walk(form: Form, answers: Mapping[str, Any], stop: Page | None = None):
+    """The visible pages with their visible fields, and the answers those fields hold.
+
+    Stops before ``stop`` when it is given: the answers then are what the
+    pages before it contribute.
+    """
+    effective: dict[str, Any] = {}
+    shown = []
+    for page in form.pages:
+        if stop is not None and page.id == stop.id:
+            break
+        if not _shows(page, effective):
+            continue
+        fields = []
+        for field in page.fields:
+            if not _shows(field, effective):
+                continue
+            fields.append(field)
+            if field.type != "help" and _answered(answers.get(field.id)):
+                effective[field.id] = answers[field.id]
+        shown.append((page, fields))
+    return shown, effective
+
+
+def visible_pages(form: Form, answers: Mapping[str, Any]) -> list[Page]:
+    """The pages shown for these answers, in order."""
+    return [page for page, _fields in _walk(form, answers)[0]]
+
+
+def visible_fields(page: Page, answers: Mapping[str, Any]) -> list[Field]:
+    """The fields of ``page`` shown for these answers, in order.
+
+    Answers to other pages are taken as given: pass ``clean(form, answers)``
+    so that an answer kept for a field now hidden cannot show anything.
+    """
+    own = {field.id for field in page.fields}
+    effective = {k: v for k, v in answers.items() if k not in own}
+    fields = []
+    for field in page.fields:
+        if _shows(field, effective):
+            fields.append(field)
+            if field.type != "help" and _answered(answers.get(field.id)):
+                effective[field.id] = answers[field.id]
+    return fields
+
+
+def _required(field: Field, answers: Mapping[str, Any]) -> bool:
+    return field.required or (field.required_when is not None and evaluate(field.required_when, answers))
+
+
+def _number_text(value: float, language: str) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value)
+    return text.replace(".", ",") if _lang(language) == "nb" else text
+
+
+def _date_text(value: str, language: str) -> str:
+    if _lang(language) == "nb" and _ISO_DATE.match(value):
+        return f"{value[8:10]}.{value[5:7]}.{value[0:4]}"
+    return value
+
+
+def _valid_date(text: str) -> bool:
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return bool(_ISO_DATE.match(text))
+
+
+def _range_problem(field: Field, value: float, language: str) -> str | None:
+    low, high = field.min, field.max
+    if (low is None or value >= low) and (high is None or value <= high):
+        return None
+    if field.message:
+        return localised(field.message, language)
+    key = "range" if low is not None and high is not None else ("min" if low is not None else "max")
+    shown = {k: _number_text(v, language) for k, v in (("min", low), ("max", high)) if v is not None}
+    return _say(key, language, **shown)
+
+
+def _problem(field: Field, value: Any, language: str) -> str | None:
+    """Why a typed answer is not acceptable for ``field``, or None."""
+    kind = field.type
+    custom = localised(field.message, language) if field.message else ""
+    if kind in ("text", "textarea"):
+        if not isinstance(value, str):
+            return _say("invalid", language)
+        if kind == "text" and "\n" in value:
+            return _say("one_line", language)
+        if field.min_length is not None and len(value) < field.min_length:
+            return _say("too_short", language, n=field.min_length)
+        if field.max_length is not None and len(value) > field.max_length:
+            return _say("too_long", language, n=field.max_length)
+        if field.pattern and not re.fullmatch(field.pattern, value):
+            return custom or _say("pattern", language)
+    elif kind in ("email", "person"):
+        if not isinstance(value, str) or len(value) > 254 or not EMAIL.match(value):
+            return _say("email", language)
+    elif kind == "phone":
+        digits = sum(c.isdigit() for c in value) if isinstance(value, str) else 0
+        # E.164 numbers have at most 15 digits; Norwegian ones 8 after +47.
+        if not isinstance(value, str) or not _PHONE.match(value) or not 5 <= digits <= 15:
+            return _say("phone", language)
+    elif kind == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return _say("number", language)
+        return _range_problem(field, value, language)
+    elif kind == "date":
+        if not isinstance(value, str) or not _valid_date(value):
+            return _say("date", language)
+        if field.min_date and value < field.min_date:
+            return custom or _say("date_min", language, min=_date_text(field.min_date, language))
+        if field.max_date and value > field.max_date:
+            return custom or _say("date_max", language, max=_date_text(field.max_date, language))
+    elif kind == "choice":
+        if value not in [option.value for option in field.options]:
+            return _say("choice", language)
+    elif kind == "multichoice":
+        offered = [option.value for option in field.options]
+        if not isinstance(value, list) or len(set(value)) != len(value) or any(v not in offered for v in value):
+            return _say("choice", language)
+    elif kind == "yesno":
+        if not isinstance(value, bool):
+            return _say("yesno", language)
+    elif kind == "file":
+        limit = MAX_FILES if field.multiple else 1
+        if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+            return _say("invalid", language)
+        if len(value) > limit:
+            return _say("files", language, n=limit)
+    return None
+
+
+def _to_number(text: str) -> int | float:
+    # People write "1 000" and, in Norwegian, "37,5".
+    text = text.replace(" ", "").replace("\u00a0", "")
+    if not _NUMBER.match(text):
+        raise ValueError(text)
+    text = text.replace(",", ".")
+    return float(text) if "." in text else int(text)
+
+
+def _to_date(text: str) -> str:
+    # A date input sends ISO; without one (old browsers) people type 31.12.2025.
+    match = _NB_DATE.match(text)
+    if match:
+        day, month, year = (int(g) for g in match.groups())
+        return datetime.date(year, month, day).isoformat()
+    if not _valid_date(text):
+        raise ValueError(text)
+    return text
+
+
+def _to_yesno(text: str) -> bool:
+    word = text.lower()
+    if word not in _YES + _NO:
+        raise ValueError(text)
+    return word in _YES
+
+
+_CONVERT = {
+    "text": lambda t: " ".join(t.split()),
+    "email": str.lower, "person": str.lower,
+    "phone": lambda t: " ".join(t.split()),
+    "number": _to_number, "date": _to_date, "yesno": _to_yesno,
+}
+_CONVERT_ERROR = {"number": "number", "date": "date", "yesno": "yesno"}
+
+
+def _parse(field: Field, raw: list[str], language: str) -> tuple[Any, str | None]:
+    """(typed value or None when empty, error or None) for one field's submitted strings."""
+    if field.type == "multichoice":
+        chosen = {v.strip() for v in raw if v.strip()}
+        if not chosen:
+            return None, None
+        offered = [option.value for option in field.options]
+        if not chosen <= set(offered):
+            return None, _say("choice", language)
+        value: Any = [v for v in offered if v in chosen]
+    else:
+        # One value is expected; a second one can only come from a tampered form.
+        text = _CONTROLS.sub("", raw[0] if raw else "").replace("\r\n", "\n").replace("\r", "\n").strip()
+        if not text:
+            return None, None
+        try:
+            value = _CONVERT.get(field.type, str)(text)
+        except ValueError:
+            return None, _say(_CONVERT_ERROR[field.type], language)
+    problem = _problem(field, value, language)
+    return (None, problem) if problem else (value, None)
+
+
+def parse_page(form: Form, page: Page, data: Mapping[str, list[str]], language: str,
+               answers: Mapping[str, Any] | None = None) -> tuple[dict, dict[str, str]]:
+    """(typed answers, errors by field id) for one submitted page.
+
+    ``data`` maps field ids to the submitted strings; ``answers`` are the
+    answers given so far, which conditions on earlier pages read. Only the
+    page's visible fields are read, in order, so a field may depend on one
+    above it; anything submitted for a hidden field is ignored. Empty optional
+    fields are left out. File fields are the portal's: their earlier answer is
+    kept for the conditions below them, and never checked here.
+    """
+    answers = answers or {}
+    effective = _walk(form, answers, stop=page)[1]
+    parsed: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for field in page.fields:
+        if not _shows(field, effective) or field.type == "help":
+            continue
+        if field.type == "file":
+            if _answered(answers.get(field.id)):
+                effective[field.id] = answers[field.id]
+            continue
+        raw = data.get(field.id) or []
+        value, error = _parse(field, [raw] if isinstance(raw, str) else list(raw), language)
+        if error:
+            errors[field.id] = error
+        elif value is None:
+            if _required(field, effective):
+                errors[field.id] = _say("required", language)
+        else:
+            parsed[field.id] = effective[field.id] = value
+    return parsed, errors
+
+
+def check_file(field: Field, filename: str, size: int, language: str) -> str | None:
+    """Why an uploaded file does not fit ``field`` (over its max_bytes), or None."""
+    if field.max_bytes is not None and size > field.max_bytes:
+        return _say("file_size", language, name=filename or "?", limit=_size_text(field.max_bytes, language))
+    return None
+
+
+def _size_text(size: int, language: str) -> str:
+    if size >= 1024 * 1024:
+        return f"{_number_text(round(size / (1024 * 1024), 1), language)} MB"
+    return f"{_number_text(round(size / 1024, 1), language)} kB"
+
+
+def validate(form: Form, answers: Mapping[str, Any], language: str) -> dict[str, str]:
+    """Errors keyed "<page_id>.<field_id>" for a final submit; empty when all is well.
+
+    Every visible field of every visible page is checked again: required
+    ones (``required_when`` included) must be answered, and every answer must
+    still be valid, since answers may have been kept from an earlier visit.
+    """
+    shown, effective = _walk(form, answers)
+    errors = {}
+    for page, fields in shown:
+        for field in fields:
+            if field.type == "help":
+                continue
+            key = f"{page.id}.{field.id}"
+            if field.id not in effective:
+                if _required(field, effective):
+                    errors[key] = _say("required", language)
+                continue
+            problem = _problem(field, effective[field.id], language)
+            if problem:
+                errors[key] = problem
+    return errors
+
+
+def clean(form: Form, answers: Mapping[str, Any]) -> dict:
+    """Only the answers of visible fields of visible pages.
+
+    A changed earlier answer can hide later pages or fields; their answers are
+    dropped here so that they are neither stored nor routed on.
+    """
+    return _walk(form, answers)[1]
+
+
+def _extend(items: list[str], new) -> None:
+    for item in new:
+        if item not in items:
+            items.append(item)
+
+
+def _addresses(references, answers: Mapping[str, Any]) -> list[str]:
+    """Addresses named directly, or read from an email/person field ("field:<id>")."""
+    out = []
+    for reference in references:
+        if reference.startswith("field:"):
+            value = answers.get(reference[len("field:"):])
+            if isinstance(value, str) and EMAIL.match(value):
+                out.append(value.lower())
+        else:
+            out.append(reference.lower())
+    return out
+
+
+def route(form: Form, answers: Mapping[str, Any]) -> Routing:
+    """Where the submitted form goes: every matching route applied in order.
+
+    Scalar values of a later route win; tags and participants accumulate.
+    Approvers come from every matching approval rule.
+    """
+    answers = clean(form, answers)
+    department, request_type, priority, assignee = form.department, form.request_type, "normal", None
+    tags: list[str] = []
+    participants: list[str] = []
+    approvers: list[str] = []
+    for rule in form.routes:
+        if rule.when is not None and not evaluate(rule.when, answers):
+            continue
+        department = rule.department or department
+        priority = rule.priority or priority
+        request_type = rule.request_type or request_type
+        assignee = rule.assignee or assignee
+        _extend(tags, rule.tags)
+        _extend(participants, _addresses(rule.participants, answers))
+    for rule in form.approvals:
+        if rule.when is None or evaluate(rule.when, answers):
+            _extend(approvers, _addresses((rule.approver,), answers))
+    return Routing(department, priority, request_type, assignee, tuple(tags), tuple(participants),
+                   tuple(approvers))
+
+
+def display(field: Field, value: Any, language: str) -> str:
+    """An answer as a person reads it: choices by their label, Yes/No or Ja/Nei, files by name."""
+    labels = {option.value: localised(option.label, language) for option in field.options}
+    if field.type == "choice":
+        return labels.get(value, str(value))
+    if field.type == "multichoice":
+        return ", ".join(labels.get(v, str(v)) for v in value)
+    if field.type == "yesno":
+        return YES_NO[_lang(language)][0 if value else 1]
+    if field.type == "number":
+        return _number_text(value, language)
+    if field.type == "date":
+        return _date_text(value, language)
+    if field.type == "file":
+        return ", ".join(value)
+    return str(value)
+
+
+def answers_text(form: Form, answers: Mapping[str, Any], language: str) -> str:
+    """The answers as plain text for the case's first entry and its mails.
+
+    Per visible page with answers: its title, then one "Label: value" line per
+    answered field; a value of several lines follows its label, indented.
+    """
+    shown, effective = _walk(form, answers)
+    blocks = []
+    for page, fields in shown:
+        lines = []
+        for field in fields:
+            if field.id not in effective:
+                continue
+            label = localised(field.label, language) or field.id
+            value = display(field, effective[field.id], language)
+            if "\n" in value:
+                lines.append(f"{label}:")
+                lines.extend(f"  {line}".rstrip() for line in value.split("\n"))
+            else:
+                lines.append(f"{label}: {value}")
+        if lines:
+            blocks.append("\n".join([localised(page.title, language), *lines]))
+    return "\n\n".join(blocks)
+
+
+def subject(form: Form, answers: Mapping[str, Any], language: str) -> str:
+    """The case's subject: the form's template filled from the answers, or its title.
+
+    Answers come from people, so line breaks are folded (a subject is one
+    header line) and the length is capped.
+    """
+    title = localised(form.title, language)
+    template = localised(form.subject, language)
+    if not template:
+        return title
+    fields = {field.id: field for page in form.pages for field in page.fields}
+    effective = clean(form, answers)
+
+    def fill(match: re.Match) -> str:
+        name = match.group(1).strip()
+        return display(fields[name], effective[name], language) if name in effective else ""
+
+    text = " ".join(PLACEHOLDER.sub(fill, template).split()).rstrip(" :,-–")
+    if len(text) > SUBJECT_MAX:
+        text = text[:SUBJECT_MAX - 1].rstrip() + "…"
+    return text or title
