@@ -11,7 +11,7 @@ import datetime
 
 from maild import attachments, notify, search
 from maild.store import statements
-from maild.store.models import Case, Entry, MessageRef, Participant, Person, utcnow
+from maild.store.models import Approval, Case, Entry, MessageRef, Participant, Person, utcnow
 from maild.subject import base_subject
 
 STATUSES = ("new", "open", "pending", "closed")
@@ -40,12 +40,18 @@ def open_case(ctx, *, department, requester: Person, subject: str, body_text: st
               body_html: str = "", message_id: str = "", spool_id=None, now=None,
               linked_to: Case | None = None, copied=(), automatic: bool = False,
               acknowledge: bool = True, defects=(), thread_topic: str = "",
-              thread_index: str = "", parts=()) -> tuple[Case, Entry]:
-    """Open a case with its first entry; queue the acknowledgement and the notify-list mail."""
+              thread_index: str = "", parts=(), answers: dict | None = None, priority: str = "normal",
+              request_type: str = "", tags=(), assignee: Person | None = None) -> tuple[Case, Entry]:
+    """Open a case with its first entry; queue the acknowledgement and the notify-list mail.
+
+    ``answers`` (an intake form's, kept as submitted), ``priority``,
+    ``request_type``, ``tags`` and ``assignee`` come from a form and its rules.
+    """
     now = now or utcnow()
     case = statements.create(Case, department=department.slug, subject=_subject(ctx, subject), status="new",
                        requester=requester, linked_to=linked_to, created_at=now, updated_at=now,
-                       thread_topic=thread_topic[:250], thread_index=thread_index[:250])
+                       thread_topic=thread_topic[:250], thread_index=thread_index[:250], priority=priority,
+                       request_type=request_type, tags=list(tags), assignee=assignee)
     add_participant(case, requester, "requester")
     for person in copied:
         if person.id != requester.id:
@@ -53,7 +59,7 @@ def open_case(ctx, *, department, requester: Person, subject: str, body_text: st
     entry = statements.create(Entry, case=case, kind="message", public=True, author=requester,
                          subject=subject[:250], body_text=body_text, body_html=body_html,
                          message_id=message_id[:250], spool_id=spool_id, automatic=automatic,
-                         defects=list(defects), created_at=now)
+                         defects=list(defects), answers=answers, created_at=now)
     search.index_case(case)
     search.index_entry(entry)
     remember_message_id(case, message_id)
@@ -175,3 +181,18 @@ def mark_solved(ctx, case: Case, person: Person, now=None) -> None:
     case.status, case.closed_at, case.updated_at = "closed", now, now
     event(case, "Marked as solved by the customer.", now, author=person)
     notify.case_closed(ctx, case, now=now, exclude=person)
+
+
+def request_approval(ctx, case: Case, approver: str, *, source: str = "form", now=None) -> Approval:
+    """Record that a person is asked to approve the case, after any approvers already asked.
+
+    Asking (the mail with its links), deciding and what the case does
+    meanwhile belong to the approvals flow; this only records the request.
+    """
+    now = now or utcnow()
+    approver = approver.strip().lower()
+    position = (Approval.select().where(Approval.case == case).count()) + 1
+    approval = Approval.create(case=case, approver=approver, position=position, source=source,
+                               requested_at=now)
+    event(case, f"Approval by {approver} requested ({source}).", now, public=False)
+    return approval

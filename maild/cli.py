@@ -315,8 +315,13 @@ def main(argv=None) -> int:
     except configuration.ConfigError as exc:
         print(f"sensedesk: {exc}", file=sys.stderr)
         return EX_CONFIG
+    from maild.forms import FormError
+
     try:
         return args.func(config, args)
+    except FormError as exc:  # an intake form the portal cannot load (sensedesk check lists them all)
+        print(f"sensedesk: {exc}", file=sys.stderr)
+        return EX_CONFIG
     except context.StoreNotReady as exc:
         print(f"sensedesk: {exc}", file=sys.stderr)
         return pipe.EX_TEMPFAIL

@@ -6,9 +6,11 @@ call a job directly with any time they like.
 
 from __future__ import annotations
 
+import datetime
 import logging
 
 from maild import outbox
+from maild.store.models import FormDraft, LoginLink, PortalSession, RateEvent
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +28,22 @@ def wake_runner(ctx, now) -> None:
     ctx.spool_wakeup.set()
 
 
+def forget_old_portal_state(ctx, now) -> None:
+    """Delete form drafts untouched for DRAFT_DAYS, expired sessions, links and rate events."""
+    drafts = FormDraft.delete().where(FormDraft.updated_at < now - datetime.timedelta(days=DRAFT_DAYS)).execute()
+    sessions = PortalSession.delete().where(PortalSession.last_seen_at < now - datetime.timedelta(days=30)).execute()
+    links = LoginLink.delete().where(LoginLink.expires_at < now - datetime.timedelta(days=1)).execute()
+    events = RateEvent.delete().where(RateEvent.at < now - datetime.timedelta(days=1)).execute()
+    if drafts or sessions or links or events:
+        log.info("forgot %d form draft(s), %d session(s), %d login link(s), %d rate event(s)",
+                 drafts, sessions, links, events)
+
+
+DRAFT_DAYS = 30
+
 # (name, function, interval in seconds)
 JOBS = (
     ("outbox-recover", recover_outbox, 60),
     ("spool-retry", wake_runner, 10),
+    ("portal-forget", forget_old_portal_state, 3600),
 )

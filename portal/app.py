@@ -14,7 +14,7 @@ import threading
 
 import bottle
 
-from maild import context
+from maild import context, forms
 from maild.config import Config
 from portal import views
 from portal.web import Web
@@ -29,6 +29,8 @@ def create_app(config: Config, ctx: context.Context | None = None) -> bottle.Bot
     """The portal application for a configuration (and, inside the daemon, its context)."""
     ctx = ctx or context.build(config)
     web = Web(ctx)
+    # A bad form stops the start with one line naming file and field (forms.FormError).
+    web.forms = forms.load_forms(config["site"]["forms_dir"], config)
     app = bottle.Bottle()
     app.config["sensedesk.web"] = web
     app.add_hook("before_request", web.before)

@@ -8,6 +8,7 @@ string lacks its Norwegian text.
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
@@ -39,6 +40,29 @@ def read() -> Catalog:
         return read_po(f, locale="nb")
 
 
+HEADER = """# Norwegian (bokmål) text of the Sensedesk portal.
+# New strings: python -m portal.catalog, then translate the empty msgstr.
+#
+msgid ""
+msgstr ""
+"Project-Id-Version: Sensedesk\\n"
+"Language: nb\\n"
+"Plural-Forms: nplurals=2; plural=(n != 1);\\n"
+"MIME-Version: 1.0\\n"
+"Content-Type: text/plain; charset=utf-8\\n"
+"Content-Transfer-Encoding: 8bit\\n"
+
+"""
+
+
+def write(catalog: Catalog) -> None:
+    """Write the catalogue sorted, without locations, under a fixed header (no dates to churn)."""
+    buffer = io.BytesIO()
+    write_po(buffer, catalog, width=100, sort_output=True, no_location=True, omit_header=True)
+    PO.parent.mkdir(parents=True, exist_ok=True)
+    PO.write_bytes(HEADER.encode("utf-8") + buffer.getvalue().lstrip(b"\n"))
+
+
 def update() -> tuple[list, list]:
     """Add missing strings to the catalogue; returns (added, unused) message ids."""
     catalog = read() if PO.exists() else Catalog(locale="nb", project="Sensedesk", fuzzy=False)
@@ -51,9 +75,7 @@ def update() -> tuple[list, list]:
             added.append(key)
     keys = {m[0] if isinstance(m, tuple) else m for m in used}
     unused = [m.id for m in catalog if m.id and (m.id[0] if isinstance(m.id, tuple) else m.id) not in keys]
-    PO.parent.mkdir(parents=True, exist_ok=True)
-    with open(PO, "wb") as f:
-        write_po(f, catalog, width=100, sort_output=True, no_location=True)
+    write(catalog)
     return added, unused
 
 

@@ -48,6 +48,7 @@ class Web:
         self.secure = base.scheme == "https"
         # The __Host- prefix pins the cookie to this host and path /, Secure only (RFC 6265bis 4.1.3.2).
         self.cookie = "__Host-sd" if self.secure else "sd"
+        self.forms: dict = {}  # intake forms by id, set by create_app
         self.translations = {language: i18n.load(language) for language in i18n.LANGUAGES}
         self.envs = {language: self._environment(language) for language in i18n.LANGUAGES}
 

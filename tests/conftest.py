@@ -29,7 +29,7 @@ def base_settings(tmp_path: Path, url: str) -> dict:
     """A configuration document with two departments, rooted in tmp_path."""
     return {
         "site": {"mail_domain": "desk.example.test", "var_dir": str(tmp_path / "var"),
-                 "base_url": "http://127.0.0.1:8080"},
+                 "base_url": "http://127.0.0.1:8080", "forms_dir": str(tmp_path / "forms")},
         "database": {"url": url},
         "smtp_in": {"listen": f"127.0.0.1:{free_port()}"},
         "smtp_out": {"transport": "maildir"},

@@ -56,15 +56,21 @@ class Site:
 
 
 @pytest.fixture
-def site(make_config, capture, monkeypatch):
-    """The daemon and the portal, as ``sensedesk run`` starts them."""
+def site(make_config, capture, monkeypatch, request):
+    """The daemon and the portal, as ``sensedesk run`` starts them.
+
+    ``@pytest.mark.settings(section={...})`` on a test adds configuration.
+    """
     # Argon2's defaults cost ~120 ms a hash: cheap parameters in tests only (TESTING.md).
     monkeypatch.setattr(auth, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     monkeypatch.setattr(auth, "_DUMMY_HASH", None)
     port = free_port()
+    marker = request.node.get_closest_marker("settings")
+    extra = marker.kwargs if marker else {}
     config = make_config(smtp_out={"transport": "smtp", "host": "127.0.0.1", "port": capture.port},
-                         portal={"listen": f"127.0.0.1:{port}"},
-                         site={"base_url": f"http://127.0.0.1:{port}", "mail_domain": "desk.example.test"})
+                         portal={"listen": f"127.0.0.1:{port}", **extra.get("portal", {})},
+                         site={"base_url": f"http://127.0.0.1:{port}", "mail_domain": "desk.example.test",
+                               **extra.get("site", {})})
     prepare(config).db.close()
     daemon = Daemon(config)
     server = PortalServer(create_app(config, daemon.ctx), config["portal"]["listen"])
@@ -122,3 +128,8 @@ class Client:
         assert page.status_code == 200 and address.lower() in page.text
         answer = self.post(path, token=CSRF.search(page.text).group(1))
         assert answer.status_code == 200 and answer.url.endswith("/requests"), answer.url
+
+
+def pytest_configure(config):
+    """Register the marker the ``site`` fixture reads."""
+    config.addinivalue_line("markers", "settings(**sections): configuration the site fixture adds")

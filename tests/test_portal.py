@@ -146,7 +146,7 @@ def test_a_post_without_csrf_token_or_from_another_site_is_refused(site):
     kari = Client(site)
     kari.log_in("kari@example.org")
     for path in ("/logout", f"/requests/{case.id}/reply", f"/requests/{case.id}/solve", "/login/link",
-                 "/language", "/new/helpdesk"):
+                 "/language", "/new/helpdesk/message"):
         assert kari.post(path, {"text": "x", "email": "kari@example.org"}, token="").status_code == 403, path
         assert kari.post(path, {"text": "x"}, token="0" * 64).status_code == 403, path
     token = kari.csrf("/requests")
@@ -312,10 +312,10 @@ def test_search_finds_words_in_messages_of_my_cases_only(site):
 def test_new_request_validates_then_opens_a_case_with_an_acknowledgement(site):
     kari = Client(site)
     kari.log_in("kari@example.org")
-    bad = kari.post("/new/hr", {"subject": "", "description": ""}, form_page="/new/hr")
+    bad = kari.post("/new/hr/message", {"subject": "", "description": ""}, form_page="/new/hr")
     assert bad.status_code == 400 and bad.text.count("field-error") == 2
-    good = kari.post("/new/hr", {"subject": "Ferie", "description": "Jeg vil ta ferie i juli."},
-                     files=[("files", ("søknad.pdf", b"%PDF-1.4", "application/pdf"))], form_page="/new/hr")
+    good = kari.post("/new/hr/message", {"subject": "Ferie", "description": "Jeg vil ta ferie i juli."},
+                     files=[("files", ("søknad.pdf", b"%PDF-1.4", "application/pdf"))], form_page="/new/hr/message")
     assert good.status_code == 200
     case = Case.get(Case.subject == "Ferie")
     assert case.department == "hr" and good.url.endswith(f"/requests/{case.id}?done=created")

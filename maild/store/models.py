@@ -104,7 +104,9 @@ class Case(BaseModel):
     requester = ForeignKeyField(Person, backref="requested", index=True)
     assignee = ForeignKeyField(Person, null=True, backref="assigned")
     linked_to = ForeignKeyField("self", null=True, backref="links")
-    priority = CharField(default="normal")
+    priority = CharField(default="normal")  # low | normal | high | urgent
+    request_type = CharField(default="")  # incident | service_request | question | … (from a form)
+    tags = JSONField(default=list)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow, index=True)
     closed_at = DateTimeField(null=True)
@@ -138,6 +140,7 @@ class Entry(BaseModel):
     unverified = BooleanField(default=False)
     automatic = BooleanField(default=False)
     defects = JSONField(default=list)
+    answers = JSONField(null=True)  # an intake form's answers, as submitted: {"form": id, "answers": {...}}
     created_at = DateTimeField(default=utcnow)
 
 
@@ -255,5 +258,31 @@ class RateEvent(BaseModel):
     at = DateTimeField(default=utcnow, index=True)
 
 
+
+class FormDraft(BaseModel):
+    """An intake form being filled in the portal: answers and files kept between its pages."""
+
+    id = CharField(primary_key=True)  # random, in the page URLs
+    person = ForeignKeyField(Person, backref="drafts", on_delete="CASCADE")
+    form_id = CharField()
+    answers = JSONField(default=dict)
+    files = JSONField(default=dict)  # field id -> [{"name", "type", "sha256", "size"}], content in Blob
+    done = JSONField(default=list)  # ids of the pages validated so far
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow, index=True)
+
+
+class Approval(BaseModel):
+    """A person asked to approve a case, in sequence; decided later (SPEC 5, Approvals)."""
+
+    case = ForeignKeyField(Case, backref="approvals", on_delete="CASCADE", index=True)
+    approver = CharField()  # an address, lowercased
+    position = IntegerField(default=1)  # the order approvers are asked in
+    state = CharField(default="pending")  # pending | approved | rejected
+    source = CharField(default="form")  # form | agent
+    requested_at = DateTimeField(default=utcnow)
+    decided_at = DateTimeField(null=True)
+    comment = TextField(default="")
+
 ALL_MODELS = (Setting, Person, Membership, Spool, Case, Participant, Entry, InboundMessage, MessageRef, Blob,
-              Attachment, Outbox, ImapMailbox, PortalSession, LoginLink, RateEvent)
+              Attachment, Outbox, ImapMailbox, PortalSession, LoginLink, RateEvent, FormDraft, Approval)

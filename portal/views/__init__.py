@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from portal.views import account, home, requests
+from portal.views import account, forms, home, requests
 
 
 def install(app, web) -> None:
     """Add every route of the portal to ``app``."""
-    for module in (home, account, requests):
+    for module in (home, account, requests, forms):
         module.install(app, web)

@@ -1,9 +1,10 @@
 """The home page, a new request to a department, the theme stylesheet and static files.
 
-Until intake forms arrive, a new request is the plain form every helpdesk
-starts with: subject, description and attachments, per department. It opens
-the case through the same domain operation as mail, so the acknowledgement
-and the department's notification go out alike.
+A department with intake forms shows them as a catalogue; beside them, and
+for a department without forms, is the plain form every helpdesk starts
+with: subject, description and attachments. Both open the case through the
+same domain operation as mail, so the acknowledgement and the department's
+notification go out alike.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import bottle
 
-from maild import cases
+from maild import cases, forms
 from maild.store.models import utcnow
 from portal import auth, uploads
 from portal.web import require_login
@@ -55,11 +56,20 @@ def install(app, web) -> None:
         return web.render("new_department.html")
 
     @app.get("/new/<slug>")
+    def department_catalogue(slug):
+        dept = department_or_404(slug)
+        offered = forms.forms_of(web.forms, dept.slug)
+        if not offered:
+            require_login()
+            return web.render("new_request.html", dept=dept, values={}, errors={})
+        return web.render("new_catalogue.html", dept=dept, offered=offered)
+
+    @app.get("/new/<slug>/message")
     def new_request_form(slug):
         require_login()
         return web.render("new_request.html", dept=department_or_404(slug), values={}, errors={})
 
-    @app.post("/new/<slug>")
+    @app.post("/new/<slug>/message")
     def new_request(slug):
         person = require_login()
         dept = department_or_404(slug)

@@ -1,0 +1,248 @@
+"""Intake forms in the portal: a department's catalogue, pages kept on the server, a summary, submit.
+
+Answers live in a ``FormDraft`` between pages, so back and forward lose
+nothing and no JavaScript is needed; a page is shown only when every visible
+page before it was answered (a page skipped by URL sends the person back).
+Every rule is evaluated here on the server by ``maild.forms``: a field hidden
+by a rule is ignored even when a tampered page submits it. Submitting opens
+the case through ``cases.open_case``, as mail does, with the answers kept as
+JSON on the first entry and as readable text in it and in the mails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import secrets
+
+import bottle
+
+from maild import cases, forms, people
+from maild.message import Part
+from maild.store.models import Blob, FormDraft, utcnow
+from portal import auth
+from portal.render import download_filename
+from portal.web import current, require_login
+
+MAX_FILES_PER_FIELD = 10
+# Form parts that are not answers: the token, and which way the person goes.
+_CONTROL = {"csrf", "direction"}
+
+
+def install(app, web) -> None:
+    """Add the catalogue, page, summary and submit routes."""
+    ctx = web.ctx
+
+    def form_or_404(form_id: str) -> forms.Form:
+        form = web.forms.get(form_id)
+        if form is None or ctx.config.department(form.department) is None:
+            bottle.abort(404)
+        return form
+
+    def draft_or_404(form: forms.Form, draft_id: str, person) -> FormDraft:
+        draft = FormDraft.get_or_none((FormDraft.id == draft_id) & (FormDraft.person == person)
+                                      & (FormDraft.form_id == form.id))
+        if draft is None:
+            bottle.abort(404)
+        return draft
+
+    def page_or_404(form, page_id: str):
+        for page in form.pages:
+            if page.id == page_id:
+                return page
+        bottle.abort(404)
+
+    def first_unanswered(form, draft, before=None):
+        """The first visible page (before ``before``) not yet answered, or None."""
+        for page in forms.visible_pages(form, draft.answers):
+            if before is not None and page.id == before.id:
+                return None
+            if page.id not in draft.done:
+                return page
+        return None
+
+    def neighbour(form, answers, page, step: int):
+        pages = forms.visible_pages(form, answers)
+        ids = [p.id for p in pages]
+        if page.id not in ids:
+            return pages[0] if step < 0 else None
+        index = ids.index(page.id) + step
+        return pages[index] if 0 <= index < len(pages) else None
+
+    def show_page(form, page, draft, status=200, errors=None, raw=None, notice=""):
+        answers = dict(draft.answers) if draft else {}
+        pages = forms.visible_pages(form, answers)
+        number = next((i for i, p in enumerate(pages, 1) if p.id == page.id), 1)
+        action = f"/forms/{form.id}/{draft.id}/{page.id}" if draft else f"/forms/{form.id}"
+        return web.render("form_page.html", status=status, form=form, page=page, number=number,
+                          count=len(pages), fields=forms.visible_fields(page, answers), answers=answers,
+                          raw=raw or {}, errors=errors or {}, action=action, notice=notice,
+                          files=(draft.files if draft else {}), first=number == 1)
+
+    @app.get("/forms/<form_id>")
+    def start(form_id):
+        require_login()
+        form = form_or_404(form_id)
+        return show_page(form, forms.visible_pages(form, {})[0], None)
+
+    @app.post("/forms/<form_id>")
+    def start_and_save(form_id):
+        person = require_login()
+        form = form_or_404(form_id)
+        now = utcnow()
+        draft = FormDraft(id=secrets.token_urlsafe(16), person=person, form_id=form.id, answers={},
+                          files={}, done=[], created_at=now, updated_at=now)
+        page = forms.visible_pages(form, {})[0]
+        return save_page(form, page, draft, new=True)
+
+    @app.get("/forms/<form_id>/<draft_id>/<page_id>")
+    def page_view(form_id, draft_id, page_id):
+        person = require_login()
+        form = form_or_404(form_id)
+        draft = draft_or_404(form, draft_id, person)
+        if page_id == "summary":
+            return summary(form, draft)
+        page = page_or_404(form, page_id)
+        missing = first_unanswered(form, draft, before=page)
+        if missing is not None:
+            bottle.redirect(f"/forms/{form.id}/{draft.id}/{missing.id}", 303)
+        if page not in forms.visible_pages(form, draft.answers):
+            bottle.abort(404)
+        return show_page(form, page, draft)
+
+    @app.post("/forms/<form_id>/<draft_id>/<page_id>")
+    def page_post(form_id, draft_id, page_id):
+        person = require_login()
+        form = form_or_404(form_id)
+        draft = draft_or_404(form, draft_id, person)
+        if page_id == "submit":
+            return submit(form, draft, person)
+        page = page_or_404(form, page_id)
+        missing = first_unanswered(form, draft, before=page)
+        if missing is not None or page not in forms.visible_pages(form, draft.answers):
+            missing = missing or first_unanswered(form, draft) or forms.visible_pages(form, draft.answers)[0]
+            return show_page(form, missing, draft, status=400,
+                             notice=web.gettext("Please answer this page first."))
+        return save_page(form, page, draft)
+
+    def save_page(form, page, draft, new=False):
+        language = current().language
+        request = bottle.request
+        submitted = request.forms.decode()  # Bottle keeps WSGI's latin-1 strings until asked
+        data = {name: submitted.getall(name) for name in submitted.keys() if name not in _CONTROL}
+        going_back = request.forms.get("direction") == "back"
+        known = {f.id for f in page.fields}
+        if set(data) - known:
+            # Names no field of this page has: the page was tampered with.
+            return show_page(form, page, None if new else draft, status=400, raw=data,
+                             notice=web.gettext("The form was changed in a way we cannot accept. "
+                                                "Please check your answers."))
+        answers, errors = forms.parse_page(form, page, data, language, draft.answers)
+        files, file_errors = read_files(page, {**draft.answers, **answers}, language)
+        errors.update(file_errors)
+        if errors and not going_back:
+            return show_page(form, page, None if new else draft, status=400, errors=errors, raw=data)
+        merged = {k: v for k, v in draft.answers.items() if k not in known}
+        merged.update({k: v for k, v in answers.items() if k not in errors})
+        stored_files = {k: v for k, v in draft.files.items() if k not in files or files[k] is None}
+        for field_id, entries in files.items():
+            if entries is not None:
+                stored_files[field_id] = entries
+        for field_id, entries in stored_files.items():
+            if field_id in known:
+                merged[field_id] = [e["name"] for e in entries]
+        draft.answers = forms.clean(form, merged)
+        draft.files = {k: v for k, v in stored_files.items() if k in draft.answers}
+        done = [p for p in draft.done if p != page.id]
+        if not errors:
+            done.append(page.id)
+        draft.done = done
+        draft.updated_at = utcnow()
+        with ctx.db.atomic():
+            draft.save(force_insert=new)
+        target = neighbour(form, draft.answers, page, -1 if going_back else 1)
+        if going_back and target is None:
+            target = page
+        where = target.id if target is not None else "summary"
+        bottle.redirect(f"/forms/{form.id}/{draft.id}/{where}", 303)
+
+    def read_files(page, answers, language):
+        """Uploads of the page's visible file fields: field id -> stored entries (None: none sent)."""
+        found, errors = {}, {}
+        for field in forms.visible_fields(page, answers):
+            if field.type != "file":
+                continue
+            uploads = [u for u in bottle.request.files.getall(field.id) if (u.raw_filename or "").strip()]
+            if not uploads:
+                found[field.id] = None
+                continue
+            if len(uploads) > (MAX_FILES_PER_FIELD if field.multiple else 1):
+                errors[field.id] = web.gettext("Too many files.")
+                continue
+            entries = []
+            for upload in uploads:
+                limit = min(field.max_bytes or ctx.config["mail"]["max_attachment_bytes"],
+                            ctx.config["mail"]["max_attachment_bytes"])
+                data = upload.file.read(limit + 1)
+                name = download_filename(upload.raw_filename)
+                problem = forms.check_file(field, name, len(data), language) if len(data) <= limit else \
+                    web.gettext("The file is larger than the limit.")
+                if problem:
+                    errors[field.id] = problem
+                    break
+                digest = hashlib.sha256(data).hexdigest()
+                with ctx.db.atomic():
+                    Blob.insert(sha256=digest, size=len(data), data=data).on_conflict_ignore().execute()
+                entries.append({"name": name, "type": mimetypes.guess_type(name)[0] or "application/octet-stream",
+                                "sha256": digest,
+                                "size": len(data)})
+            if field.id not in errors:
+                found[field.id] = entries
+        return found, errors
+
+    def summary(form, draft, status=200, errors=None):
+        missing = first_unanswered(form, draft)
+        if missing is not None:
+            bottle.redirect(f"/forms/{form.id}/{draft.id}/{missing.id}", 303)
+        language = current().language
+        sections = []
+        for page in forms.visible_pages(form, draft.answers):
+            rows = [(forms.localised(f.label, language),
+                     forms.display(f, draft.answers[f.id], language) if f.id in draft.answers else "")
+                    for f in forms.visible_fields(page, draft.answers) if f.type != "help"]
+            sections.append((page, rows))
+        return web.render("form_summary.html", status=status, form=form, draft=draft, sections=sections,
+                          errors=errors or {})
+
+    def submit(form, draft, person):
+        language = current().language
+        missing = first_unanswered(form, draft)
+        if missing is not None:
+            return show_page(form, missing, draft, status=400,
+                             notice=web.gettext("Please answer this page first."))
+        answers = forms.clean(form, draft.answers)
+        errors = forms.validate(form, answers, language)
+        if errors:
+            return summary(form, draft, status=400, errors=errors)
+        routing = forms.route(form, answers)
+        dept = ctx.config.department(routing.department) or ctx.config.department(form.department)
+        parts = [Part(filename=e["name"], content_type=e["type"],
+                      data=bytes(Blob.get(Blob.sha256 == e["sha256"]).data))
+                 for entries in draft.files.values() for e in entries]
+        now = utcnow()
+        with ctx.db.atomic():
+            if auth.over_limit("request", str(person.id), now):
+                return summary(form, draft, status=429, errors={
+                    "form": web.gettext("You have sent many requests in a short time. Try again later.")})
+            copied = [people.find_or_create(a) for a in routing.participants if a != person.email]
+            assignee = people.find(routing.assignee) if routing.assignee else None
+            case, _ = cases.open_case(
+                ctx, department=dept, requester=person, subject=forms.subject(form, answers, language),
+                body_text=forms.answers_text(form, answers, language), parts=parts, now=now,
+                answers={"form": form.id, "answers": answers}, priority=routing.priority,
+                request_type=routing.request_type, tags=routing.tags, assignee=assignee, copied=copied)
+            for approver in routing.approvers:
+                cases.request_approval(ctx, case, approver, source="form", now=now)
+            draft.delete_instance()
+        ctx.outbox_wakeup.set()
+        bottle.redirect(f"/requests/{case.id}?done=created", 303)

@@ -1,0 +1,192 @@
+"""Intake forms in the portal over HTTP: pages kept on the server, rules, submit, and bad submissions.
+
+The example forms of ``config/forms`` are used as shipped. Browser tests of
+the same course (Chromium, axe-core) are in ``test_portal_forms_browser.py``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from pathlib import Path
+
+import pytest
+from portalkit import Client
+
+from maild import jobs
+from maild.store.models import (Approval, Attachment, Case, Entry, FormDraft, LoginLink, Participant, Person,
+                                PortalSession, RateEvent, utcnow)
+
+FORMS = str(Path(__file__).resolve().parent.parent / "config" / "forms")
+pytestmark = pytest.mark.settings(site={"forms_dir": FORMS})
+
+NEW_EMPLOYEE = "/forms/hr-new-employee"
+PERSON = {"full_name": "Ola Nordmann", "personal_email": "ola@example.org", "start_date": "2027-01-04",
+          "employment_type": "temporary"}
+JOB = {"position": "Konsulent", "unit": "Lønn", "manager_email": "leder@example.org", "workplace": "bergen",
+       "equipment": ["laptop", "access_card"]}
+
+
+def draft_url(answer) -> str:
+    return re.search(r"(/forms/[^/]+/[A-Za-z0-9_-]+)/", answer.url).group(1)
+
+
+def logged_in(site) -> Client:
+    client = Client(site)
+    client.log_in("kari@example.org")
+    return client
+
+
+def test_the_catalogue_lists_the_departments_forms(site):
+    client = logged_in(site)
+    page = client.get("/new/hr").text
+    assert "New employee" in page and "Other question" in page and "Order software" not in page
+    assert "/new/hr/message" in page  # a free-text request is always possible
+    assert client.get("/forms/no-such-form").status_code == 404
+
+
+def test_new_employee_over_three_pages_with_back_and_forward(site):
+    client = logged_in(site)
+    first = client.post(NEW_EMPLOYEE, {**PERSON, "direction": "next"}, form_page=NEW_EMPLOYEE)
+    assert first.url.endswith("/job"), first.url
+    base = draft_url(first)
+    # Back from page 2 keeps page 1's answers.
+    back = client.post(f"{base}/job", {"position": "Konsulent", "direction": "back"}, form_page=f"{base}/job")
+    assert back.url.endswith("/person") and 'value="Ola Nordmann"' in back.text
+    again = client.post(f"{base}/person", {**PERSON, "direction": "next"}, form_page=f"{base}/person")
+    assert 'value="Konsulent"' in again.text  # and forward keeps what page 2 had
+    third = client.post(f"{base}/job", {**JOB, "direction": "next"}, form_page=f"{base}/job")
+    assert third.url.endswith("/terms")  # temporary employment: the conditional page
+    wrong = client.post(f"{base}/terms", {"end_date": "2027-06-30", "hours_per_week": "90", "direction": "next"},
+                        form_page=f"{base}/terms")
+    assert wrong.status_code == 400 and "There is a problem" in wrong.text and 'value="90"' in wrong.text
+    summary = client.post(f"{base}/terms", {"end_date": "2027-06-30", "hours_per_week": "20", "direction": "next"},
+                          form_page=f"{base}/terms")
+    assert summary.url.endswith("/summary") and "Check your answers" in summary.text
+    assert "Ola Nordmann" in summary.text and "Bergen office" in summary.text
+    done = client.post(f"{base}/submit", form_page=f"{base}/summary")
+    assert "/requests/" in done.url and "done=created" in done.url
+    case = Case.get()
+    assert case.department == "hr" and case.subject == "New employee: Ola Nordmann"
+    assert case.request_type == "service_request" and "fixed-term" in case.tags
+    entry = Entry.get(Entry.case == case)
+    assert entry.answers["form"] == "hr-new-employee"
+    assert entry.answers["answers"]["hours_per_week"] == 20 and entry.answers["answers"]["workplace"] == "bergen"
+    assert "Ola Nordmann" in entry.body_text and "Bergen office" in entry.body_text
+    manager = Person.get(Person.email == "leder@example.org")
+    assert Participant.select().where((Participant.case == case) & (Participant.person == manager)).exists()
+    assert FormDraft.select().count() == 0
+    ack = site.wait_for_mail("kari@example.org", "New employee")
+    assert "Bergen office" in ack.get_body(("plain",)).get_content()
+    notice = site.wait_for_mail("hr-agent@example.test", "New employee")
+    assert "Konsulent" in notice.get_body(("plain",)).get_content()
+
+
+def test_permanent_employment_skips_the_conditional_page(site):
+    client = logged_in(site)
+    first = client.post(NEW_EMPLOYEE, {**PERSON, "employment_type": "permanent", "direction": "next"},
+                        form_page=NEW_EMPLOYEE)
+    base = draft_url(first)
+    after = client.post(f"{base}/job", {**JOB, "direction": "next"}, form_page=f"{base}/job")
+    assert after.url.endswith("/summary")
+    assert client.get(f"{base}/terms").status_code == 404
+
+
+def test_routing_from_the_answers(site):
+    client = logged_in(site)
+    start = "/forms/helpdesk-something-broken"
+    first = client.post(start, {"category": "printer", "description": "It jams on every page.",
+                                "stops_work": "yes", "direction": "next"}, form_page=start)
+    assert first.url.endswith("/details"), first.text[:2000]
+    base = draft_url(first)
+    page = client.get(f"{base}/details").text
+    assert "printer_location" in page and "asset_tag" not in page  # only what a printer needs
+    summary = client.post(f"{base}/details", {"printer_location": "Floor 3, HP LaserJet", "direction": "next"},
+                          form_page=f"{base}/details")
+    assert summary.url.endswith("/summary"), summary.text[:2000]
+    client.post(f"{base}/submit", form_page=f"{base}/summary")
+    case = Case.get()
+    assert (case.department, case.priority, case.request_type) == ("helpdesk", "high", "incident")
+    assert case.tags == ["hardware"]
+    assert "Floor 3, HP LaserJet" in Entry.get(Entry.case == case).body_text
+
+
+def test_an_expensive_order_records_pending_approvals_in_order(site):
+    client = logged_in(site)
+    start = "/forms/helpdesk-order-software"
+    summary = client.post(start, {"program": "Visio", "cost_band": "over_5000", "users": "3",
+                                  "justification": "Drawing network diagrams for the new office.",
+                                  "manager_email": "Leder@Example.org", "direction": "next"}, form_page=start)
+    assert summary.url.endswith("/summary"), summary.text[:2000]
+    client.post(f"{draft_url(summary)}/submit", form_page=summary.url[len(site.url):])
+    case = Case.get()
+    approvals = [(a.approver, a.position, a.state, a.source) for a in Approval.select().order_by(Approval.position)]
+    assert approvals == [("leder@example.org", 1, "pending", "form"), ("it-budget@example.test", 2, "pending", "form")]
+    assert case.tags == ["software-order"]
+    # Nobody is mailed to approve yet: that is the approvals flow's to do.
+    assert not site.mails_to("leder@example.org") or all(
+        "approve" not in str(m["Subject"]).lower() for m in site.mails_to("leder@example.org"))
+
+
+def test_a_page_skipped_by_url_sends_the_person_back(site):
+    client = logged_in(site)
+    first = client.post(NEW_EMPLOYEE, {**PERSON, "direction": "next"}, form_page=NEW_EMPLOYEE)
+    base = draft_url(first)
+    assert client.get(f"{base}/terms").url.endswith("/job")
+    skipped = client.post(f"{base}/terms", {"end_date": "2027-06-30", "direction": "next"},
+                          form_page=f"{base}/job")
+    assert skipped.status_code == 400 and "Please answer this page first" in skipped.text
+    assert client.get(f"{base}/summary").url.endswith("/job")
+    refused = client.post(f"{base}/submit", form_page=f"{base}/job")
+    assert refused.status_code == 400
+    assert Case.select().count() == 0
+
+
+def test_tampered_and_bad_answers_get_the_form_back_and_store_nothing(site):
+    client = logged_in(site)
+    cases_before = Case.select().count()
+    # A field this page does not have.
+    tampered = client.post(NEW_EMPLOYEE, {**PERSON, "is_admin": "yes", "direction": "next"},
+                           form_page=NEW_EMPLOYEE)
+    assert tampered.status_code == 400 and "changed in a way we cannot accept" in tampered.text
+    # A choice not offered.
+    bad_choice = client.post(NEW_EMPLOYEE, {**PERSON, "employment_type": "ceo", "direction": "next"},
+                             form_page=NEW_EMPLOYEE)
+    assert bad_choice.status_code == 400 and "field-error" in bad_choice.text
+    assert FormDraft.select().count() == 0
+    # Required answers missing.
+    first = client.post("/forms/hr-other-question", {"direction": "next"}, form_page="/forms/hr-other-question")
+    assert first.status_code == 400 and first.text.count("field-error") == 2
+    # An oversized file (the limit made small here; the field's own is 10 MB).
+    site.ctx.config["mail"]["max_attachment_bytes"] = 1000
+    big = client.post("/forms/hr-other-question", {"topic": "Pension", "question": "How is it paid?",
+                                                   "direction": "next"},
+                      files=[("attachment", ("payslip.pdf", b"%PDF" + b"x" * 2000, "application/pdf"))],
+                      form_page="/forms/hr-other-question")
+    assert big.status_code == 400 and "larger than the limit" in big.text
+    assert 'value="Pension"' in big.text  # nothing typed is lost
+    assert FormDraft.select().count() == 0 and Case.select().count() == cases_before
+
+
+def test_another_persons_draft_is_404(site):
+    kari = logged_in(site)
+    first = kari.post(NEW_EMPLOYEE, {**PERSON, "direction": "next"}, form_page=NEW_EMPLOYEE)
+    base = draft_url(first)
+    ola = Client(site)
+    ola.log_in("ola@example.org")
+    assert ola.get(f"{base}/job").status_code == 404
+    assert ola.get(f"{base}/summary").status_code == 404
+    assert ola.post(f"{base}/submit", form_page="/requests").status_code == 404
+
+
+def test_old_drafts_sessions_links_and_rate_events_are_forgotten(site):
+    client = logged_in(site)
+    client.post(NEW_EMPLOYEE, {**PERSON, "direction": "next"}, form_page=NEW_EMPLOYEE)
+    later = utcnow() + datetime.timedelta(days=jobs.DRAFT_DAYS + 1)
+    assert FormDraft.select().count() == 1 and PortalSession.select().count() == 1
+    jobs.forget_old_portal_state(site.ctx, utcnow())
+    assert FormDraft.select().count() == 1 and PortalSession.select().count() == 1
+    jobs.forget_old_portal_state(site.ctx, later)
+    assert FormDraft.select().count() == 0 and PortalSession.select().count() == 0
+    assert LoginLink.select().count() == 0 and RateEvent.select().count() == 0
+    assert Approval.select().count() == 0 and Attachment.select().count() == 0
