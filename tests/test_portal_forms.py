@@ -190,3 +190,19 @@ def test_old_drafts_sessions_links_and_rate_events_are_forgotten(site):
     assert FormDraft.select().count() == 0 and PortalSession.select().count() == 0
     assert LoginLink.select().count() == 0 and RateEvent.select().count() == 0
     assert Approval.select().count() == 0 and Attachment.select().count() == 0
+
+
+def test_files_of_a_form_become_attachments_of_the_case(site):
+    client = logged_in(site)
+    start = "/forms/hr-other-question"
+    summary = client.post(start, {"topic": "Pension", "question": "How is it paid?", "direction": "next"},
+                          files=[("attachment", ("lønnsslipp.pdf", b"%PDF-1.4 slip", "application/pdf"))],
+                          form_page=start)
+    assert summary.url.endswith("/summary") and "lønnsslipp.pdf" in summary.text
+    client.post(f"{draft_url(summary)}/submit", form_page=summary.url[len(site.url):])
+    case = Case.get()
+    attachment = Attachment.select().join(Entry).where(Entry.case == case).get()
+    assert attachment.filename == "lønnsslipp.pdf" and attachment.content_type == "application/pdf"
+    assert case.request_type == "question"
+    notice = site.wait_for_mail("hr-agent@example.test", "Pension")
+    assert [p.get_filename() for p in notice.iter_attachments()] == ["lønnsslipp.pdf"]
