@@ -9,208 +9,21 @@ stays stored and shown one click away (MAIL_RULES 59).
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from html import escape
 from urllib.parse import quote, unquote, urlsplit
 
 import nh3
-from mailparser_reply import EmailMessage
-from mailparser_reply.constants import MAIL_LANGUAGES
 
-# --- Quotes -----------------------------------------------------------------
+# Quote folding is the same cut the mail daemon makes on agents' replies; it
+# lives with the daemon (which must not import the portal) and is re-exported
+# here for the views.
+from maild.quotes import split_quoted
 
-# mail-parser-reply has no Norwegian; its Danish patterns (Fra/Sendt/Til/Emne,
-# "… skrev …:", weekday abbreviations man/tir/ons/tor/fre/lør/søn) are the
-# same words in Bokmål and Nynorsk (MAIL_RULES 60, observed there).
-_LANGUAGE_ALIASES = {"nb": "da", "nn": "da", "no": "da"}
-
-# The library's "On … wrote:" pattern backtracks quadratically on a long line
-# that starts with "On " (10 KB took 2 s here; talon #168 is the same bug). The
-# header search therefore sees at most this much text, each line cut short;
-# an attribution is never that long, and a miss only means nothing is folded
-# (MAIL_RULES 61).
-_SEARCH_CHARS = 64_000
-_SEARCH_LINE = 200
-
-# Separator lines the library does not know: it has English "-----Original
-# Message-----" only, and Danish "Oprindelig meddelelse" only in front of a
-# Fra: block. Outlook in Norwegian writes "-----Opprinnelig melding-----", and
-# a forwarded message is history too. A plain rule of underscores (Outlook's
-# line above "From:") is only taken when it sits right above a found header.
-_SEPARATOR_NAMES = (r"(?:original message|opprinnelig melding|oprindelig meddelelse"
-                    r"|forwarded message|videresendt melding|videresendt e-post)")
-_NAMED_SEPARATOR = re.compile(rf"^(?:>\s?)*-{{2,}}\s*{_SEPARATOR_NAMES}\s*-{{2,}}$", re.IGNORECASE)
-_RULE = re.compile(rf"^(?:>\s?)*(?:[_=-]{{5,}}|-{{2,}}\s*{_SEPARATOR_NAMES}\s*-{{2,}})$", re.IGNORECASE)
-
-# Words of an attribution above a trailing "> " block that the library's
-# patterns missed, such as Gmail's Norwegian one wrapped inside the address:
-# "… skrev Kari Nordmann <" / "kari@example.org>:" (Danish wants one line).
-_ATTRIBUTION_WORD = re.compile(r"\b(?:wrote|skrev|schrieb|écrit|escribió)\b", re.IGNORECASE)
-
-
-def split_quoted(text: str, languages: Iterable[str] = ("en", "nb")) -> tuple[str, str]:
-    """(new text, quoted history) of a plain-text body; (text, "") when nothing is quoted.
-
-    The quoted part starts at the first reply header found by mail-parser-reply
-    ("On … wrote:", "Den … skrev …:", a From:/Fra: block, "-----Original
-    Message-----"), at a separator it misses, or at a trailing block of "> "
-    lines. A bottom-post (a leading quote, then the answer) returns the answer
-    as new text. Interleaved answers, or a split that would leave no new text,
-    return the whole text unfolded. The split is made on the original text:
-    new + quoted hold every character of the input except whitespace at the cut.
-    """
-    if not text or not text.strip():
-        return text, ""
-    lines = text.split("\n")
-    quoted = [_is_quoted(line) for line in lines]
-    found = [span for span in (_find_header(lines, languages), _find_named_separator(lines)) if span]
-    if found:
-        start, end = min(found)
-        if any(line.strip() for line in lines[:start]):
-            return _top_post(text, lines, _extend_up(lines, start))
-        # A header on top: a bottom-post when its quote is followed by an
-        # answer. A From: block's match may run into the first quoted line.
-        begin = start + 1
-        while begin < end and not quoted[begin]:
-            begin += 1
-        return _bottom_post(text, lines, quoted, begin)
-    first = next(i for i, line in enumerate(lines) if line.strip())
-    if quoted[first]:
-        return _bottom_post(text, lines, quoted, first)
-    return _trailing_quote(text, lines, quoted)
-
-
-def _is_quoted(line: str) -> bool:
-    """Whether a line belongs to a "> " quote (RFC 3676 §4.5 quote marks)."""
-    return line.lstrip().startswith(">")
-
-
-def _languages(languages: Iterable[str]) -> tuple[str, ...]:
-    """Library language codes for ours; unknown ones are ignored, English always kept."""
-    codes = []
-    for code in languages:
-        code = _LANGUAGE_ALIASES.get(code.lower().strip(), code.lower().strip())
-        if code in MAIL_LANGUAGES and code not in codes:
-            codes.append(code)
-    return tuple(codes)
-
-
-@functools.lru_cache(maxsize=16)
-def _header_regex(languages: tuple[str, ...]) -> re.Pattern:
-    """mail-parser-reply's compiled reply-header pattern for these languages."""
-    return EmailMessage(text="", languages=list(languages)).HEADER_REGEX
-
-
-def _find_header(lines: list[str], languages: Iterable[str]) -> tuple[int, int] | None:
-    """(first line, line after) of the first reply header the library finds, or None.
-
-    The library's own read() returns pieces of a rewritten text (every line
-    stripped, underscore rules deleted) that cannot be mapped back onto the
-    original, so we run its pattern over stripped lines, one for one with ours,
-    and turn the match into line numbers; the cut is then made in the original.
-    """
-    prepared, size = [], 0
-    for line in lines:
-        if size > _SEARCH_CHARS:
-            break
-        line = line.strip()[:_SEARCH_LINE]
-        prepared.append(line)
-        size += len(line) + 1
-    joined = "\n".join(prepared)
-    match = _header_regex(_languages(languages)).search(joined)
-    if match is None:
-        return None
-    span = match.group(0)
-    start = match.start() + len(span) - len(span.lstrip())
-    end = match.start() + len(span.rstrip())
-    return joined.count("\n", 0, start), joined.count("\n", 0, end) + 1
-
-
-def _find_named_separator(lines: list[str]) -> tuple[int, int] | None:
-    """The first "-----Opprinnelig melding-----"-style line, as (line, line after)."""
-    for number, line in enumerate(lines):
-        if _NAMED_SEPARATOR.match(line.strip()):
-            return number, number + 1
-    return None
-
-
-def _extend_up(lines: list[str], start: int) -> int:
-    """Move a quote's start up over blank lines and separator rules right above it."""
-    top = start
-    while top > 0 and (not lines[top - 1].strip() or _RULE.match(lines[top - 1].strip())):
-        top -= 1
-    while not lines[top].strip():
-        top += 1
-    return top
-
-
-def _offset(lines: list[str], number: int) -> int:
-    """Character offset of a line in the text the lines were split from."""
-    return sum(len(line) + 1 for line in lines[:number])
-
-
-def _top_post(text: str, lines: list[str], start: int) -> tuple[str, str]:
-    """Split before line `start`: the answer above, the history below."""
-    cut = _offset(lines, start)
-    new = text[:cut].rstrip()
-    if not new.strip():
-        return text, ""
-    return new, text[cut:]
-
-
-def _bottom_post(text: str, lines: list[str], quoted: list[bool], start: int) -> tuple[str, str]:
-    """A leading quote (and its header) followed by the answer; else no split.
-
-    `start` is the first line after the header, or the first quoted line.
-    Only one block of "> " lines may follow; more quotes after the answer mean
-    the answer is interleaved and makes no sense without them.
-    """
-    number = start
-    while number < len(lines) and not lines[number].strip():
-        number += 1
-    if number == len(lines) or not quoted[number]:
-        # A header with no "> " block under it: a forward or an Outlook block
-        # with nothing above it — all of it is the message.
-        return text, ""
-    end = number
-    while end < len(lines) and (quoted[end] or not lines[end].strip()):
-        end += 1
-    if any(quoted[end:]) or not any(line.strip() for line in lines[end:]):
-        return text, ""
-    cut = _offset(lines, end)
-    return text[cut:].rstrip(), text[:cut].rstrip()
-
-
-def _trailing_quote(text: str, lines: list[str], quoted: list[bool]) -> tuple[str, str]:
-    """A "> " block running to the end under an answer: a top-post with no known header.
-
-    The one or two lines above the block (Gmail leaves a blank line between)
-    are taken with it when they end in ":" and read like an attribution in a
-    language or a wrapping the library misses.
-    """
-    last = max((i for i, flag in enumerate(quoted) if flag), default=None)
-    if last is None or any(line.strip() for line in lines[last + 1:]):
-        return text, ""
-    start = last
-    while start > 0 and (quoted[start - 1] or not lines[start - 1].strip()):
-        start -= 1
-    while not lines[start].strip():
-        start += 1
-    above = start
-    if above > 0 and not lines[above - 1].strip():
-        above -= 1
-    for size in (1, 2):
-        attribution = lines[max(above - size, 0):above]
-        joined = " ".join(line.strip() for line in attribution)
-        if (len(attribution) == size and all(line.strip() for line in attribution)
-                and joined.endswith(":") and _ATTRIBUTION_WORD.search(joined)):
-            start = above - size
-            break
-    return _top_post(text, lines, start)
-
+__all__ = ["clean_html", "content_disposition", "download_filename", "html_document",
+           "is_inline_image", "split_quoted"]
 
 # --- HTML -------------------------------------------------------------------
 
