@@ -196,3 +196,75 @@ def request_approval(ctx, case: Case, approver: str, *, source: str = "form", no
                                requested_at=now)
     event(case, f"Approval by {approver} requested ({source}).", now, public=False)
     return approval
+
+
+# --------------------------------------------------------------------------- for agents (SPEC 3.4, 4)
+
+def agent_reply(ctx, case: Case, agent: Person, body_text: str, *, parts=(), message_id: str = "",
+                spool_id=None, now=None) -> Entry:
+    """An agent's public answer: recorded, and sent to the requester and participants."""
+    now = now or utcnow()
+    entry = statements.create(Entry, case=case, kind="reply", public=True, author=agent,
+                              body_text=body_text, message_id=message_id[:250], spool_id=spool_id,
+                              created_at=now)
+    search.index_entry(entry)
+    remember_message_id(case, message_id)
+    changes = {"updated_at": now}
+    if case.status == "new":
+        changes["status"] = case.status = "open"
+    statements.update(Case, case.id, changes)
+    case.updated_at = now
+    files = attachments.store(ctx, entry, parts)
+    notify.agent_replied(ctx, case, entry, now=now, files=files)
+    return entry
+
+
+def add_note(ctx, case: Case, author: Person, body_text: str, *, parts=(), message_id: str = "",
+             spool_id=None, now=None) -> Entry:
+    """An internal note: for agents only, never sent to a customer by any path."""
+    now = now or utcnow()
+    entry = statements.create(Entry, case=case, kind="note", public=False, author=author,
+                              body_text=body_text, message_id=message_id[:250], spool_id=spool_id,
+                              created_at=now)
+    search.index_entry(entry)
+    remember_message_id(case, message_id)
+    files = attachments.store(ctx, entry, parts)
+    notify.note_added(ctx, case, entry, now=now, files=files)
+    return entry
+
+
+def set_status(ctx, case: Case, status: str, *, by: Person | None = None, now=None) -> None:
+    """Set a case open or pending; closing and reopening have their own operations."""
+    if status not in ("open", "pending"):
+        raise ValueError(f"status must be open or pending, not {status!r}")
+    now = now or utcnow()
+    if case.status == "closed":
+        reopen(ctx, case, by=by, now=now)
+    Case.update(status=status, updated_at=now).where(Case.id == case.id).execute()
+    case.status, case.updated_at = status, now
+    event(case, f"Status set to {status}.", now, author=by, public=False)
+
+
+def assign(ctx, case: Case, agent: Person | None, *, by: Person | None = None, now=None) -> None:
+    """Give the case to an agent (None: to nobody); the new assignee is told."""
+    now = now or utcnow()
+    Case.update(assignee=agent, updated_at=now).where(Case.id == case.id).execute()
+    case.assignee, case.updated_at = agent, now
+    event(case, f"Assigned to {agent.email}." if agent else "Unassigned.", now, author=by, public=False)
+    if agent is not None:
+        notify.assigned(ctx, case, agent, by, now=now)
+
+
+def move(ctx, case: Case, department, *, by: Person | None = None, now=None) -> None:
+    """Move the case to another department (an internal event records it)."""
+    now = now or utcnow()
+    old = case.department
+    Case.update(department=department.slug, updated_at=now).where(Case.id == case.id).execute()
+    case.department, case.updated_at = department.slug, now
+    event(case, f"Moved from {old} to {department.slug}.", now, author=by, public=False)
+
+
+def add_cc(ctx, case: Case, person: Person, *, by: Person | None = None, now=None) -> None:
+    """Copy a person on the case: they get its public mail from now on."""
+    add_participant(case, person)
+    event(case, f"{person.email} added as a participant.", now or utcnow(), author=by, public=False)

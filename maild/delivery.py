@@ -43,7 +43,8 @@ class Delivery:
     person: object = None  # models.Person
     case: object = None  # models.Case
     entry: object = None  # models.Entry
-    action: str = ""  # new | append | reopen | note
+    action: str = ""  # new | append | reopen | note | agent | unverified
+    reply_address: str = ""  # the signed reply address the mail came to, if any
     linked_to: object = None  # the old case a new one links to
     trace: list[dict] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)

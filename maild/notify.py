@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime
 import logging
+import re
 
-from maild import attachments, outbox
+from maild import attachments, outbox, signing
 from maild.compose import Outgoing, ascii_address
 from maild.rules.automatic import NO_REPLY
 from maild.store.models import Case, Entry, MessageRef, Participant, Person
@@ -55,7 +56,13 @@ def _references(ctx, case: Case, in_reply_to: str) -> list[str]:
 
 
 def _send(ctx, case: Case, person: Person, *, audience: str, event: str, kind: str, now,
-          auto_submitted: str, in_reply_to: str = "", references=None, files=(), **values) -> None:
+          auto_submitted: str, in_reply_to: str = "", references=None, files=(), from_name: str = "",
+          **values) -> None:
+    """Render one template for one person about a case and queue it.
+
+    Mail to agents carries a Reply-To of their signed reply address for the
+    case, so that answering it is how an agent replies and gives commands.
+    """
     dept = ctx.config.department(case.department)
     language = person.language or ctx.config.language(dept)
     prefix = ctx.config["site"]["token_prefix"]
@@ -63,8 +70,11 @@ def _send(ctx, case: Case, person: Person, *, audience: str, event: str, kind: s
         ctx, audience, event, language, case=case, person=person,
         department=dept.name if dept else case.department,
         number=f"{prefix}-{case.id}", base_url=ctx.config["site"]["base_url"].rstrip("/"), **values)
+    reply_to = ""
+    if audience == "agent" and dept is not None:
+        reply_to = signing.reply_address(ctx.signer, dept.address, case.id, person.email)
     out = Outgoing(
-        from_name=dept.name if dept else ctx.config["site"]["name"],
+        from_name=from_name or (dept.name if dept else ctx.config["site"]["name"]), reply_to=reply_to,
         from_address=dept.address if dept else next(iter(ctx.config.own_addresses()), ""),
         to_name=person.name, to_address=person.email,
         subject=case_subject(case.id, subject_line, prefix),
@@ -168,3 +178,60 @@ def login_link(ctx, address: str, link: str, language: str, *, now) -> None:
         from_name=ctx.config["site"]["name"], from_address=site_sender(ctx), to_name="",
         to_address=address, subject=subject, body=body, message_id=ctx.signer.message_id(0, 0)),
         kind="login_link", automatic=False, now=now)
+
+
+# --------------------------------------------------------------------------- agents' mail (SPEC 4)
+
+def agent_replied(ctx, case: Case, entry: Entry, *, now, files=None) -> None:
+    """Send an agent's public reply to the requester and participants, from the department."""
+    files = attachments.for_entry(entry) if files is None else files
+    dept = ctx.config.department(case.department)
+    agent = entry.author
+    # The agent's name with the department's address: nothing of the agent's
+    # own address reaches the customer (SPEC 4).
+    name = f"{agent.name} ({dept.name})" if agent.name and dept else (dept.name if dept else "")
+    references = _references(ctx, case, "")
+    for person in _customers(ctx, case, exclude=agent):
+        _send(ctx, case, person, audience="customer", event="agent_reply", kind="agent_reply", now=now,
+              auto_submitted="", entry=entry, agent=agent, files=files, from_name=name,
+              references=references)
+
+
+def note_added(ctx, case: Case, entry: Entry, *, now, files=None) -> None:
+    """Tell the assignee and the agents named in an internal note; never a customer."""
+    dept = ctx.config.department(case.department)
+    files = attachments.for_entry(entry) if files is None else files
+    named = {a.lower() for a in re.findall(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", entry.body_text or "")}
+    agents = [case.assignee] if case.assignee_id else []
+    for address in sorted(named):
+        person = people.find(address)
+        if person is not None and dept is not None and people.is_agent_of(ctx.config, person, dept):
+            agents.append(person)
+    seen = set()
+    for agent in agents:
+        if agent.id in seen or agent.id == entry.author_id or not _may_mail(ctx, agent.email):
+            continue
+        seen.add(agent.id)
+        _send(ctx, case, agent, audience="agent", event="note", kind="note", now=now,
+              auto_submitted="auto-generated", entry=entry, author=entry.author, files=files)
+
+
+def command_result(ctx, case: Case, agent: Person, done: list[str], problems: list[str], *, now) -> None:
+    """Answer an agent's command mail: what was done, and what was not understood."""
+    if _may_mail(ctx, agent.email):
+        _send(ctx, case, agent, audience="agent", event="commands", kind="commands", now=now,
+              auto_submitted="auto-replied", done=done, problems=problems)
+
+
+def unverified(ctx, case: Case, agent: Person, *, now) -> None:
+    """Tell an agent that mail in their name was kept as a note and not obeyed (SPEC 4)."""
+    if _may_mail(ctx, agent.email):
+        _send(ctx, case, agent, audience="agent", event="unverified", kind="unverified", now=now,
+              auto_submitted="auto-replied")
+
+
+def assigned(ctx, case: Case, agent: Person, by: Person | None, *, now) -> None:
+    """Tell an agent a case was given to them (not when they took it themselves)."""
+    if (by is None or by.id != agent.id) and _may_mail(ctx, agent.email):
+        _send(ctx, case, agent, audience="agent", event="assigned", kind="assigned", now=now,
+              auto_submitted="auto-generated", by=by)

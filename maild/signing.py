@@ -1,4 +1,4 @@
-"""Signed keys: Sensedesk's own Message-IDs and the per-case pseudo-reference.
+"""Signed keys: Sensedesk's own Message-IDs, the per-case pseudo-reference and reply addresses.
 
 Our Message-IDs look like ``<sd.{case}.{person}.{nonce}.{sig}@{mail_domain}>``
 where ``sig`` is an HMAC-SHA256 (truncated to 16 hex digits) of the case, the
@@ -17,6 +17,9 @@ import re
 import secrets
 
 SIG_HEX = 16
+
+# A signed reply address: local part "+c" case "." signature (SPEC 4).
+_REPLY = re.compile(r"^([^@+\s]+)\+c(\d{1,12})\.([0-9a-f]{%d})@([^@\s]+)$" % SIG_HEX)
 
 _OUR_ID = re.compile(r"^sd\.(\d{1,12})\.(\d{1,12})\.([0-9a-f]{8,32})\.([0-9a-f]{%d})@(.+)$" % SIG_HEX)
 
@@ -56,6 +59,41 @@ class Signer:
         if not self.verify(sig, "mid", int(case_id), int(person_id), nonce):
             return None
         return int(case_id), int(person_id)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplyAddress:
+    """What a signed reply address says: the department address, the case and the signature."""
+
+    base: str
+    case_id: int
+    signature: str
+
+
+def reply_address(signer: Signer, base: str, case_id: int, agent_email: str) -> str:
+    """The per-agent, per-case address an agent's notification is answered to.
+
+    ``helpdesk+c12.<sig>@example.test``: the signature is an HMAC of the case
+    and the agent's address, so a reply proves it answers that agent's mail
+    about that case when it also comes From that agent (RT's and osTicket's
+    reply keys, GHSA-6r38-6mcf-2ww3).
+    """
+    local, _, domain = base.partition("@")
+    return f"{local}+c{case_id}.{signer.sign('reply', case_id, agent_email.strip().lower())}@{domain}"
+
+
+def read_reply_address(address: str) -> ReplyAddress | None:
+    """The parts of an address shaped like a signed reply address, or None (not yet verified)."""
+    match = _REPLY.match((address or "").strip().lower())
+    if not match:
+        return None
+    local, case_id, signature, domain = match.groups()
+    return ReplyAddress(f"{local}@{domain}", int(case_id), signature)
+
+
+def reply_verifies(signer: Signer, reply: ReplyAddress, sender_email: str) -> bool:
+    """Whether the reply address was made for this sender about its case."""
+    return signer.verify(reply.signature, "reply", reply.case_id, sender_email.strip().lower())
 
 
 def new_secret() -> str:

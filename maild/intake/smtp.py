@@ -22,6 +22,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
 from maild.config import Config
+from maild.signing import read_reply_address
 from maild.spool import Envelope, SpoolWriter
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,11 @@ class Handler:
         if domain not in self.domains:
             return "550 5.7.1 Relaying denied"
         if f"{local}@{domain}" not in self.addresses:
-            return "550 5.1.1 No such mailbox here"
+            # An agent's signed reply address (helpdesk+c12.<sig>@…) is taken
+            # whatever its signature: a bad one is kept as an unverified note.
+            reply = read_reply_address(address)
+            if reply is None or reply.base not in self.addresses:
+                return "550 5.1.1 No such mailbox here"
         return None
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):

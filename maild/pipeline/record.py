@@ -3,16 +3,18 @@
 ``new`` opens a case (acknowledged unless the mail is automatic or asks for no
 answer), ``append`` adds to one, ``reopen`` adds and reopens, ``note`` keeps a
 bounce or out-of-office reply as an internal entry without touching the case.
-A message from an agent's address to a case they are not a participant of is
-kept as an internal entry marked unverified, never relayed to a customer: From
-is not authentication, and agents answer through signed reply addresses
-(SPEC 4), which a later release brings.
+``agent`` is an agent's verified answer through their signed reply address
+(``agentmail``); ``unverified`` is anything else that came to such an
+address. A message from an agent's address to a case they are not a
+participant of, sent to the plain department address, is likewise kept as an
+internal entry marked unverified, never relayed and never obeyed: From is
+not authentication (SPEC 4).
 The exactly-once key is written here, in the same transaction.
 """
 
 from __future__ import annotations
 
-from maild import cases, people
+from maild import agentmail, cases, notify, people
 from maild.message import Part
 from maild.store import statements
 from maild.store.models import InboundMessage
@@ -65,6 +67,18 @@ def process(ctx, delivery) -> None:
             thread_topic=msg.header("thread-topic"), thread_index=msg.header("thread-index"), **common)
         if reason:
             delivery.record("acknowledgement", result=reason)
+    elif delivery.action == "agent":
+        case, entry = delivery.case, agentmail.process(ctx, delivery, common["parts"])
+    elif delivery.action == "unverified":
+        # Came to a signed reply address without a signature made for this
+        # sender, or from someone who is not the department's agent: kept for
+        # the agents, never relayed, never obeyed (SPEC 4).
+        case = delivery.case
+        entry = cases.add_message(ctx, case, author=delivery.person, subject=msg.subject, public=False,
+                                  kind="note", unverified=True, notify_agents=False, **common)
+        dept = ctx.config.department(case.department)
+        if dept is not None and people.is_agent_of(ctx.config, delivery.person, dept):
+            notify.unverified(ctx, case, delivery.person, now=now)
     else:
         case = delivery.case
         if delivery.action == "note":

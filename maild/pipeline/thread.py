@@ -23,6 +23,7 @@ from maild import cases, people
 from maild.delivery import Discard
 from maild.store import statements
 from maild.store.models import Case, MessageRef
+from maild.signing import read_reply_address, reply_verifies
 from maild.subject import find_tokens
 
 
@@ -165,8 +166,41 @@ def _follow_up(ctx, delivery, case: Case) -> None:
     delivery.action = "new"
 
 
+def _reply_address(ctx, delivery) -> bool:
+    """An agent's answer to a signed reply address: decide ``agent`` or ``unverified`` (SPEC 4).
+
+    The address names the case; it verifies only when its signature was made
+    for the sender's address, and the sender is an agent of the case's
+    department. Anything else that came to such an address is kept for the
+    agents as an unverified note: never relayed, never obeyed.
+    """
+    msg = delivery.msg
+    candidates = list(delivery.envelope.rcpt_tos) + [a for _, a in msg.to + msg.cc] + list(msg.delivered_to)
+    for address in candidates:
+        reply = read_reply_address(address)
+        if reply is None or ctx.config.department_for_address(reply.base) is None:
+            continue
+        case = _case(reply.case_id)
+        if case is None:
+            continue
+        dept = ctx.config.department(case.department)
+        verified = (reply_verifies(ctx.signer, reply, delivery.person.email) and dept is not None
+                    and people.is_agent_of(ctx.config, delivery.person, dept))
+        delivery.case, delivery.reply_address = case, address.lower()
+        delivery.action = "agent" if verified and not (delivery.bounce or delivery.autoreply) else \
+            ("note" if delivery.bounce or delivery.autoreply else "unverified")
+        delivery.record("reply-address", value=address.lower(), case=case.id,
+                        result="verified: an agent's answer" if delivery.action == "agent" else
+                        "not verified: kept for the agents only" if delivery.action == "unverified" else
+                        "an automatic answer: kept as a note")
+        return True
+    return False
+
+
 def process(ctx, delivery) -> None:
-    """Decide the case and the action (new, append, reopen) for the delivery."""
+    """Decide the case and the action (new, append, reopen, agent …) for the delivery."""
+    if _reply_address(ctx, delivery):
+        return
     case = _signed(ctx, delivery) or _stored(ctx, delivery)
     if case is None and delivery.bounce:
         case = _enclosed(ctx, delivery)

@@ -1,0 +1,75 @@
+"""Commands an agent writes on the first lines of a reply (SPEC 4).
+
+Each command stands alone on its line, before any other text:
+
+    #note                 the mail is an internal note, for agents only
+    #close                close the case (after sending the reply, if any)
+    #open                 set the case open
+    #pending              set the case waiting for the customer
+    #assign ADDRESS|me    give the case to an agent
+    #dept SLUG            move the case to another department
+    #cc ADDRESS           add a participant
+
+Blank lines between commands are allowed; the first other line starts the
+text. A line that starts with ``#`` but is not one of these is reported back
+to the agent, never guessed at. Parsing only: ``agentmail`` obeys them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+NAMES = ("note", "close", "open", "pending", "assign", "dept", "cc")
+_WITH_ARGUMENT = {"assign", "dept", "cc"}
+_LINE = re.compile(r"^#([A-Za-z]+)(?:[ \t]+(\S+))?[ \t]*$")
+MAX_COMMANDS = 20
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """One understood command: its name and argument ("" when it takes none)."""
+
+    name: str
+    argument: str = ""
+
+
+@dataclasses.dataclass
+class Parsed:
+    """The commands found, the lines not understood, and the text after them."""
+
+    commands: list[Command]
+    problems: list[str]
+    text: str
+
+    def has(self, name: str) -> bool:
+        """Whether a command of this name was given."""
+        return any(c.name == name for c in self.commands)
+
+
+def parse(text: str) -> Parsed:
+    """Split the leading command lines off a reply's text."""
+    lines = (text or "").replace("\r\n", "\n").split("\n")
+    commands, problems = [], []
+    index = 0
+    while index < len(lines) and len(commands) + len(problems) < MAX_COMMANDS:
+        line = lines[index].strip()
+        if not line:
+            index += 1
+            continue
+        if not line.startswith("#"):
+            break
+        match = _LINE.match(line)
+        name = match.group(1).lower() if match else ""
+        argument = (match.group(2) or "") if match else ""
+        if name not in NAMES:
+            problems.append(f"{line[:80]}: not a command")
+        elif name in _WITH_ARGUMENT and not argument:
+            problems.append(f"{line[:80]}: #{name} needs an argument")
+        elif name not in _WITH_ARGUMENT and argument:
+            problems.append(f"{line[:80]}: #{name} takes no argument")
+        else:
+            commands.append(Command(name, argument))
+        index += 1
+    rest = "\n".join(lines[index:]).strip("\n")
+    return Parsed(commands, problems, rest)

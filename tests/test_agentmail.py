@@ -1,0 +1,175 @@
+"""Agents by email (SPEC 3.4, 4): signed reply addresses, replies relayed, commands obeyed, forgeries not.
+
+Most tests spool mail and run the runner on both stores; one goes end to end
+through the running daemon over SMTP, with a capture server as the world.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import smtplib
+
+from conftest import deliver, wait_until
+from mailfactory import make_mail
+
+from maild import commands
+from maild.signing import read_reply_address, reply_address, reply_verifies
+from maild.store.models import Case, Entry, Outbox, Person
+
+AGENT = "agent@example.test"
+
+
+def parsed(row: Outbox) -> email.message.EmailMessage:
+    return email.message_from_bytes(bytes(row.raw), policy=email.policy.default)
+
+
+def new_case(ctx, subject="Printer on floor 3", body="It jams.") -> tuple[Case, email.message.EmailMessage]:
+    deliver(ctx, make_mail(sender="kari@example.org", subject=subject, body=body))
+    case = Case.select().order_by(Case.id.desc()).get()
+    notice = Outbox.select().where((Outbox.case == case) & (Outbox.kind == "new_case")).get()
+    return case, parsed(notice)
+
+
+def agent_mail(notice, body: str, sender: str = AGENT, to: str | None = None) -> tuple[bytes, str]:
+    """An agent's answer to a notification: to its Reply-To, quoting it as mail clients do."""
+    to = to or str(notice["Reply-To"])
+    quoted = "\n".join("> " + line for line in notice.get_body(("plain",)).get_content().splitlines())
+    text = f"{body}\n\nOn Tue, 3 Mar 2026 at 10:15, Helpdesk <helpdesk@example.test> wrote:\n{quoted}\n"
+    raw = make_mail(sender=sender, sender_name="Agnes Agent", to=to, subject="Re: " + str(notice["Subject"]),
+                    body=text, in_reply_to=str(notice["Message-ID"]), references=str(notice["Message-ID"]))
+    return raw, to
+
+
+def test_an_agents_notification_carries_a_reply_address_signed_for_them(ctx):
+    case, notice = new_case(ctx)
+    reply = read_reply_address(str(notice["Reply-To"]))
+    assert reply is not None and reply.base == "helpdesk@example.test" and reply.case_id == case.id
+    assert reply_verifies(ctx.signer, reply, AGENT)
+    assert not reply_verifies(ctx.signer, reply, "kari@example.org")
+    assert str(notice["Reply-To"]) == reply_address(ctx.signer, "helpdesk@example.test", case.id, AGENT)
+    ack = parsed(Outbox.get(Outbox.kind == "ack"))
+    assert ack["Reply-To"] is None  # customers answer the department address
+
+
+def test_an_agents_reply_reaches_the_customer_from_the_department_without_the_quote(ctx):
+    case, notice = new_case(ctx)
+    raw, to = agent_mail(notice, "Try switching it off and on again.")
+    row = deliver(ctx, raw, rcpt=(to,), mail_from=AGENT)
+    assert row.state == "processed", row.error
+    reply = Outbox.get(Outbox.kind == "agent_reply")
+    assert reply.recipient == "kari@example.org"
+    mail = parsed(reply)
+    assert mail["From"].addresses[0].addr_spec == "helpdesk@example.test"
+    assert mail["From"].addresses[0].display_name == "Agnes Agent (Helpdesk)"
+    assert f"[SD#{case.id}]" in str(mail["Subject"])
+    text = mail.get_body(("plain",)).get_content()
+    assert "Try switching it off and on again." in text and "wrote:" not in text and "> " not in text
+    assert AGENT not in bytes(reply.raw).decode("utf-8", "replace")  # the agent's own address never leaks
+    assert mail["Auto-Submitted"] is None  # a person wrote it
+    assert Case.get_by_id(case.id).status == "open"
+    entry = Entry.get(Entry.kind == "reply")
+    assert entry.public and entry.author.email == AGENT
+
+
+def test_note_reaches_no_customer(ctx):
+    case, notice = new_case(ctx)
+    raw, to = agent_mail(notice, "#note\nThe fuser is worn; ordering a new one.")
+    deliver(ctx, raw, rcpt=(to,), mail_from=AGENT)
+    note = Entry.get(Entry.kind == "note")
+    assert not note.public and note.body_text == "The fuser is worn; ordering a new one."
+    assert Outbox.select().where(Outbox.recipient == "kari@example.org",
+                                 Outbox.kind != "ack").count() == 0
+    confirmation = Outbox.get(Outbox.kind == "commands")
+    assert confirmation.recipient == AGENT
+
+
+def test_close_closes_and_tells_the_customer_and_confirms_to_the_agent(ctx):
+    case, notice = new_case(ctx)
+    raw, to = agent_mail(notice, "#close\nThe new toner is in; closing.")
+    deliver(ctx, raw, rcpt=(to,), mail_from=AGENT)
+    assert Case.get_by_id(case.id).status == "closed"
+    kinds = [(o.kind, o.recipient) for o in Outbox.select().where(Outbox.kind != "new_case").order_by(Outbox.id)]
+    assert kinds == [("ack", "kari@example.org"), ("agent_reply", "kari@example.org"),
+                     ("closed", "kari@example.org"), ("commands", AGENT)]
+    text = parsed(Outbox.get(Outbox.kind == "commands")).get_body(("plain",)).get_content()
+    assert "#close: closed" in text
+
+
+def test_commands_with_problems_are_listed_back(ctx):
+    case, notice = new_case(ctx)
+    raw, to = agent_mail(notice, "#assign me\n#cc ola@example.org\n#dept nowhere\n#frobnicate\n"
+                                 "#assign hr-agent@example.test\n#pending\nWe wait for your answer.")
+    deliver(ctx, raw, rcpt=(to,), mail_from=AGENT)
+    case = Case.get_by_id(case.id)
+    assert case.assignee.email == AGENT and case.status == "pending"
+    assert "ola@example.org" in [p.person.email for p in case.participants]
+    text = parsed(Outbox.get(Outbox.kind == "commands")).get_body(("plain",)).get_content()
+    assert "#dept nowhere: no such department" in text and "#frobnicate: not a command" in text
+    assert "hr-agent@example.test: not an agent" in text
+    assert "We wait for your answer." in parsed(Outbox.get(Outbox.kind == "agent_reply")).get_body(
+        ("plain",)).get_content()
+
+
+def test_a_wrong_signature_is_kept_unverified_and_not_obeyed(ctx):
+    case, notice = new_case(ctx)
+    forged_to = f"helpdesk+c{case.id}.{'0' * 16}@example.test"
+    raw, _ = agent_mail(notice, "#close\nClosing this.", to=forged_to)
+    row = deliver(ctx, raw, rcpt=(forged_to,), mail_from=AGENT)
+    assert row.state == "processed"
+    assert Case.get_by_id(case.id).status == "new"
+    note = Entry.get(Entry.kind == "note")
+    assert note.unverified and not note.public
+    assert not Outbox.select().where(Outbox.kind.in_(["agent_reply", "closed", "commands"])).exists()
+    assert Outbox.get(Outbox.kind == "unverified").recipient == AGENT
+
+
+def test_someone_else_answering_an_agents_reply_address_is_not_the_agent(ctx):
+    case, notice = new_case(ctx)
+    raw, to = agent_mail(notice, "#close\nI close it myself.", sender="kari@example.org")
+    deliver(ctx, raw, rcpt=(to,), mail_from="kari@example.org")
+    assert Case.get_by_id(case.id).status == "new"
+    assert Entry.get(Entry.kind == "note").unverified
+    assert not Outbox.select().where(Outbox.kind.in_(["agent_reply", "closed", "commands"])).exists()
+
+
+def test_an_agents_from_to_the_plain_address_is_not_obeyed(ctx):
+    case, notice = new_case(ctx)
+    raw, _ = agent_mail(notice, "#close\nDone.", to="helpdesk@example.test")
+    deliver(ctx, raw, rcpt=("helpdesk@example.test",), mail_from=AGENT)
+    assert Case.get_by_id(case.id).status == "new"
+    assert Entry.select().where(Entry.unverified == True).count() == 1  # noqa: E712
+    assert not Outbox.select().where(Outbox.kind.in_(["agent_reply", "closed"])).exists()
+
+
+def test_command_parsing():
+    parsed_ = commands.parse("\n#note\n\n#assign  me\n#CC ola@example.org\nHello\n#close\n")
+    assert [(c.name, c.argument) for c in parsed_.commands] == [("note", ""), ("assign", "me"),
+                                                                 ("cc", "ola@example.org")]
+    assert parsed_.text == "Hello\n#close" and not parsed_.problems
+    assert commands.parse("#assign\n#close now\n#x").problems == [
+        "#assign: #assign needs an argument", "#close now: #close takes no argument", "#x: not a command"]
+    assert commands.parse("Hi #close").commands == []
+
+
+def test_end_to_end_through_the_daemon(daemon):
+    capture = daemon.capture
+    with smtplib.SMTP(daemon.receiver.host, daemon.receiver.port, timeout=10) as client:
+        client.sendmail("kari@example.org", ["helpdesk@example.test"],
+                        make_mail(sender="kari@example.org", subject="VPN down", body="No VPN since 9."))
+        notices = capture.wait_for(2)
+        notice = next(email.message_from_bytes(m.data, policy=email.policy.default) for m in notices
+                      if AGENT in m.rcpt_tos)
+        raw, to = agent_mail(notice, "Fixed the certificate. Try again?")
+        refused = client.sendmail(AGENT, [to], raw)
+        assert refused == {}
+        try:
+            client.sendmail(AGENT, ["helpdesk+anything@example.test"], raw)
+            raise AssertionError("an unsigned +address must be refused")
+        except smtplib.SMTPRecipientsRefused as exc:
+            assert list(exc.recipients.values())[0][0] == 550
+    answer = wait_until(lambda: [email.message_from_bytes(m.data, policy=email.policy.default)
+                                 for m in capture.messages if m.rcpt_tos == ["kari@example.org"]
+                                 and b"Fixed the certificate" in m.data])[0]
+    assert "[SD#1]" in str(answer["Subject"]) and "wrote:" not in answer.get_body(("plain",)).get_content()
+    assert Person.get(Person.email == AGENT)
