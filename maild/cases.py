@@ -163,7 +163,9 @@ def customer_message(ctx, case: Case, person: Person, body_text: str, parts=(), 
     now = now or utcnow()
     if not reopen_allowed(ctx, case, now):
         raise CaseClosed(case.id)
-    reopening = case.status == "closed"
+    dept = ctx.config.department(case.department)
+    # The department may keep closed cases closed and only attach (closed_reply).
+    reopening = case.status == "closed" and not (dept is not None and dept.closed_reply == "attach")
     entry = add_message(ctx, case, author=person, body_text=body_text, parts=parts, now=now,
                         notify_agents=not reopening)
     if reopening:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import logging
 
-from maild import outbox
+from maild import outbox, reports
 from maild.store.models import FormDraft, LoginLink, PortalSession, RateEvent
 
 log = logging.getLogger(__name__)
@@ -46,4 +46,6 @@ JOBS = (
     ("outbox-recover", recover_outbox, 60),
     ("spool-retry", wake_runner, 10),
     ("portal-forget", forget_old_portal_state, 3600),
+    ("close-waiting", reports.close_waiting, 3600),
+    ("daily-report", reports.daily_report, 300),
 )

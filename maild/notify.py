@@ -235,3 +235,10 @@ def assigned(ctx, case: Case, agent: Person, by: Person | None, *, now) -> None:
     if (by is None or by.id != agent.id) and _may_mail(ctx, agent.email):
         _send(ctx, case, agent, audience="agent", event="assigned", kind="assigned", now=now,
               auto_submitted="auto-generated", by=by)
+
+
+def closed_unanswered(ctx, case: Case, *, days: int, now) -> None:
+    """Tell the requester and participants a case waiting for them was closed after ``days`` days."""
+    for person in _customers(ctx, case):
+        _send(ctx, case, person, audience="customer", event="closed_unanswered", kind="closed", now=now,
+              auto_submitted="auto-generated", days=days)

@@ -156,6 +156,11 @@ def _follow_up(ctx, delivery, case: Case) -> None:
         return
     dept = ctx.config.department(case.department)
     if cases.reopen_allowed(ctx, case, delivery.now):
+        if dept is not None and dept.closed_reply == "attach":
+            delivery.action = "append"
+            delivery.record("closed-case", result="within the reopen window; attached without reopening "
+                                                  "(closed_reply = attach)", case=case.id)
+            return
         delivery.action = "reopen"
         delivery.record("closed-case", result="reopened within the reopen window", case=case.id)
         return

@@ -42,7 +42,7 @@ class BaseModel(Model):
 
 
 class Setting(BaseModel):
-    """Values the store keeps for itself: the signing secret, the instance id."""
+    """Values the store keeps for itself: the signing secret, the instance id, reports sent."""
 
     key = CharField(primary_key=True)
     value = TextField()
