@@ -24,7 +24,7 @@ def process(ctx, delivery, parts) -> Entry:
         entry = cases.add_note(ctx, case, agent, parsed.text, **common)
     elif parsed.text.strip() or parts:
         if case.status == "closed" and not parsed.has("close"):
-            cases.reopen(ctx, case, by=agent, now=now)
+            cases.reopen(ctx, case, by=agent, now=now, reason=f"Reopened by {agent.email}'s reply.")
         entry = cases.agent_reply(ctx, case, agent, parsed.text, **common)
     else:
         # Commands alone (or nothing): the mail is recorded as an internal event.

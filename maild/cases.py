@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 
-from maild import attachments, notify, search
+from maild import attachments, notify, people, search
 from maild.store import statements
 from maild.store.models import Approval, Case, Entry, MessageRef, Participant, Person, utcnow
 from maild.subject import base_subject
@@ -103,17 +103,19 @@ def event(case: Case, text: str, now, author: Person | None = None, public: bool
                         created_at=now)
 
 
-def reopen(ctx, case: Case, *, by: Person | None = None, now=None) -> None:
+def reopen(ctx, case: Case, *, by: Person | None = None, now=None, reason: str = "Reopened by a reply.") -> None:
     """Reopen a closed case and tell the assignee."""
     now = now or utcnow()
     Case.update(status="open", closed_at=None, updated_at=now).where(Case.id == case.id).execute()
     case.status, case.closed_at, case.updated_at = "open", None, now
-    event(case, "Reopened by a reply.", now, author=by)
+    event(case, reason, now, author=by)
     notify.case_reopened(ctx, case, now=now)
 
 
 def close(ctx, case: Case, *, by: Person | None = None, now=None, notify_customer: bool = True) -> None:
-    """Close a case and tell the requester and participants."""
+    """Close a case and tell the requester and participants; closing a closed case does nothing."""
+    if case.status == "closed":
+        return
     now = now or utcnow()
     Case.update(status="closed", closed_at=now, updated_at=now).where(Case.id == case.id).execute()
     case.status, case.closed_at, case.updated_at = "closed", now, now
@@ -241,7 +243,7 @@ def set_status(ctx, case: Case, status: str, *, by: Person | None = None, now=No
         raise ValueError(f"status must be open or pending, not {status!r}")
     now = now or utcnow()
     if case.status == "closed":
-        reopen(ctx, case, by=by, now=now)
+        reopen(ctx, case, by=by, now=now, reason=f"Reopened by {by.email}." if by else "Reopened.")
     Case.update(status=status, updated_at=now).where(Case.id == case.id).execute()
     case.status, case.updated_at = status, now
     event(case, f"Status set to {status}.", now, author=by, public=False)
@@ -268,5 +270,7 @@ def move(ctx, case: Case, department, *, by: Person | None = None, now=None) -> 
 
 def add_cc(ctx, case: Case, person: Person, *, by: Person | None = None, now=None) -> None:
     """Copy a person on the case: they get its public mail from now on."""
+    if people.is_participant(case, person):
+        return
     add_participant(case, person)
     event(case, f"{person.email} added as a participant.", now or utcnow(), author=by, public=False)

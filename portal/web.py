@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import bottle
 import jinja2
 
+from maild import people
+from maild.config import Config
 from maild.context import TEMPLATES_DIR, Context
 from maild.store.models import Person
 from portal import auth, i18n
@@ -34,6 +36,9 @@ class State:
     person: Person | None
     language: str
     new_cookie: bool = False
+    # Slugs of the departments the person is an agent of; None until first asked
+    # (Web.agent_departments), so pages that never ask cost no query.
+    agent_of: tuple[str, ...] | None = None
 
 
 class Web:
@@ -125,7 +130,16 @@ class Web:
         bottle.response.status = status
         template = self.envs[state.language].get_template(name)
         return template.render(me=state.person, csrf=auth.csrf_token(self.secret, state.sid),
-                               path=bottle.request.fullpath, query=bottle.request.query_string, **values)
+                               path=bottle.request.fullpath, query=bottle.request.query_string,
+                               is_agent=bool(self.agent_departments()), is_admin=is_admin(state.person),
+                               **values)
+
+    def agent_departments(self) -> tuple[str, ...]:
+        """The departments the asker is an agent of (all for an admin), worked out once per request."""
+        state = current()
+        if state.agent_of is None:
+            state.agent_of = staff_departments(self.config, state.person)
+        return state.agent_of
 
     def gettext(self, text: str) -> str:
         """A string of the code (not of a template) in the asker's language."""
@@ -135,6 +149,25 @@ class Web:
 def current() -> State:
     """The state of the request being answered."""
     return bottle.request.environ["sd.state"]
+
+
+def is_admin(person: Person | None) -> bool:
+    """Whether the person is an administrator: every department, and the admin lists."""
+    return person is not None and person.role == "admin"
+
+
+def staff_departments(config: Config, person: Person | None) -> tuple[str, ...]:
+    """Slugs of the departments whose agent pages the person may use (SPEC 5, Agents).
+
+    An admin has them all; anyone else those ``people.is_agent_of`` allows,
+    which costs no query for a customer and one small one per department for
+    a person with the agent role.
+    """
+    if person is None:
+        return ()
+    if is_admin(person):
+        return tuple(d.slug for d in config.departments)
+    return tuple(d.slug for d in config.departments if people.is_agent_of(config, person, d))
 
 
 def require_login() -> Person:
@@ -151,6 +184,21 @@ def safe_next(value: str, default: str = "/requests") -> str:
             and all(31 < ord(c) < 127 for c in value):
         return value
     return default
+
+
+def route_id(value: str) -> int:
+    """A route's numeric id, or 404 for anything that is not a sane integer."""
+    if not value.isdigit() or len(value) > 12:
+        bottle.abort(404)
+    return int(value)
+
+
+def page_number() -> int:
+    """The ``page`` of the query string, 1 when missing or not a number."""
+    try:
+        return max(1, int(bottle.request.query.get("page", "1")))
+    except ValueError:
+        return 1
 
 
 def random_id() -> str:

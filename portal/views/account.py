@@ -17,7 +17,9 @@ from maild.store.models import Person, utcnow
 from portal import auth
 from portal.web import current, safe_next
 
-_ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+# What the portal takes as an email address: one @, a dot in the domain, nothing that
+# could end an address in a header. Also used for the participants agents add.
+ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 
 
 def may_sign_up(config, email: str) -> bool:
@@ -69,7 +71,7 @@ def install(app, web) -> None:
         password = bottle.request.forms.getunicode("password", "")
         next_path = safe_next(bottle.request.forms.getunicode("next", ""))
         errors = {}
-        if not _ADDRESS.match(email):
+        if not ADDRESS.match(email):
             errors["email"] = web.gettext("Enter your email address, like name@example.org.")
         if not password:
             errors["password"] = web.gettext("Enter your password.")
@@ -88,7 +90,7 @@ def install(app, web) -> None:
     @app.post("/login/link")
     def ask_for_link():
         email = bottle.request.forms.getunicode("email", "").strip().lower()
-        if not _ADDRESS.match(email) or len(email) > 250:
+        if not ADDRESS.match(email) or len(email) > 250:
             return login_page(400, link_email=email, errors={
                 "link_email": web.gettext("Enter your email address, like name@example.org.")})
         now = utcnow()

@@ -15,34 +15,11 @@ import time
 import bottle
 
 from maild import cases, search
-from maild.store.models import Attachment, Blob, Case, Entry, Person, utcnow
-from portal import auth, render, uploads
-from portal.web import current, require_login
+from maild.store.models import Attachment, Case, Entry, Person, utcnow
+from portal import auth, downloads, history, render, uploads
+from portal.web import current, page_number, require_login, route_id
 
 ACTIVE, CLOSED = ("new", "open", "pending"), ("closed",)
-INLINE_SECONDS = 3600
-# Content types a download may be served as; anything else is octet-stream
-# (never the sender's HTML, SVG or XML: MAIL_RULES 70).
-SAFE_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain",
-              "text/csv", "application/zip", "application/msword", "application/vnd.ms-excel",
-              "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-              "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-              "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet"}
-
-
-def _page_number() -> int:
-    try:
-        return max(1, int(bottle.request.query.get("page", "1")))
-    except ValueError:
-        return 1
-
-
-def _int(value: str) -> int:
-    """A route's id, or 404 for anything that is not a sane integer."""
-    if not value.isdigit() or len(value) > 12:
-        bottle.abort(404)
-    return int(value)
 
 
 def install(app, web) -> None:
@@ -56,7 +33,7 @@ def install(app, web) -> None:
         tab = bottle.request.query.get("status", "active")
         tab = tab if tab in ("active", "closed") else "active"
         text = bottle.request.query.getunicode("q", "").strip()[:200]
-        page = _page_number()
+        page = page_number()
         if text:
             total, ids = search.search_cases(text, person=person, public_only=True, limit=size,
                                              offset=(page - 1) * size)
@@ -72,29 +49,10 @@ def install(app, web) -> None:
 
     def case_or_404(case_id) -> tuple[Person, Case]:
         person = require_login()
-        case = cases.visible_case(person, _int(case_id))
+        case = cases.visible_case(person, route_id(case_id))
         if case is None:
             bottle.abort(404)
         return person, case
-
-    def entry_view(entry: Entry, files: list[Attachment], now: int) -> dict:
-        new_text, quoted = render.split_quoted(entry.body_text or "")
-        by_cid = {a.content_id.strip("<>"): a for a in files if a.content_id}
-
-        def cid_url(cid: str):
-            attachment = by_cid.get(cid.strip("<>"))
-            if attachment is None or not render.is_inline_image(attachment.content_type):
-                return None
-            expires = now + INLINE_SECONDS
-            return f"/inline/{attachment.id}/{expires}/{ctx.signer.sign('inline', attachment.id, expires)}"
-
-        html = ""
-        if entry.body_html:
-            html = render.html_document(render.clean_html(entry.body_html, cid_url), current().language)
-        author = entry.author
-        staff = author is not None and author.role in ("agent", "admin")
-        return {"entry": entry, "text": new_text, "quoted": quoted, "html": html, "staff": staff,
-                "author": author, "files": [a for a in files if not (a.inline and a.content_id)]}
 
     @app.get("/requests/<case_id>")
     def show_case(case_id):
@@ -103,12 +61,9 @@ def install(app, web) -> None:
 
     def _case_page(person, case, status=200, errors=None, reply=""):
         entries = list(cases.public_entries(case))
-        files: dict[int, list] = {}
-        if entries:
-            for a in Attachment.select().where(Attachment.entry.in_([e.id for e in entries])).order_by(Attachment.id):
-                files.setdefault(a.entry_id, []).append(a)
-        now = int(time.time())
-        views = [entry_view(e, files.get(e.id, []), now) for e in entries]
+        files = history.files_by_entry(entries)
+        now, language = int(time.time()), current().language
+        views = [history.entry_view(ctx, e, files.get(e.id, []), now, language) for e in entries]
         dept = ctx.config.department(case.department)
         return web.render("case.html", status=status, case=case, entries=views, errors=errors or {},
                           reply=reply, dept=dept, may_reply=cases.reopen_allowed(ctx, case),
@@ -153,29 +108,19 @@ def install(app, web) -> None:
     def download(case_id, attachment_id):
         _, case = case_or_404(case_id)
         attachment = (Attachment.select().join(Entry)
-                      .where((Attachment.id == _int(attachment_id)) & (Entry.case == case)
+                      .where((Attachment.id == route_id(attachment_id)) & (Entry.case == case)
                              & (Entry.public == True) & Entry.kind.in_(("message", "reply")))  # noqa: E712
                       .first())
         if attachment is None:
             bottle.abort(404)
-        return _file(attachment, inline=False)
+        return downloads.serve(attachment, inline=False)
 
     @app.get("/inline/<attachment_id>/<expires>/<signature>")
     def inline_image(attachment_id, expires, signature):
-        attachment_id, expires = _int(attachment_id), _int(expires)
+        attachment_id, expires = route_id(attachment_id), route_id(expires)
         if expires < time.time() or not ctx.signer.verify(signature, "inline", attachment_id, expires):
             bottle.abort(404)
         attachment = Attachment.get_or_none(Attachment.id == attachment_id)
         if attachment is None or not render.is_inline_image(attachment.content_type):
             bottle.abort(404)
-        return _file(attachment, inline=True)
-
-    def _file(attachment: Attachment, inline: bool):
-        data = Blob.get(Blob.sha256 == attachment.blob_id).data
-        content_type = attachment.content_type.lower()
-        response = bottle.response
-        response.content_type = content_type if content_type in SAFE_TYPES else "application/octet-stream"
-        response.set_header("Content-Disposition", render.content_disposition(attachment.filename, inline=inline))
-        response.set_header("Cache-Control", "private, no-store")
-        response.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
-        return bytes(data)
+        return downloads.serve(attachment, inline=True)

@@ -1,0 +1,50 @@
+"""A case's entries as the portal shows them, to customers and agents alike.
+
+Each entry becomes a small dict for the templates: its new text split from
+the quoted part, its mail HTML cleaned into a document for a sandboxed frame
+(``cid:`` pictures from signed, short-lived URLs, because a sandboxed frame
+sends no cookie; MAIL_RULES 68-69), and its attachments without the pictures
+already shown inline.
+"""
+
+from __future__ import annotations
+
+from maild.store.models import Attachment, Entry
+from portal import render
+
+# How long a signed URL of an inline picture stays valid.
+INLINE_SECONDS = 3600
+
+
+def files_by_entry(entries: list[Entry]) -> dict[int, list[Attachment]]:
+    """The attachments of these entries, by entry id, in the order they were stored (one query)."""
+    files: dict[int, list[Attachment]] = {}
+    if entries:
+        for a in (Attachment.select().where(Attachment.entry.in_([e.id for e in entries]))
+                  .order_by(Attachment.id)):
+            files.setdefault(a.entry_id, []).append(a)
+    return files
+
+
+def entry_view(ctx, entry: Entry, files: list[Attachment], now: int, language: str) -> dict:
+    """What a page needs of one entry: text, quoted text, cleaned HTML, author, files."""
+    new_text, quoted = render.split_quoted(entry.body_text or "")
+    by_cid = {a.content_id.strip("<>"): a for a in files if a.content_id}
+
+    def cid_url(cid: str):
+        attachment = by_cid.get(cid.strip("<>"))
+        if attachment is None or not render.is_inline_image(attachment.content_type):
+            return None
+        expires = now + INLINE_SECONDS
+        return f"/inline/{attachment.id}/{expires}/{ctx.signer.sign('inline', attachment.id, expires)}"
+
+    html = ""
+    if entry.body_html:
+        html = render.html_document(render.clean_html(entry.body_html, cid_url), language)
+    author = entry.author
+    # A reply is always the department's, also from an agent who is one only by
+    # configuration (role customer): the customer sees the department, never
+    # the agent's own address (SPEC 4).
+    staff = entry.kind == "reply" or (author is not None and author.role in ("agent", "admin"))
+    return {"entry": entry, "text": new_text, "quoted": quoted, "html": html, "staff": staff,
+            "author": author, "files": [a for a in files if not (a.inline and a.content_id)]}

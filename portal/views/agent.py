@@ -1,0 +1,170 @@
+"""The agents' pages: the queue of their departments, search, and a case with all its history.
+
+Who may use them is decided once per request by ``Web.agent_departments``: an
+agent of at least one department (configured ``agents`` or a membership),
+and an admin for every department. Anyone else gets 404 on every agent URL,
+never 403, and so does an agent asking for a case of another department: the
+pages reveal neither that they exist nor which case numbers are taken
+(MAIL_RULES 71). The forms that change a case are in ``agent_actions``, the
+admin lists in ``agent_admin``; they all find the case through ``agent_case``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import bottle
+
+from maild import search
+from maild.store.models import Attachment, Case, Entry, Membership, Participant, Person, Spool
+from portal import downloads, history
+from portal.web import current, is_admin, page_number, require_login, route_id
+
+ACTIVE = ("new", "open", "pending")
+TABS = ("new", "open", "pending", "mine")
+
+
+def require_agent(web) -> tuple[Person, tuple[str, ...]]:
+    """The logged-in agent and their departments; 404 for anyone else (login first)."""
+    person = require_login()
+    departments = web.agent_departments()
+    if not departments:
+        bottle.abort(404)
+    return person, departments
+
+
+def agent_case(web, case_id: str) -> tuple[Person, Case]:
+    """The agent and the case, if it is in one of their departments (an admin: any); else 404."""
+    person, departments = require_agent(web)
+    case = Case.get_or_none(Case.id == route_id(case_id))
+    if case is None or not (is_admin(person) or case.department in departments):
+        bottle.abort(404)
+    return person, case
+
+
+def person_label(person: Person | None, address: str = "") -> str:
+    """How a person is named in the agent pages: "Name <address>", or the address alone."""
+    if person is None:
+        return address
+    return f"{person.name} <{person.email}>" if person.name else person.email
+
+
+def department_agents(config, dept) -> list[tuple[str, str]]:
+    """(address, label) of everyone a case of the department may be assigned to, by address.
+
+    The same people ``people.is_agent_of`` accepts: the configured agents (a
+    person row may not exist yet for one who never wrote) and members with
+    the agent or admin role.
+    """
+    if dept is None:
+        return []
+    configured = set(dept.agents)
+    known = {p.email: p for p in Person.select().where(Person.email.in_(sorted(configured)))} if configured else {}
+    members = (Person.select().join(Membership, on=(Membership.person == Person.id))
+               .where((Membership.department == dept.slug) & Person.role.in_(("agent", "admin"))))
+    known.update({p.email: p for p in members})
+    return [(address, person_label(known.get(address), address)) for address in sorted(configured | set(known))]
+
+
+def _trace_steps(row: Spool) -> list[dict]:
+    """The trace of a spool row as (rule, [(key, value)…]) dicts for the template."""
+    steps = []
+    for step in row.trace or []:
+        if isinstance(step, dict):
+            details = [(str(k), str(v)) for k, v in step.items() if k != "rule"]
+            steps.append({"rule": str(step.get("rule", "")), "details": details})
+    return steps
+
+
+def case_page(web, person: Person, case: Case, *, status: int = 200, errors: dict | None = None,
+              values: dict | None = None) -> str:
+    """The agent's page of a case: details, every entry, match traces, and the forms.
+
+    ``errors`` maps a form ("reply", "note", "manage") to its fields' messages;
+    ``values`` keeps what was typed, so a form comes back as it was sent.
+    """
+    ctx = web.ctx
+    entries = list(Entry.select().where(Entry.case == case).order_by(Entry.created_at, Entry.id))
+    authors = {e.author_id for e in entries if e.author_id}
+    people_by_id = {p.id: p for p in Person.select().where(Person.id.in_(sorted(authors)))} if authors else {}
+    files = history.files_by_entry(entries)
+    spool_ids = sorted({e.spool_id for e in entries if e.spool_id})
+    # Only the columns shown: a spool row also holds the raw message.
+    spool = {row.id: row for row in Spool.select(Spool.id, Spool.source, Spool.received_at, Spool.hits,
+                                                  Spool.trace).where(Spool.id.in_(spool_ids))} if spool_ids else {}
+    now, language = int(time.time()), current().language
+    views = []
+    for entry in entries:
+        entry.author = people_by_id.get(entry.author_id)  # one query for all authors, not one per entry
+        view = history.entry_view(ctx, entry, files.get(entry.id, []), now, language)
+        row = spool.get(entry.spool_id)
+        view.update(internal=not entry.public, spool=row, trace=_trace_steps(row) if row else [])
+        views.append(view)
+    participants = list(Participant.select(Participant, Person).join(Person)
+                        .where(Participant.case == case).order_by(Participant.id))
+    dept = ctx.config.department(case.department)
+    assignee = Person.get_or_none(Person.id == case.assignee_id) if case.assignee_id else None
+    agents = [(a, label) for a, label in department_agents(ctx.config, dept) if a != person.email]
+    if assignee is not None and assignee.id != person.id and assignee.email not in {a for a, _ in agents}:
+        agents.append((assignee.email, person_label(assignee)))  # moved from a department it belonged to
+    others = [d for d in ctx.config.departments if d.slug != case.department]
+    return web.render("agent_case.html", status=status, case=case, entries=views, dept=dept,
+                      assignee=assignee, participants=participants, agents=agents, others=others,
+                      errors=errors or {}, values=values or {}, done=bottle.request.query.get("done", ""))
+
+
+def install(app, web) -> None:
+    """Add the queue, the agent's case page and the agent's file downloads."""
+    ctx = web.ctx
+
+    @app.get("/agent")
+    def queue():
+        person, departments = require_agent(web)
+        query = bottle.request.query
+        size = ctx.config["portal"]["page_size"]
+        tab = query.get("tab", "new")
+        tab = tab if tab in TABS else "new"
+        dept = query.get("dept", "")
+        dept = dept if dept in departments else ""
+        slugs = (dept,) if dept else departments
+        text = query.getunicode("q", "").strip()[:200]
+        page = page_number()
+
+        def in_tab(name):
+            scope = Case.select().where(Case.department.in_(slugs))
+            if name == "mine":
+                return scope.where((Case.assignee == person) & Case.status.in_(ACTIVE))
+            return scope.where(Case.status == name)
+
+        counts = {name: in_tab(name).count() for name in TABS}
+        if text:
+            # Internal notes count for agents: they wrote them to be found again.
+            total, ids = search.search_cases(text, departments=slugs, public_only=False, limit=size,
+                                             offset=(page - 1) * size)
+            found = {c.id: c for c in Case.select().where(Case.id.in_(ids))} if ids else {}
+            rows = [found[i] for i in ids if i in found]
+        else:
+            total = counts[tab]
+            rows = list(in_tab(tab).order_by(Case.updated_at.desc(), Case.id.desc()).paginate(page, size))
+        wanted = {c.requester_id for c in rows} | {c.assignee_id for c in rows if c.assignee_id}
+        people = {p.id: p for p in Person.select().where(Person.id.in_(sorted(wanted)))} if wanted else {}
+        names = {d.slug: d.name for d in ctx.config.departments}
+        return web.render("agent_queue.html", rows=rows, people=people, tab=tab, counts=counts, q=text,
+                          page=page, pages=max(1, (total + size - 1) // size), total=total, dept=dept,
+                          mine=[d for d in ctx.config.departments if d.slug in departments], names=names,
+                          done=query.get("done", ""))
+
+    @app.get("/agent/cases/<case_id>")
+    def show_case(case_id):
+        person, case = agent_case(web, case_id)
+        return case_page(web, person, case)
+
+    @app.get("/agent/cases/<case_id>/files/<attachment_id>")
+    def download(case_id, attachment_id):
+        # Any file of the case, internal notes' too; served as safely as a customer's.
+        _, case = agent_case(web, case_id)
+        attachment = (Attachment.select().join(Entry)
+                      .where((Attachment.id == route_id(attachment_id)) & (Entry.case == case)).first())
+        if attachment is None:
+            bottle.abort(404)
+        return downloads.serve(attachment, inline=False)
