@@ -140,6 +140,7 @@ def test_an_agents_from_to_the_plain_address_is_not_obeyed(ctx):
     assert Case.get_by_id(case.id).status == "new"
     assert Entry.select().where(Entry.unverified == True).count() == 1  # noqa: E712
     assert not Outbox.select().where(Outbox.kind.in_(["agent_reply", "closed"])).exists()
+    assert Outbox.get(Outbox.kind == "unverified").recipient == AGENT  # told how to answer instead
 
 
 def test_command_parsing():

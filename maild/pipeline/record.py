@@ -95,6 +95,8 @@ def process(ctx, delivery) -> None:
                 entry = cases.add_message(ctx, case, author=delivery.person, subject=msg.subject,
                                           public=False, kind="note", unverified=True,
                                           notify_agents=False, **common)
+                if not delivery.automatic:
+                    notify.unverified(ctx, case, delivery.person, now=now)  # how to answer instead
             else:
                 entry = cases.add_message(ctx, case, author=delivery.person, subject=msg.subject,
                                           automatic=delivery.automatic, **common)
