@@ -50,3 +50,15 @@ def test_systemd_unit_runs_unprivileged_and_hardened():
                  "ReadWritePaths=/var/lib/sensedesk", "Restart=on-failure", "ExecStart="):
         assert line in unit, line
     assert "sensedesk run" in unit
+
+
+def test_every_template_directory_is_installed():
+    """`pip install .` must carry every template: setup.cfg's data_files lists each directory."""
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    installed = {value.strip().rsplit("/", 1)[0] for value in parser["options.data_files"].values()}
+    directories = {str(p.relative_to(ROOT)) for p in (ROOT / "templates").rglob("*") if p.is_dir()
+                   and any(f.is_file() for f in p.iterdir())}
+    assert directories <= installed, directories - installed
