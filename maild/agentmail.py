@@ -11,30 +11,60 @@ what was done and what was not understood.
 
 from __future__ import annotations
 
+import html
+import re
+
+import nh3
+
 from maild import cases, commands, notify, people, quotes
-from maild.store.models import Entry, Person
+from maild.store.models import Entry, Outbox, Person
+
+
+def _text_of(msg) -> str:
+    """The mail's text; for mail sent as HTML only, the HTML's words with its line breaks."""
+    if msg.text.strip() or not msg.html:
+        return msg.text
+    marked = re.sub(r"(?i)<br\s*/?>|</(p|div|li|tr|h[1-6])>", "\n", msg.html)
+    return html.unescape(nh3.clean(marked, tags=set())).strip()
+
+
+def _answers_a_note(msg) -> bool:
+    """Whether the mail answers one of our internal-note mails (so it is a note too)."""
+    ids = [i.strip("<>") for i in [*msg.in_reply_to, *msg.references] if i]
+    return bool(ids) and Outbox.select().where(Outbox.message_id.in_(ids[-20:]) & (Outbox.kind == "note")).exists()
 
 
 def process(ctx, delivery, parts) -> Entry:
     """Record and obey an agent's mail; returns the entry it made."""
     msg, case, agent, now = delivery.msg, delivery.case, delivery.person, delivery.now
-    parsed = commands.parse(quotes.reply_text(msg.text))
+    parsed = commands.parse(quotes.reply_text(_text_of(msg)))
     common = dict(parts=parts, message_id=msg.message_id, spool_id=delivery.spool_id, now=now)
-    if parsed.has("note"):
+    # An answer to a note mail stays internal: its quote may hold the note,
+    # and quotes written between the lines are not cut off.
+    as_note = parsed.has("note") or _answers_a_note(msg)
+    has_text = bool(parsed.text.strip())
+    relayed = False
+    if as_note and (has_text or parts):
         entry = cases.add_note(ctx, case, agent, parsed.text, **common)
-    elif parsed.text.strip() or parts:
+    elif has_text or (parts and not parsed.commands):
+        # Files alone are sent on; with commands and no text they are a
+        # signature's logo more often than not, and stay internal.
         if case.status == "closed" and not parsed.has("close"):
             cases.reopen(ctx, case, by=agent, now=now, reason=f"Reopened by {agent.email}'s reply.")
         entry = cases.agent_reply(ctx, case, agent, parsed.text, **common)
+        relayed = True
+    elif parts:
+        entry = cases.add_note(ctx, case, agent, "", **common)
     else:
-        # Commands alone (or nothing): the mail is recorded as an internal event.
         given = ", ".join(f"#{c.name} {c.argument}".strip() for c in parsed.commands) or "nothing to send"
         entry = cases.event(case, f"Mail from {agent.email}: {given}.", now, author=agent, public=False)
     done, problems = [], list(parsed.problems)
     for command in parsed.commands:
         if command.name != "note":
             _obey(ctx, case, agent, command, now, done, problems)
-    if parsed.commands or parsed.problems:
+    if not relayed and not as_note and not parsed.commands and not problems:
+        problems.append("nothing was sent to the customer: the mail had no text of its own")
+    if parsed.commands or problems:
         notify.command_result(ctx, case, agent, done, problems, now=now)
     delivery.record("agent-mail", commands=[f"#{c.name} {c.argument}".strip() for c in parsed.commands],
                     problems=problems, entry=entry.kind)

@@ -263,8 +263,14 @@ def move(ctx, case: Case, department, *, by: Person | None = None, now=None) -> 
     """Move the case to another department (an internal event records it)."""
     now = now or utcnow()
     old = case.department
-    Case.update(department=department.slug, updated_at=now).where(Case.id == case.id).execute()
+    changes = {"department": department.slug, "updated_at": now}
+    if case.assignee_id and not people.is_agent_of(ctx.config, case.assignee, department):
+        # The old department's agent would go on getting mail the portal no longer shows them.
+        changes["assignee"] = None
+    Case.update(**changes).where(Case.id == case.id).execute()
     case.department, case.updated_at = department.slug, now
+    if "assignee" in changes:
+        case.assignee = None
     event(case, f"Moved from {old} to {department.slug}.", now, author=by, public=False)
 
 

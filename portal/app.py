@@ -54,12 +54,16 @@ def create_app(config: Config, ctx: context.Context | None = None) -> bottle.Bot
 class PortalServer:
     """The portal under waitress in a thread of the daemon; ``stop`` closes it."""
 
-    def __init__(self, app: bottle.Bottle, listen: str, threads: int = 4):
+    def __init__(self, app: bottle.Bottle, listen: str, threads: int = 4, trusted_proxy: str = ""):
         import waitress
 
         host, _, port = listen.rpartition(":")
+        # Behind a reverse proxy every peer is the proxy: trusting its
+        # X-Forwarded-For (and only its) gives each client its own rate limit.
+        proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}} \
+            if trusted_proxy else {}
         self.server = waitress.create_server(app, host=host.strip("[]"), port=int(port), threads=threads,
-                                             ident="Sensedesk", clear_untrusted_proxy_headers=True)
+                                             ident="Sensedesk", clear_untrusted_proxy_headers=True, **proxy)
         self.host, self.port = self.server.effective_host, self.server.effective_port
         self.thread = threading.Thread(target=self._run, name="portal", daemon=True)
 

@@ -45,6 +45,8 @@ def entry_view(ctx, entry: Entry, files: list[Attachment], now: int, language: s
     # A reply is always the department's, also from an agent who is one only by
     # configuration (role customer): the customer sees the department, never
     # the agent's own address (SPEC 4).
-    staff = entry.kind == "reply" or (author is not None and author.role in ("agent", "admin"))
+    # Only replies: a message, even from an agent's address, is what a sender
+    # wrote, and may be forged (SPEC 4).
+    staff = entry.kind == "reply"
     return {"entry": entry, "text": new_text, "quoted": quoted, "html": html, "staff": staff,
             "author": author, "files": [a for a in files if not (a.inline and a.content_id)]}

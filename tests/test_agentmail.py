@@ -128,9 +128,62 @@ def test_someone_else_answering_an_agents_reply_address_is_not_the_agent(ctx):
     case, notice = new_case(ctx)
     raw, to = agent_mail(notice, "#close\nI close it myself.", sender="kari@example.org")
     deliver(ctx, raw, rcpt=(to,), mail_from="kari@example.org")
+    # Not an agent: an ordinary message of the customer's on the case, never obeyed.
     assert Case.get_by_id(case.id).status == "new"
-    assert Entry.get(Entry.kind == "note").unverified
+    message = Entry.select().where(Entry.kind == "message").order_by(Entry.id.desc()).get()
+    assert message.case_id == case.id and message.author.email == "kari@example.org"
     assert not Outbox.select().where(Outbox.kind.in_(["agent_reply", "closed", "commands"])).exists()
+
+
+def test_a_signed_looking_address_in_a_header_is_not_an_agents_address(ctx):
+    case, notice = new_case(ctx)
+    raw, to = agent_mail(notice, "#close\nDone.")
+    # Delivered to the plain address with the reply address only named in To:
+    # the envelope decides, so this is From-only and not obeyed.
+    deliver(ctx, raw, rcpt=("helpdesk@example.test",), mail_from=AGENT)
+    assert Case.get_by_id(case.id).status == "new"
+    assert Entry.select().where(Entry.unverified == True).count() == 1  # noqa: E712
+
+
+def test_commands_with_only_a_signature_logo_send_nothing_to_the_customer(ctx):
+    case, notice = new_case(ctx)
+    raw, to = agent_mail(notice, "#assign me")
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    message.add_attachment(b"\x89PNG\r\n\x1a\nlogo", maintype="image", subtype="png", filename="image001.png")
+    deliver(ctx, message.as_bytes(), rcpt=(to,), mail_from=AGENT)
+    assert not Outbox.select().where(Outbox.kind == "agent_reply").exists()
+    assert Case.get_by_id(case.id).assignee.email == AGENT
+
+
+def test_an_html_only_reply_is_relayed_as_text(ctx):
+    case, notice = new_case(ctx)
+    message = email.message.EmailMessage(policy=email.policy.SMTP)
+    message["From"], message["To"], message["Subject"] = AGENT, str(notice["Reply-To"]), "Re: printer"
+    message["Message-ID"] = "<html-only@example.test>"
+    message.set_content("<p>Please try <b>tray 2</b>.</p><p>Agnes</p>", subtype="html")
+    deliver(ctx, message.as_bytes(), rcpt=(str(notice["Reply-To"]),), mail_from=AGENT)
+    text = parsed(Outbox.get(Outbox.kind == "agent_reply")).get_body(("plain",)).get_content()
+    assert "Please try tray 2." in text
+
+
+def test_an_answer_to_a_note_mail_stays_a_note(ctx):
+    case, notice = new_case(ctx)
+    with ctx.db.atomic():
+        Case.update(assignee=Person.get(Person.email == AGENT)).execute()
+    raw, to = agent_mail(notice, "#note\nhr-agent@example.test thinks the customer is rude.")
+    deliver(ctx, raw, rcpt=(to,), mail_from=AGENT)
+    hr_agent = Person.get_or_none(Person.email == "hr-agent@example.test")
+    assert hr_agent is None or not Outbox.select().where(Outbox.recipient == "hr-agent@example.test").exists()
+    # Another agent answers the note mail between its lines: still internal.
+    note_mail = Outbox.select().where(Outbox.kind == "note").first()
+    if note_mail is None:  # the author is not told of their own note: answer the author's copy instead
+        note_mail = Outbox.create(case=case, kind="note", mail_from="helpdesk@example.test", recipient=AGENT,
+                                  message_id="note-copy@desk.example.test", raw=b"", state="sent")
+    answer = make_mail(sender=AGENT, to=to, subject="Re: note", body="> rude?\nNo, fine.",
+                       in_reply_to=f"<{note_mail.message_id}>")
+    deliver(ctx, answer, rcpt=(to,), mail_from=AGENT)
+    assert not Outbox.select().where(Outbox.kind == "agent_reply").exists()
+    assert Entry.select().where(Entry.kind == "note").count() == 2
 
 
 def test_an_agents_from_to_the_plain_address_is_not_obeyed(ctx):

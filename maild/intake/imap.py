@@ -61,6 +61,10 @@ def probe(account: dict) -> int:
 UNREACHABLE = (IMAPClientError, OSError)
 
 
+class MissingBody(Exception):
+    """The server answered a FETCH without the message's body (MAIL_RULES 19, 20)."""
+
+
 def _cursor(account: dict) -> ImapMailbox:
     ImapMailbox.insert(account=account["name"], folder=account["folder"]).on_conflict_ignore().execute()
     return ImapMailbox.get((ImapMailbox.account == account["name"]) & (ImapMailbox.folder == account["folder"]))
@@ -111,9 +115,12 @@ def poll(ctx, account: dict, client: IMAPClient) -> int:
             if raw is None:
                 # Exchange sometimes answers OK without the body: stop here and
                 # take it (and what follows) next time (MAIL_RULES 19, 20).
-                log.warning("imap %s/%s: no body for UID %s; retrying later", account["name"], folder, uid)
+                # Raised, not returned: the poll counts as failed, so a UID that
+                # never gives its body shows in `imap status` and alerts the
+                # admins after alert_after polls instead of blocking in silence.
                 _finish(client, account, last_uid)
-                return taken
+                raise MissingBody(f"{account['name']}/{folder}: the server sent no body for UID {uid}; "
+                                  f"{taken} message(s) before it were taken")
             source = f"imap:{account['name']}/{folder}/{uidvalidity}/{uid}"
             with ctx.db.atomic():
                 spool.accept(ctx.db, bytes(raw), spool.Envelope(), source)
@@ -185,8 +192,10 @@ class Poller:
                 if client is None:
                     client = connect(self.account)
                 self._catch_up(client)
-                delay = 0.0  # a connection that worked is retried at once when it drops
                 self._wait(client)
+                # Only a whole cycle resets the backoff: a server that breaks
+                # on IDLE every time must not be hammered with reconnects.
+                delay = 0.0
                 continue
             except Exception as exc:
                 self._failed(exc)

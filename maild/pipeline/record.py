@@ -68,7 +68,9 @@ def process(ctx, delivery) -> None:
         if reason:
             delivery.record("acknowledgement", result=reason)
     elif delivery.action == "agent":
-        case, entry = delivery.case, agentmail.process(ctx, delivery, common["parts"])
+        # The message's own parts only: the raw original kept for unreadable
+        # mail carries the agent's address and signed reply address.
+        case, entry = delivery.case, agentmail.process(ctx, delivery, list(msg.parts))
     elif delivery.action == "unverified":
         # Came to a signed reply address without a signature made for this
         # sender, or from someone who is not the department's agent: kept for
@@ -87,8 +89,10 @@ def process(ctx, delivery) -> None:
                                       automatic=True, notify_agents=False, **common)
         else:
             dept = ctx.config.department(case.department)
+            # Only the requester's own mail passes: an agent who is copied on a
+            # case is still an agent, and From is not authentication (SPEC 4).
             claims_agent = (dept is not None and people.is_agent_of(ctx.config, delivery.person, dept)
-                            and not people.is_participant(case, delivery.person))
+                            and case.requester_id != delivery.person.id)
             if claims_agent:
                 # From is not authentication: an agent answers through a signed
                 # reply address; this is kept for the agents only.

@@ -180,7 +180,9 @@ def _reply_address(ctx, delivery) -> bool:
     agents as an unverified note: never relayed, never obeyed.
     """
     msg = delivery.msg
-    candidates = list(delivery.envelope.rcpt_tos) + [a for _, a in msg.to + msg.cc] + list(msg.delivered_to)
+    # The envelope says where mail was delivered; headers are anyone's to
+    # write. Only IMAP mail, which has no envelope, is read from its headers.
+    candidates = list(delivery.envelope.rcpt_tos) or ([a for _, a in msg.to + msg.cc] + list(msg.delivered_to))
     for address in candidates:
         reply = read_reply_address(address)
         if reply is None or ctx.config.department_for_address(reply.base) is None:
@@ -189,8 +191,13 @@ def _reply_address(ctx, delivery) -> bool:
         if case is None:
             continue
         dept = ctx.config.department(case.department)
-        verified = (reply_verifies(ctx.signer, reply, delivery.person.email) and dept is not None
-                    and people.is_agent_of(ctx.config, delivery.person, dept))
+        is_agent = dept is not None and people.is_agent_of(ctx.config, delivery.person, dept)
+        verified = is_agent and reply_verifies(ctx.signer, reply, delivery.person.email)
+        if not is_agent:
+            # Not an agent's mail at all (a forwarded notification answered by
+            # a customer): threaded like any other mail, never obeyed.
+            delivery.record("reply-address", value=address.lower(), result="not from an agent: threaded as usual")
+            return False
         delivery.case, delivery.reply_address = case, address.lower()
         delivery.action = "agent" if verified and not (delivery.bounce or delivery.autoreply) else \
             ("note" if delivery.bounce or delivery.autoreply else "unverified")

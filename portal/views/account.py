@@ -34,9 +34,10 @@ def may_sign_up(config, email: str) -> bool:
 
 
 def _client_ip() -> str:
-    # The portal listens on loopback behind a proxy or alone: REMOTE_ADDR is the
-    # peer. X-Forwarded-For is not trusted, or anyone could pick their own limit.
-    return bottle.request.remote_addr or "unknown"
+    # REMOTE_ADDR as waitress sets it: the peer, or, behind the proxy named in
+    # [portal] trusted_proxy, the client that proxy saw. Bottle's remote_addr
+    # would read X-Forwarded-For from anyone, who could pick their own limit.
+    return bottle.request.environ.get("REMOTE_ADDR") or "unknown"
 
 
 def install(app, web) -> None:

@@ -128,7 +128,10 @@ def install(app, web) -> None:
     def save_page(form, page, draft, new=False):
         language = current().language
         request = bottle.request
-        submitted = request.forms.decode()  # Bottle keeps WSGI's latin-1 strings until asked
+        try:
+            submitted = request.forms.decode()  # Bottle keeps WSGI's latin-1 strings until asked
+        except UnicodeError:
+            bottle.abort(400, "form values are not UTF-8")
         data = {name: submitted.getall(name) for name in submitted.keys() if name not in _CONTROL}
         going_back = request.forms.get("direction") == "back"
         known = {f.id for f in page.fields}
