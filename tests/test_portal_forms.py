@@ -206,3 +206,15 @@ def test_files_of_a_form_become_attachments_of_the_case(site):
     assert case.request_type == "question"
     notice = site.wait_for_mail("hr-agent@example.test", "Pension")
     assert [p.get_filename() for p in notice.iter_attachments()] == ["lønnsslipp.pdf"]
+
+
+def test_a_refused_page_stores_none_of_its_files(site):
+    from maild.store.models import Blob
+
+    client = logged_in(site)
+    blobs = Blob.select().count()
+    refused = client.post("/forms/hr-other-question", {"topic": "", "question": "", "direction": "next"},
+                          files=[("attachment", ("a.pdf", b"%PDF-1.4 unique bytes 8761", "application/pdf"))],
+                          form_page="/forms/hr-other-question")
+    assert refused.status_code == 400
+    assert Blob.select().count() == blobs and FormDraft.select().count() == 0

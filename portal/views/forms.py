@@ -150,7 +150,7 @@ def install(app, web) -> None:
         stored_files = {k: v for k, v in draft.files.items() if k not in files or files[k] is None}
         for field_id, entries in files.items():
             if entries is not None:
-                stored_files[field_id] = entries
+                stored_files[field_id] = [{k: v for k, v in e.items() if k != "data"} for e in entries]
         for field_id, entries in stored_files.items():
             if field_id in known:
                 merged[field_id] = [e["name"] for e in entries]
@@ -162,6 +162,11 @@ def install(app, web) -> None:
         draft.done = done
         draft.updated_at = utcnow()
         with ctx.db.atomic():
+            # Files are stored only with a page that is kept: a refused page
+            # leaves nothing behind in the store.
+            for entries in files.values():
+                for e in entries or ():
+                    Blob.insert(sha256=e["sha256"], size=e["size"], data=e["data"]).on_conflict_ignore().execute()
             draft.save(force_insert=new)
         target = neighbour(form, draft.answers, page, -1 if going_back else 1)
         if going_back and target is None:
@@ -170,7 +175,7 @@ def install(app, web) -> None:
         bottle.redirect(f"/forms/{form.id}/{draft.id}/{where}", 303)
 
     def read_files(page, answers, language):
-        """Uploads of the page's visible file fields: field id -> stored entries (None: none sent)."""
+        """Uploads of the page's visible file fields: field id -> entries with their bytes (None: none sent)."""
         found, errors = {}, {}
         for field in forms.visible_fields(page, answers):
             if field.type != "file":
@@ -193,12 +198,8 @@ def install(app, web) -> None:
                 if problem:
                     errors[field.id] = problem
                     break
-                digest = hashlib.sha256(data).hexdigest()
-                with ctx.db.atomic():
-                    Blob.insert(sha256=digest, size=len(data), data=data).on_conflict_ignore().execute()
                 entries.append({"name": name, "type": mimetypes.guess_type(name)[0] or "application/octet-stream",
-                                "sha256": digest,
-                                "size": len(data)})
+                                "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "data": data})
             if field.id not in errors:
                 found[field.id] = entries
         return found, errors
