@@ -77,7 +77,8 @@ def cmd_run(config, args) -> int:
     listen = config["portal"]["listen"]
     if listen:
         # The portal shares the daemon's context, so its mail wakes the outbox worker at once.
-        server = PortalServer(create_app(config, daemon.ctx), listen)
+        server = PortalServer(create_app(config, daemon.ctx), listen,
+                              trusted_proxy=config["portal"]["trusted_proxy"])
         daemon.extras.append(server)
         print(f"sensedesk: portal on http://{server.host}:{server.port}/ "
               f"(public address {config['site']['base_url']})", flush=True)
@@ -92,7 +93,7 @@ def cmd_portal(config, args) -> int:
     if not listen:
         print("[portal].listen: empty, so the portal is disabled", file=sys.stderr)
         return 78
-    server = PortalServer(create_app(config), listen)
+    server = PortalServer(create_app(config), listen, trusted_proxy=config["portal"]["trusted_proxy"])
     print(f"sensedesk: portal on http://{server.host}:{server.port}/", flush=True)
     stopping = []
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -230,6 +231,59 @@ def cmd_imap(config, args) -> int:
     return 0
 
 
+def _notice_dict(row) -> dict:
+    from maild import notices
+
+    return {"id": row.id, "title": row.title, "severity": row.severity,
+            "departments": ",".join(row.departments) or "(all)", "active": notices.is_active(row),
+            "starts_at": row.starts_at.isoformat(" ", "seconds"),
+            "ends_at": row.ends_at.isoformat(" ", "seconds") if row.ends_at else None,
+            "resolved_at": row.resolved_at.isoformat(" ", "seconds") if row.resolved_at else None}
+
+
+def cmd_notice(config, args) -> int:
+    """Add, update, resolve or list operational notices; subscribers are mailed through the outbox."""
+    from maild import notices
+    from maild.store.models import Notice
+
+    ctx = context.build(config)
+    if args.notice_command == "list":
+        rows = [_notice_dict(r) for r in Notice.select().order_by(Notice.id.desc())]
+        _print_rows(rows, args.json, ["id", "severity", "active", "departments", "title", "ends_at"])
+        return 0
+    try:
+        ends = notices.parse_time(args.ends) if getattr(args, "ends", None) is not None else None
+    except ValueError:
+        print(f"--ends {args.ends}: not an ISO date and time", file=sys.stderr)
+        return 2
+    try:
+        with ctx.db.atomic():
+            if args.notice_command == "add":
+                notice = notices.publish(ctx, title=args.title, text=args.text, severity=args.severity,
+                                         departments=args.dept, ends_at=ends)
+                done = "published"
+            else:
+                notice = Notice.get_or_none(Notice.id == args.id)
+                if notice is None:
+                    print(f"notice {args.id}: no such notice", file=sys.stderr)
+                    return 1
+                if args.notice_command == "resolve":
+                    notices.resolve(ctx, notice)
+                    done = "resolved"
+                else:
+                    changes = {k: getattr(args, k) for k in ("title", "text", "severity")
+                               if getattr(args, k) is not None}
+                    if args.ends is not None:
+                        changes["ends_at"] = ends
+                    notices.update(ctx, notice, **changes)
+                    done = "updated"
+    except notices.NoticeError as exc:
+        print(f"notice: {exc.field}: {exc}", file=sys.stderr)
+        return 2
+    print(f"notice {notice.id}: {done}")
+    return 0
+
+
 def cmd_check(config, args) -> int:
     """Validate the configuration and try each connection."""
     from maild import checks
@@ -296,6 +350,26 @@ def build_parser() -> argparse.ArgumentParser:
     test = imap_sub.add_parser("test", help="log in, select the folder, report the count")
     test.add_argument("name")
     imap_parser.set_defaults(func=cmd_imap)
+
+    notice_parser = sub.add_parser("notice", help="operational notices (mailed to their subscribers)")
+    notice_sub = notice_parser.add_subparsers(dest="notice_command", required=True)
+    add = notice_sub.add_parser("add", help="publish a notice")
+    add.add_argument("--title", required=True)
+    add.add_argument("--text", default="")
+    add.add_argument("--severity", choices=("info", "warning", "outage"), default="info")
+    add.add_argument("--dept", action="append", default=[], help="a department's slug (repeatable; none: all)")
+    add.add_argument("--ends", default=None, help="when it ends, ISO date and time (UTC unless an offset is given)")
+    update = notice_sub.add_parser("update", help="change a notice")
+    update.add_argument("id", type=int)
+    update.add_argument("--title")
+    update.add_argument("--text")
+    update.add_argument("--severity", choices=("info", "warning", "outage"))
+    update.add_argument("--ends", help="when it ends, ISO date and time; \"\" for no end")
+    resolve = notice_sub.add_parser("resolve", help="mark a notice resolved")
+    resolve.add_argument("id", type=int)
+    listing = notice_sub.add_parser("list")
+    listing.add_argument("--json", action="store_true")
+    notice_parser.set_defaults(func=cmd_notice)
 
     sub.add_parser("check", help="validate configuration and try each connection").set_defaults(func=cmd_check)
     return parser

@@ -73,6 +73,8 @@ class Outgoing:
     thread_topic: str = ""
     thread_index: str = ""
     attachments: list[tuple[str, str, bytes]] = dataclasses.field(default_factory=list)
+    # An https URL that unsubscribes with one POST (RFC 2369, RFC 8058); "" for none.
+    list_unsubscribe: str = ""
 
 
 def cap_references(ids: list[str]) -> list[str]:
@@ -196,6 +198,11 @@ def build(out: Outgoing, instance_id: str, now=None) -> bytes:
         msg["Thread-Topic"] = _header(header_text(out.thread_topic)[:250])
     if out.thread_index:
         msg["Thread-Index"] = _header(header_text(out.thread_index)[:250])
+    if out.list_unsubscribe:
+        # RFC 8058: the POST header tells mail clients they may unsubscribe with
+        # one POST; a GET of the URL (a scanner following it) changes nothing.
+        msg["List-Unsubscribe"] = _bracket(out.list_unsubscribe)
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg[LOOP_HEADER] = instance_id
     for name, value in mime:
         msg[name] = value

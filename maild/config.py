@@ -94,6 +94,8 @@ SCHEMA: dict[str, dict[str, Setting]] = {
            ("open", "known", "domains")),
         _s("signup_domains", [], list, "Mail domains whose people may log in by link (signup = domains)."),
         _s("page_size", 20, int, "Cases per page under My requests."),
+        _s("trusted_proxy", "", str, "Address of the reverse proxy in front of the portal, whose "
+                                     "X-Forwarded-For names the client (for rate limits); empty: none."),
     ]},
     "portal.theme": {s.name: s for s in [
         _s("site_name", "", str, "Name in the portal's header; empty: [site] name."),

@@ -13,7 +13,7 @@ import datetime
 import logging
 import re
 
-from maild import attachments, outbox, signing
+from maild import attachments, notices, outbox, signing
 from maild.compose import Outgoing, ascii_address
 from maild.rules.automatic import NO_REPLY
 from maild.store.models import Case, Entry, MessageRef, Participant, Person
@@ -124,9 +124,11 @@ def case_opened(ctx, case: Case, entry: Entry, *, acknowledge: bool, now, files=
             notes.append("acknowledgement held back: the sender's automatic answers this hour are used up")
             log.warning("auto-reply cap reached for %s; case %s not acknowledged", requester.email, case.id)
         else:
+            # SPEC 5: while a notice is active for the department, the
+            # acknowledgement says the problem is known (one indexed query).
             _send(ctx, case, requester, audience="customer", event="ack", kind="ack", now=now,
                   auto_submitted="auto-replied", in_reply_to=entry.message_id, references=references,
-                  entry=entry)
+                  entry=entry, known=notices.active(case.department, now))
     files = attachments.for_entry(entry) if files is None else files
     for agent in _agents_to_tell(ctx, case, exclude=requester):
         _send(ctx, case, agent, audience="agent", event="new_case", kind="new_case", now=now,

@@ -27,6 +27,9 @@ from portal import auth, i18n
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
+# POSTs whose URL carries an HMAC over what they change: no CSRF token needed.
+SIGNED_POSTS = ("/unsubscribe/",)
+
 
 @dataclasses.dataclass
 class State:
@@ -96,6 +99,10 @@ class Web:
         length = request.content_length or 0
         if length > self.config["smtp_in"]["max_message_bytes"]:
             bottle.abort(413, "too large")
+        if request.path.startswith(SIGNED_POSTS):
+            # The signed URL itself is the permission, and a mail client's
+            # one-click POST (RFC 8058) carries neither cookie nor token.
+            return
         token = request.forms.get("csrf", "")
         if new_cookie or not auth.csrf_ok(self.secret, sid, token):
             bottle.abort(403, "missing or wrong CSRF token")

@@ -353,3 +353,11 @@ def test_the_theme_comes_from_configuration(site, monkeypatch):
     assert "IT-hjelp" in home and "We answer within a day." in home and 'src="/static/logo.png"' in home
     assert client.get("/static/portal.css").status_code == 200
     assert client.get("/static/../auth.py").status_code in (403, 404)
+
+
+def test_a_forged_forwarded_for_does_not_escape_the_rate_limit(site):
+    client = Client(site)
+    token = client.csrf("/login")
+    codes = [client.post("/login/link", {"email": f"q{i}@example.org"}, token=token,
+                         headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(22)]
+    assert 429 in codes  # every request still counts against the one real peer

@@ -284,5 +284,45 @@ class Approval(BaseModel):
     decided_at = DateTimeField(null=True)
     comment = TextField(default="")
 
+
+
+class Link(BaseModel):
+    """A published link on the portal's home page, for all departments ("") or one (SPEC 5, Links)."""
+
+    title = CharField(max_length=200)
+    url = CharField(max_length=2000)  # http or https only (links.save checks)
+    description = TextField(default="")
+    department = CharField(default="")  # a slug, or "" for all
+    position = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+
+
+class Notice(BaseModel):
+    """An operational notice: a banner while active, and mail to its subscribers (SPEC 5)."""
+
+    title = CharField(max_length=200)
+    text = TextField(default="")
+    severity = CharField(default="info")  # info | warning | outage
+    departments = JSONField(default=list)  # slugs; [] for all
+    starts_at = DateTimeField(default=utcnow)
+    ends_at = DateTimeField(null=True)
+    # Indexed: "active" asks for the unresolved ones on every new case's acknowledgement.
+    resolved_at = DateTimeField(null=True, index=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class NoticeSubscription(BaseModel):
+    """A person who wants notices of a department ("" for all) by mail."""
+
+    person = ForeignKeyField(Person, backref="notice_subscriptions", on_delete="CASCADE")
+    department = CharField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("person", "department"), True),)
+
+
 ALL_MODELS = (Setting, Person, Membership, Spool, Case, Participant, Entry, InboundMessage, MessageRef, Blob,
-              Attachment, Outbox, ImapMailbox, PortalSession, LoginLink, RateEvent, FormDraft, Approval)
+              Attachment, Outbox, ImapMailbox, PortalSession, LoginLink, RateEvent, FormDraft, Approval,
+              Link, Notice, NoticeSubscription)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from portal.views import account, agent, agent_actions, agent_admin, forms, home, requests
+from portal.views import account, agent, agent_actions, agent_admin, forms, home, links, notices, requests
 
 
 def install(app, web) -> None:
     """Add every route of the portal to ``app``."""
-    for module in (home, account, requests, forms, agent, agent_actions, agent_admin):
+    for module in (home, account, requests, forms, agent, agent_actions, agent_admin, notices, links):
         module.install(app, web)

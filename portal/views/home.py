@@ -13,7 +13,7 @@ from pathlib import Path
 
 import bottle
 
-from maild import cases, forms
+from maild import cases, forms, links, notices
 from maild.store.models import utcnow
 from portal import auth, uploads
 from portal.web import require_login
@@ -28,7 +28,7 @@ def install(app, web) -> None:
 
     @app.get("/")
     def home():
-        return web.render("home.html")
+        return web.render("home.html", banners=notices.active(), links=links.for_department(""))
 
     @app.get("/static/<path:path>")
     def static(path):

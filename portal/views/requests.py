@@ -14,7 +14,7 @@ import time
 
 import bottle
 
-from maild import cases, search
+from maild import cases, notices, search
 from maild.store.models import Attachment, Case, Entry, Person, utcnow
 from portal import auth, downloads, history, render, uploads
 from portal.web import current, page_number, require_login, route_id
@@ -66,7 +66,8 @@ def install(app, web) -> None:
         views = [history.entry_view(ctx, e, files.get(e.id, []), now, language) for e in entries]
         dept = ctx.config.department(case.department)
         return web.render("case.html", status=status, case=case, entries=views, errors=errors or {},
-                          reply=reply, dept=dept, may_reply=cases.reopen_allowed(ctx, case),
+                          reply=reply, dept=dept, banners=notices.active(case.department),
+                          may_reply=cases.reopen_allowed(ctx, case),
                           done=bottle.request.query.get("done", ""))
 
     @app.post("/requests/<case_id>/reply")
