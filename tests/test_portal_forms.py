@@ -218,3 +218,17 @@ def test_a_refused_page_stores_none_of_its_files(site):
                           form_page="/forms/hr-other-question")
     assert refused.status_code == 400
     assert Blob.select().count() == blobs and FormDraft.select().count() == 0
+
+
+def test_a_departments_own_links_show_beside_its_forms(site):
+    from maild import links
+
+    with site.ctx.db.atomic():
+        links.save(site.ctx.config, title="Lønnsslipper", url="https://lonn.example.org", department="hr")
+        links.save(site.ctx.config, title="Status page", url="https://status.example.org")
+    client = logged_in(site)
+    hr = client.get("/new/hr").text
+    assert "Lønnsslipper" in hr and 'rel="noopener noreferrer"' in hr and "Status page" not in hr
+    assert "Lønnsslipper" not in client.get("/new/helpdesk").text
+    home = client.get("/").text
+    assert "Status page" in home and "Lønnsslipper" not in home

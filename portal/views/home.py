@@ -62,7 +62,9 @@ def install(app, web) -> None:
         if not offered:
             require_login()
             return web.render("new_request.html", dept=dept, values={}, errors={})
-        return web.render("new_catalogue.html", dept=dept, offered=offered)
+        # The department's own links beside its forms (the home page has everyone's).
+        own = [link for link in links.for_department(dept.slug) if link.department == dept.slug]
+        return web.render("new_catalogue.html", dept=dept, offered=offered, links=own)
 
     @app.get("/new/<slug>/message")
     def new_request_form(slug):
