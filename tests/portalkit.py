@@ -130,6 +130,22 @@ class Client:
         assert answer.status_code == 200 and answer.url.endswith("/requests"), answer.url
 
 
+def logged_in(site: Site, address: str = "kari@example.org") -> Client:
+    """A browser logged in by the link mailed to ``address``."""
+    client = Client(site)
+    client.log_in(address)
+    return client
+
+
+def make_admin(site: Site, address: str = "boss@example.test") -> Client:
+    """A person with the admin role, logged in."""
+    from maild.store.models import Person
+
+    with site.ctx.db.atomic():
+        Person.create(email=address, name="Boss", role="admin")
+    return logged_in(site, address)
+
+
 def pytest_configure(config):
     """Register the marker the ``site`` fixture reads."""
     config.addinivalue_line("markers", "settings(**sections): configuration the site fixture adds")

@@ -20,7 +20,7 @@ import pytest
 import requests
 from conftest import deliver
 from mailfactory import make_mail
-from portalkit import Client
+from portalkit import Client, logged_in, make_admin
 from test_cli import (
     config_file,  # noqa: F401 (fixture)
     run,
@@ -186,18 +186,6 @@ def test_notice_commands(config_file):  # noqa: F811 (fixture)
 
 
 # --------------------------------------------------------------------------- the portal
-
-def logged_in(site, address: str) -> Client:
-    client = Client(site)
-    client.log_in(address)
-    return client
-
-
-def make_admin(site, address="boss@example.test") -> Client:
-    with site.ctx.db.atomic():
-        Person.create(email=address, name="Boss", role="admin")
-    return logged_in(site, address)
-
 
 def test_the_banner_shows_on_home_and_on_the_case_pages_of_its_department_only(site):
     deliver(site.ctx, make_mail(sender="kari@example.org", subject="Printer", body="It jams."))

@@ -13,7 +13,7 @@ import re
 
 from conftest import deliver, wait_until
 from mailfactory import make_mail
-from portalkit import Client
+from portalkit import Client, logged_in, make_admin
 
 from maild import cases, people, spool
 from maild.store.models import Attachment, Case, Entry, Membership, Outbox, Participant, Person, Spool, utcnow
@@ -25,18 +25,6 @@ def open_case_by_mail(site, sender=KARI, subject="Printer on floor 3", body="It 
                       **kwargs) -> Case:
     deliver(site.ctx, make_mail(sender=sender, subject=subject, body=body, to=to, **kwargs), rcpt=(to,))
     return Case.select().order_by(Case.id.desc()).first()
-
-
-def logged_in(site, address: str) -> Client:
-    client = Client(site)
-    client.log_in(address)
-    return client
-
-
-def make_admin(site, address="boss@example.test") -> Client:
-    with site.ctx.db.atomic():
-        Person.create(email=address, name="Boss", role="admin")
-    return logged_in(site, address)
 
 
 def case_rows(page: str) -> list[str]:

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from portalkit import Client
+from portalkit import Client, logged_in
 
 from maild import jobs
 from maild.store.models import (Approval, Attachment, Case, Entry, FormDraft, LoginLink, Participant, Person,
@@ -29,12 +29,6 @@ JOB = {"position": "Konsulent", "unit": "Lønn", "manager_email": "leder@example
 
 def draft_url(answer) -> str:
     return re.search(r"(/forms/[^/]+/[A-Za-z0-9_-]+)/", answer.url).group(1)
-
-
-def logged_in(site) -> Client:
-    client = Client(site)
-    client.log_in("kari@example.org")
-    return client
 
 
 def test_the_catalogue_lists_the_departments_forms(site):
