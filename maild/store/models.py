@@ -112,6 +112,8 @@ class Case(BaseModel):
     closed_at = DateTimeField(null=True)
     thread_topic = CharField(default="", max_length=255)
     thread_index = CharField(default="", max_length=255)
+    # True while approvals are asked and none refused: the case waits (SPEC 5, Approvals).
+    awaiting_approval = BooleanField(default=False)
 
 
 class Participant(BaseModel):
@@ -273,17 +275,26 @@ class FormDraft(BaseModel):
 
 
 class Approval(BaseModel):
-    """A person asked to approve a case, in sequence; decided later (SPEC 5, Approvals)."""
+    """A person asked to approve a case, in sequence (SPEC 5, Approvals).
+
+    The approver at the lowest ``position`` still pending is the one asked
+    (``asked_at`` set, mail sent); the next is asked when they approve.
+    """
 
     case = ForeignKeyField(Case, backref="approvals", on_delete="CASCADE", index=True)
     approver = CharField()  # an address, lowercased
     position = IntegerField(default=1)  # the order approvers are asked in
-    state = CharField(default="pending")  # pending | approved | rejected
+    # pending | approved | rejected | expired | cancelled (a rejection before them)
+    state = CharField(default="pending", index=True)
     source = CharField(default="form")  # form | agent
+    requested_by = CharField(default="")  # the agent's address, for source "agent"
+    question = TextField(default="")  # what the agent asks, shown to the approver
     requested_at = DateTimeField(default=utcnow)
+    asked_at = DateTimeField(null=True)  # when the approval mail went out
+    reminded_at = DateTimeField(null=True)
     decided_at = DateTimeField(null=True)
+    decided_via = CharField(default="")  # link | reply | portal
     comment = TextField(default="")
-
 
 
 class Link(BaseModel):
