@@ -16,7 +16,7 @@ import re
 
 import nh3
 
-from maild import cases, commands, notify, people, quotes
+from maild import approvals, cases, commands, notify, people, quotes
 from maild.store.models import Entry, Outbox, Person
 
 
@@ -104,3 +104,11 @@ def _obey(ctx, case, agent: Person, command: commands.Command, now, done: list, 
             return
         cases.add_cc(ctx, case, people.find_or_create(address, now=now), by=agent, now=now)
         done.append(f"#cc: {address} added")
+    elif name == "approval":
+        address = argument.strip("<>").lower()
+        try:
+            approvals.ask(ctx, case, address, requested_by=agent.email, now=now)
+        except approvals.ApprovalError as problem:
+            problems.append(f"#approval {argument}: {problem}")
+            return
+        done.append(f"#approval: {address} is asked to approve; the case waits for the decision")

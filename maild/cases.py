@@ -41,17 +41,21 @@ def open_case(ctx, *, department, requester: Person, subject: str, body_text: st
               linked_to: Case | None = None, copied=(), automatic: bool = False,
               acknowledge: bool = True, defects=(), thread_topic: str = "",
               thread_index: str = "", parts=(), answers: dict | None = None, priority: str = "normal",
-              request_type: str = "", tags=(), assignee: Person | None = None) -> tuple[Case, Entry]:
+              request_type: str = "", tags=(), assignee: Person | None = None,
+              awaiting_approval: bool = False) -> tuple[Case, Entry]:
     """Open a case with its first entry; queue the acknowledgement and the notify-list mail.
 
     ``answers`` (an intake form's, kept as submitted), ``priority``,
     ``request_type``, ``tags`` and ``assignee`` come from a form and its rules.
+    A case ``awaiting_approval`` says so in its acknowledgement and reaches
+    the agents only once approved (``approvals``).
     """
     now = now or utcnow()
     case = statements.create(Case, department=department.slug, subject=_subject(ctx, subject), status="new",
                        requester=requester, linked_to=linked_to, created_at=now, updated_at=now,
                        thread_topic=thread_topic[:250], thread_index=thread_index[:250], priority=priority,
-                       request_type=request_type, tags=list(tags), assignee=assignee)
+                       request_type=request_type, tags=list(tags), assignee=assignee,
+                       awaiting_approval=awaiting_approval)
     add_participant(case, requester, "requester")
     for person in copied:
         if person.id != requester.id:
@@ -68,7 +72,8 @@ def open_case(ctx, *, department, requester: Person, subject: str, body_text: st
         Entry.create(case=linked_to, kind="event", public=False, created_at=now,
                      body_text=f"Linked case {ctx.config['site']['token_prefix']}-{case.id} was opened "
                                f"from a message that named this case.")
-    notify.case_opened(ctx, case, entry, acknowledge=acknowledge, now=now, files=files)
+    notify.case_opened(ctx, case, entry, acknowledge=acknowledge, now=now, files=files,
+                       tell_agents=not awaiting_approval)
     return case, entry
 
 
@@ -112,13 +117,20 @@ def reopen(ctx, case: Case, *, by: Person | None = None, now=None, reason: str =
     notify.case_reopened(ctx, case, now=now)
 
 
+def _closing(case: Case, now) -> None:
+    """Mark the case closed; approvals still pending are cancelled, since nothing waits for them now."""
+    Case.update(status="closed", closed_at=now, updated_at=now, awaiting_approval=False).where(
+        Case.id == case.id).execute()
+    case.status, case.closed_at, case.updated_at, case.awaiting_approval = "closed", now, now, False
+    Approval.update(state="cancelled").where((Approval.case == case.id) & (Approval.state == "pending")).execute()
+
+
 def close(ctx, case: Case, *, by: Person | None = None, now=None, notify_customer: bool = True) -> None:
     """Close a case and tell the requester and participants; closing a closed case does nothing."""
     if case.status == "closed":
         return
     now = now or utcnow()
-    Case.update(status="closed", closed_at=now, updated_at=now).where(Case.id == case.id).execute()
-    case.status, case.closed_at, case.updated_at = "closed", now, now
+    _closing(case, now)
     event(case, "Closed.", now, author=by)
     if notify_customer:
         notify.case_closed(ctx, case, now=now)
@@ -181,25 +193,9 @@ def mark_solved(ctx, case: Case, person: Person, now=None) -> None:
     now = now or utcnow()
     if case.status == "closed":
         return
-    Case.update(status="closed", closed_at=now, updated_at=now).where(Case.id == case.id).execute()
-    case.status, case.closed_at, case.updated_at = "closed", now, now
+    _closing(case, now)
     event(case, "Marked as solved by the customer.", now, author=person)
     notify.case_closed(ctx, case, now=now, exclude=person)
-
-
-def request_approval(ctx, case: Case, approver: str, *, source: str = "form", now=None) -> Approval:
-    """Record that a person is asked to approve the case, after any approvers already asked.
-
-    Asking (the mail with its links), deciding and what the case does
-    meanwhile belong to the approvals flow; this only records the request.
-    """
-    now = now or utcnow()
-    approver = approver.strip().lower()
-    position = (Approval.select().where(Approval.case == case).count()) + 1
-    approval = Approval.create(case=case, approver=approver, position=position, source=source,
-                               requested_at=now)
-    event(case, f"Approval by {approver} requested ({source}).", now, public=False)
-    return approval
 
 
 # --------------------------------------------------------------------------- for agents (SPEC 3.4, 4)

@@ -9,6 +9,7 @@ Each command stands alone on its line, before any other text:
     #assign ADDRESS|me    give the case to an agent
     #dept SLUG            move the case to another department
     #cc ADDRESS           add a participant
+    #approval ADDRESS     ask a person to approve (after anyone already asked)
 
 Blank lines between commands are allowed; the first other line starts the
 text. A line that starts with ``#`` but is not one of these is reported back
@@ -20,8 +21,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-NAMES = ("note", "close", "open", "pending", "assign", "dept", "cc")
-_WITH_ARGUMENT = {"assign", "dept", "cc"}
+NAMES = ("note", "close", "open", "pending", "assign", "dept", "cc", "approval")
+_WITH_ARGUMENT = {"assign", "dept", "cc", "approval"}
 _LINE = re.compile(r"^#([A-Za-z]+)(?:[ \t]+(\S+))?[ \t]*$")
 MAX_COMMANDS = 20
 

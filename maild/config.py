@@ -97,6 +97,10 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         _s("trusted_proxy", "", str, "Address of the reverse proxy in front of the portal, whose "
                                      "X-Forwarded-For names the client (for rate limits); empty: none."),
     ]},
+    "approvals": {s.name: s for s in [
+        _s("remind_after_days", 2, int, "Remind an approver once after this many days without a decision; 0: never."),
+        _s("expire_after_days", 7, int, "Give up on an approval after this many days and tell the agents; 0: never."),
+    ]},
     "portal.theme": {s.name: s for s in [
         _s("site_name", "", str, "Name in the portal's header; empty: [site] name."),
         _s("logo_url", "", str, "Address of a logo image (https://… or /static/…); empty for none."),

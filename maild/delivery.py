@@ -43,8 +43,9 @@ class Delivery:
     person: object = None  # models.Person
     case: object = None  # models.Case
     entry: object = None  # models.Entry
-    action: str = ""  # new | append | reopen | note | agent | unverified
+    action: str = ""  # new | append | reopen | note | agent | unverified | approval
     reply_address: str = ""  # the signed reply address the mail came to, if any
+    approval: object = None  # models.Approval, for mail to its signed approval address
     linked_to: object = None  # the old case a new one links to
     trace: list[dict] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)

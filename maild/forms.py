@@ -11,7 +11,7 @@ This module reads and checks definitions; the rules that run on answers
 
 The format, in brief (``config/forms/*.toml`` are full examples)::
 
-    id, department, request_type, title, description?, subject?
+    id, department, request_type, title, description?, subject?, faq_field?
     [[pages]]         id, title, show_when?, fields
     [[pages.fields]]  id, type, label, help?, required?, required_when?, show_when?
                       text/textarea: min_length?, max_length?, pattern?, message?
@@ -24,6 +24,10 @@ The format, in brief (``config/forms/*.toml`` are full examples)::
 Texts are tables ``{ en = "…", nb = "…" }``: ``en`` is required, ``nb`` falls
 back to it, and loaded tables always hold both. ``subject`` may also be one
 string for both languages; ``{field_id}`` in it is replaced by the answer.
+``faq_field`` names the text or textarea field of the first page whose words
+suggest FAQ articles while it is typed; without it the first such field is
+taken, and ``faq_field = ""`` suggests nothing (a name or an address would
+find nothing worth reading).
 Options are ``{ value = "…", label = { … } }``. Participants and approvers
 are addresses or ``"field:<id>"`` naming an email or person field.
 Conditions are inline tables: ``{ field = "x", equals = v }``, ``{ field =
@@ -76,7 +80,7 @@ _TYPE_KEYS = {
 }
 _HELP_KEYS = {"id", "type", "label", "text", "show_when"}
 _FORM_KEYS = {"id", "department", "request_type", "title", "description", "subject", "pages",
-              "routes", "approvals"}
+              "routes", "approvals", "faq_field"}
 
 
 class FormError(Exception):
@@ -181,6 +185,8 @@ class Form:
     routes: tuple[Route, ...] = ()
     approvals: tuple[ApprovalRule, ...] = ()
     subject: dict[str, str] = dataclasses.field(default_factory=dict)
+    # The first page's field whose words suggest FAQ articles; "" for none.
+    faq_field: str = ""
 
     def field(self, field_id: str) -> Field | None:
         """The field with this id, on whichever page, or None."""
@@ -289,7 +295,8 @@ class _Reader:
                     request_type=self.choice("request_type", data.get("request_type"), REQUEST_TYPES,
                                              "request type"),
                     pages=tuple(pages), routes=routes, approvals=approvals,
-                    subject=self.subject("subject", data.get("subject")))
+                    subject=self.subject("subject", data.get("subject")),
+                    faq_field=self.faq_field("faq_field", data.get("faq_field"), pages[0]))
 
     def page(self, where: str, data: Any, earlier_pages: set[str]) -> Page:
         self.table(where, data, {"id", "title", "fields", "show_when"})
@@ -501,6 +508,15 @@ class _Reader:
                     self.fail(f"{where}.{language}" if isinstance(raw, dict) else where,
                               f"{{{name}}} names no answerable field of this form")
         return templates
+
+    def faq_field(self, where: str, value: Any, first: Page) -> str:
+        """The field whose words suggest FAQ articles: a text or textarea field always on the first page."""
+        candidates = [f.id for f in first.fields if f.type in ("text", "textarea") and f.show_when is None]
+        if value is None:
+            return candidates[0] if candidates else ""
+        if self.string(where, value) and value not in candidates:
+            self.fail(where, f"{value!r} is no text or textarea field shown on the first page")
+        return value
 
 
 def parse_form(data: dict, config, path: str = "<memory>") -> Form:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import logging
 
-from maild import outbox, reports
+from maild import approvals, outbox, reports
 from maild.store.models import FormDraft, LoginLink, PortalSession, RateEvent
 
 log = logging.getLogger(__name__)
@@ -48,4 +48,5 @@ JOBS = (
     ("portal-forget", forget_old_portal_state, 3600),
     ("close-waiting", reports.close_waiting, 3600),
     ("daily-report", reports.daily_report, 300),
+    ("approvals", approvals.remind_and_expire, 3600),
 )

@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 REFERENCE_HISTORY = 8
 
 
-def _may_mail(ctx, address: str) -> bool:
+def may_mail(ctx, address: str) -> bool:
+    """Whether mail may go to an address: a real person's, not ours, not a no-reply one."""
     address = (address or "").lower()
     # A non-ASCII local part needs SMTPUTF8 (RFC 6531) end to end, which we do not use.
     return bool(address) and ascii_address(address) is not None and not address.endswith(".invalid") \
@@ -57,11 +58,12 @@ def _references(ctx, case: Case, in_reply_to: str) -> list[str]:
 
 def _send(ctx, case: Case, person: Person, *, audience: str, event: str, kind: str, now,
           auto_submitted: str, in_reply_to: str = "", references=None, files=(), from_name: str = "",
-          **values) -> None:
+          reply_to: str = "", message_id: str = "", **values) -> None:
     """Render one template for one person about a case and queue it.
 
     Mail to agents carries a Reply-To of their signed reply address for the
-    case, so that answering it is how an agent replies and gives commands.
+    case, so that answering it is how an agent replies and gives commands;
+    other mail may name its own (an approver's signed approval address).
     """
     dept = ctx.config.department(case.department)
     language = person.language or ctx.config.language(dept)
@@ -70,7 +72,6 @@ def _send(ctx, case: Case, person: Person, *, audience: str, event: str, kind: s
         ctx, audience, event, language, case=case, person=person,
         department=dept.name if dept else case.department,
         number=f"{prefix}-{case.id}", base_url=ctx.config["site"]["base_url"].rstrip("/"), **values)
-    reply_to = ""
     if audience == "agent" and dept is not None:
         reply_to = signing.reply_address(ctx.signer, dept.address, case.id, person.email)
     out = Outgoing(
@@ -78,7 +79,7 @@ def _send(ctx, case: Case, person: Person, *, audience: str, event: str, kind: s
         from_address=dept.address if dept else next(iter(ctx.config.own_addresses()), ""),
         to_name=person.name, to_address=person.email,
         subject=case_subject(case.id, subject_line, prefix),
-        body=body, message_id=ctx.signer.message_id(case.id, person.id),
+        body=body, message_id=message_id or ctx.signer.message_id(case.id, person.id),
         in_reply_to=in_reply_to,
         references=references if references is not None else _references(ctx, case, in_reply_to),
         auto_submitted=auto_submitted, thread_topic=case.thread_topic, thread_index=case.thread_index,
@@ -93,14 +94,14 @@ def _agents_to_tell(ctx, case: Case, exclude: Person | None) -> list[Person]:
     else:
         dept = ctx.config.department(case.department)
         people_ = [ctx.staff.get(a) or people.find_or_create(a) for a in (dept.notify if dept else ())]
-    return [p for p in people_ if _may_mail(ctx, p.email) and (exclude is None or p.id != exclude.id)]
+    return [p for p in people_ if may_mail(ctx, p.email) and (exclude is None or p.id != exclude.id)]
 
 
 def _customers(ctx, case: Case, exclude: Person | None = None) -> list[Person]:
     """Requester and participants, each once."""
     rows = (Person.select().join(Participant, on=(Participant.person == Person.id))
             .where(Participant.case == case).order_by(Participant.id))
-    return [p for p in rows if _may_mail(ctx, p.email) and (exclude is None or p.id != exclude.id)]
+    return [p for p in rows if may_mail(ctx, p.email) and (exclude is None or p.id != exclude.id)]
 
 
 def over_auto_reply_cap(ctx, address: str, now) -> bool:
@@ -109,17 +110,19 @@ def over_auto_reply_cap(ctx, address: str, now) -> bool:
     return outbox.automatic_sent_since(address, now - datetime.timedelta(hours=1)) >= limit
 
 
-def case_opened(ctx, case: Case, entry: Entry, *, acknowledge: bool, now, files=None) -> list[str]:
+def case_opened(ctx, case: Case, entry: Entry, *, acknowledge: bool, now, files=None,
+                tell_agents: bool = True) -> list[str]:
     """Acknowledge to the requester; tell the notify list. Returns notes on what was held back.
 
     ``files`` are the entry's attachments as (name, type, bytes), when the
-    caller has them at hand; otherwise they are read from the store.
+    caller has them at hand; otherwise they are read from the store. A case
+    that waits for approval reaches the agents when approved (``tell_agents``).
     """
     notes = []
     requester = case.requester
     # A new case's history is its first message: no need to ask the store.
     references = [ctx.signer.case_reference(case.id)] + ([entry.message_id] if entry.message_id else [])
-    if acknowledge and _may_mail(ctx, requester.email):
+    if acknowledge and may_mail(ctx, requester.email):
         if over_auto_reply_cap(ctx, requester.email, now):
             notes.append("acknowledgement held back: the sender's automatic answers this hour are used up")
             log.warning("auto-reply cap reached for %s; case %s not acknowledged", requester.email, case.id)
@@ -129,6 +132,8 @@ def case_opened(ctx, case: Case, entry: Entry, *, acknowledge: bool, now, files=
             _send(ctx, case, requester, audience="customer", event="ack", kind="ack", now=now,
                   auto_submitted="auto-replied", in_reply_to=entry.message_id, references=references,
                   entry=entry, known=notices.active(case.department, now))
+    if not tell_agents:
+        return notes
     files = attachments.for_entry(entry) if files is None else files
     for agent in _agents_to_tell(ctx, case, exclude=requester):
         _send(ctx, case, agent, audience="agent", event="new_case", kind="new_case", now=now,
@@ -172,7 +177,7 @@ def site_sender(ctx, department: str = "") -> str:
 
 def login_link(ctx, address: str, link: str, language: str, *, now) -> None:
     """Mail a one-time portal login link to an address (it proves the address; MAIL_RULES 73)."""
-    if not _may_mail(ctx, address):
+    if not may_mail(ctx, address):
         return
     subject, body = render(ctx, "customer", "login_link", language, link=link, minutes=15,
                            base_url=ctx.config["site"]["base_url"].rstrip("/"))
@@ -211,7 +216,7 @@ def note_added(ctx, case: Case, entry: Entry, *, now, files=None) -> None:
             agents.append(person)
     seen = set()
     for agent in agents:
-        if agent.id in seen or agent.id == entry.author_id or not _may_mail(ctx, agent.email):
+        if agent.id in seen or agent.id == entry.author_id or not may_mail(ctx, agent.email):
             continue
         seen.add(agent.id)
         _send(ctx, case, agent, audience="agent", event="note", kind="note", now=now,
@@ -220,21 +225,21 @@ def note_added(ctx, case: Case, entry: Entry, *, now, files=None) -> None:
 
 def command_result(ctx, case: Case, agent: Person, done: list[str], problems: list[str], *, now) -> None:
     """Answer an agent's command mail: what was done, and what was not understood."""
-    if _may_mail(ctx, agent.email):
+    if may_mail(ctx, agent.email):
         _send(ctx, case, agent, audience="agent", event="commands", kind="commands", now=now,
               auto_submitted="auto-replied", done=done, problems=problems)
 
 
 def unverified(ctx, case: Case, agent: Person, *, now) -> None:
     """Tell an agent that mail in their name was kept as a note and not obeyed (SPEC 4)."""
-    if _may_mail(ctx, agent.email):
+    if may_mail(ctx, agent.email):
         _send(ctx, case, agent, audience="agent", event="unverified", kind="unverified", now=now,
               auto_submitted="auto-replied")
 
 
 def assigned(ctx, case: Case, agent: Person, by: Person | None, *, now) -> None:
     """Tell an agent a case was given to them (not when they took it themselves)."""
-    if (by is None or by.id != agent.id) and _may_mail(ctx, agent.email):
+    if (by is None or by.id != agent.id) and may_mail(ctx, agent.email):
         _send(ctx, case, agent, audience="agent", event="assigned", kind="assigned", now=now,
               auto_submitted="auto-generated", by=by)
 
@@ -244,3 +249,63 @@ def closed_unanswered(ctx, case: Case, *, days: int, now) -> None:
     for person in _customers(ctx, case):
         _send(ctx, case, person, audience="customer", event="closed_unanswered", kind="closed", now=now,
               auto_submitted="auto-generated", days=days)
+
+
+# --------------------------------------------------------------------------- approvals (SPEC 5)
+
+def approval_asked(ctx, case: Case, approval, approver: Person, entry: Entry | None, *, reminder: bool,
+                   reply_to: str, approve_url: str, reject_url: str, now) -> None:
+    """Ask an approver to decide (or remind them), with the signed links and a signed Reply-To.
+
+    The Message-ID is signed for no case, and References name none: an
+    answer that misses the signed Reply-To must not thread onto the case as
+    if the approver were one of its people; it decides nothing either way.
+    """
+    if not may_mail(ctx, approver.email):
+        return
+    event = "approval_reminder" if reminder else "approval_request"
+    _send(ctx, case, approver, audience="approver", event=event, kind=event, now=now,
+          auto_submitted="auto-generated", references=[], reply_to=reply_to, approval=approval, entry=entry,
+          requester=case.requester, approve_url=approve_url, reject_url=reject_url,
+          message_id=ctx.signer.message_id(0, approver.id))
+
+
+def _approval_agents(ctx, case: Case, approval, *, everyone: bool) -> list[Person]:
+    """The assignee (or, with ``everyone``, the notify list when nobody is), and the agent who asked."""
+    agents = _agents_to_tell(ctx, case, exclude=None) if everyone else \
+        ([case.assignee] if case.assignee_id and may_mail(ctx, case.assignee.email) else [])
+    asker = people.find(approval.requested_by) if approval.requested_by else None
+    if asker is not None and may_mail(ctx, asker.email) and all(a.id != asker.id for a in agents):
+        agents.append(asker)
+    return agents
+
+
+def approval_decided(ctx, case: Case, approval, *, final: bool, now) -> None:
+    """Tell the requester and the agents of a decision.
+
+    The last approval hands the case to the agents as a new one (the
+    assignee, else the notify list): they were not told while it waited.
+    """
+    for person in [case.requester] if may_mail(ctx, case.requester.email) else []:
+        _send(ctx, case, person, audience="customer", event="approval_decided", kind="approval_decided",
+              now=now, auto_submitted="auto-generated", approval=approval, final=final)
+    entry = Entry.select().where(Entry.case == case).order_by(Entry.id).first()
+    for agent in _approval_agents(ctx, case, approval, everyone=final):
+        _send(ctx, case, agent, audience="agent", event="approval_decided", kind="approval_decided", now=now,
+              auto_submitted="auto-generated", approval=approval, final=final, entry=entry,
+              requester=case.requester)
+
+
+def approval_expired(ctx, case: Case, approval, *, days: int, now) -> None:
+    """Tell the assignee (else the notify list) and the agent who asked that nobody decided."""
+    for agent in _approval_agents(ctx, case, approval, everyone=True):
+        _send(ctx, case, agent, audience="agent", event="approval_expired", kind="approval_expired", now=now,
+              auto_submitted="auto-generated", approval=approval, days=days)
+
+
+def approval_not_decided(ctx, case: Case, approval, approver: Person, *, reason: str, url: str, now) -> None:
+    """Tell an approver their mail decided nothing: ``unclear`` first line, or the approval is ``closed``."""
+    if may_mail(ctx, approver.email):
+        _send(ctx, case, approver, audience="approver", event="approval_not_decided", kind="approval_not_decided",
+              now=now, auto_submitted="auto-replied", references=[], approval=approval, reason=reason, url=url,
+              message_id=ctx.signer.message_id(0, approver.id))

@@ -1,6 +1,6 @@
-"""Full-text search over cases: FTS5 on SQLite, tsvector + GIN on PostgreSQL.
+"""Full-text search over cases and FAQ articles: FTS5 on SQLite, tsvector + GIN on PostgreSQL.
 
-One table, ``search_doc``, holds one document per case subject and one per
+Cases: one table, ``search_doc``, holds one document per case subject and one per
 entry body, each tied to its case and to its entry's ``public`` flag:
 
 * PostgreSQL: ``(id, case_id, public, document tsvector)``, a GIN index on
@@ -35,6 +35,16 @@ filters), and an internal note never counts for ``public_only``, so its words
 cannot even reveal that a case matches.
 
 Events ("Closed.", "Reopened by a reply.") are our own words, not indexed.
+
+FAQ articles: a second table, ``faq_doc``, holds one document per article,
+drafts too, with the same words: an FTS5 table with the columns ``title``
+(with the tags) and ``body`` whose rowid is the article id (a trigger drops a deleted
+article's row), or on PostgreSQL ``(article_id, document)`` with the title
+weighted above the body, a foreign key to ``article`` (ON DELETE CASCADE)
+and a GIN index. An article matches when every query word, as a prefix,
+occurs in its title or body; whether it is published, its department and
+its language are read from ``article`` in the same query, so a draft is
+found only by those who ask for drafts.
 """
 
 from __future__ import annotations
@@ -245,3 +255,107 @@ def search_cases(text: str, *, person=None, departments=None, public_only: bool 
     # An empty page past the end carries no total with it: count apart.
     sql = _search_sql(sqlite, len(terms), scoped, n_departments, public_only, count=True)
     return db.execute_sql(sql, params).fetchone()[0], []
+
+
+# --------------------------------------------------------------------------- FAQ articles
+
+FAQ_TABLE = "faq_doc"
+TITLE_WEIGHT = 2.0
+
+_FAQ_SQLITE_REPLACE = f"INSERT OR REPLACE INTO {FAQ_TABLE} (rowid, title, body) VALUES (?, ?, ?)"
+_FAQ_SQLITE_DELETE = f"DELETE FROM {FAQ_TABLE} WHERE rowid = ?"
+_FAQ_PG_UPSERT = (f"INSERT INTO {FAQ_TABLE} (article_id, document) VALUES (%s, "
+                  "setweight(to_tsvector('simple', %s), 'A') || setweight(to_tsvector('simple', %s), 'B')) "
+                  "ON CONFLICT (article_id) DO UPDATE SET document = EXCLUDED.document")
+_FAQ_PG_DELETE = f"DELETE FROM {FAQ_TABLE} WHERE article_id = %s"
+
+
+def index_article(article_id: int, title: str, body_text: str, tags=()) -> None:
+    """(Re)index an article's title with its tags, and its body as plain text, in the transaction that saves it."""
+    title, body = document(" ".join([title or "", *tags])), document(body_text or "")
+    db = _db()
+    sqlite = is_sqlite(db)
+    if not (title or body):
+        unindex_article(article_id)
+    elif sqlite:
+        db.execute_sql(_FAQ_SQLITE_REPLACE, [article_id, title, body])
+    else:
+        db.execute_sql(_FAQ_PG_UPSERT, [article_id, title, body])
+
+
+def unindex_article(article_id: int) -> None:
+    """Drop an article's document (deleting the article drops it too)."""
+    db = _db()
+    db.execute_sql(_FAQ_SQLITE_DELETE if is_sqlite(db) else _FAQ_PG_DELETE, [article_id])
+
+
+def _article_sql(sqlite: bool, departments: int | None, published_only: bool, count: bool) -> str:
+    """The article search for one shape of query, built once and cached."""
+    key = ("faq", sqlite, departments, published_only, count)
+    sql = _SQL.get(key)
+    if sql is not None:
+        return sql
+    mark = "?" if sqlite else "%s"
+    if sqlite:
+        # MATERIALIZED for the same reason as in _search_sql: bm25() must run in the FTS5 scan.
+        head = (f"WITH hits AS MATERIALIZED (SELECT rowid AS id, -bm25({FAQ_TABLE}, {TITLE_WEIGHT}, 1.0) AS score "
+                f"FROM {FAQ_TABLE} WHERE {FAQ_TABLE} MATCH ?) ")
+        source = "FROM hits h JOIN article a ON a.id = h.id"
+        score = "h.score"
+    else:
+        head = ""
+        source = (f"FROM {FAQ_TABLE} d JOIN article a ON a.id = d.article_id "
+                  "WHERE d.document @@ to_tsquery('simple', %s)")
+        score = "ts_rank(d.document, to_tsquery('simple', %s))"
+    conditions = []
+    if published_only:
+        conditions.append("a.published")
+    if departments is not None:
+        conditions.append(f"a.department IN ({', '.join([mark] * departments)})")
+    if conditions:
+        source += (" AND " if not sqlite else " WHERE ") + " AND ".join(conditions)
+    if count:
+        sql = f"{head}SELECT count(*) {source}"
+    else:
+        # The asker's language first, then the best match, then the newest.
+        sql = (f"{head}SELECT a.id, count(*) OVER () {source} "
+               f"ORDER BY CASE WHEN a.language = {mark} THEN 0 ELSE 1 END, {score} DESC, a.id DESC "
+               f"LIMIT {mark} OFFSET {mark}")
+    _SQL[key] = sql
+    return sql
+
+
+def search_articles(text: str, *, language: str | None = None, departments=None, published_only: bool = True,
+                    limit: int = 20, offset: int = 0) -> tuple[int, list[int]]:
+    """Search FAQ articles for the words of ``text``; return (number of matches, one page of article ids).
+
+    Each word is a prefix and every word must occur in the title or the body.
+    ``departments`` (slugs; "" is the articles for all departments) keeps
+    only articles of those; None is no restriction. ``published_only`` leaves
+    drafts out; agents pass False. Articles in ``language`` come first, then
+    the best match (a title word counts double), then the newest.
+    """
+    terms = query_words(text or "")
+    if departments is not None:
+        departments = tuple(departments)
+        if not departments:
+            return 0, []
+    if not terms:
+        return 0, []
+    db = _db()
+    sqlite = is_sqlite(db)
+    # Quoted FTS5 strings written side by side (each must match), or tsquery
+    # prefixes joined by AND: as in search_cases, a word is letters and digits only.
+    match = " ".join(f'"{term}"*' for term in terms) if sqlite else " & ".join(f"{term}:*" for term in terms)
+    scope = [match] + list(departments or ())
+    n_departments = len(departments) if departments is not None else None
+    limit, offset = max(int(limit), 0), max(int(offset), 0)
+    ranked = [language or ""] + ([] if sqlite else [match])
+    sql = _article_sql(sqlite, n_departments, published_only, count=False)
+    rows = db.execute_sql(sql, scope + ranked + [limit, offset]).fetchall()
+    if rows:
+        return rows[0][1], [r[0] for r in rows]
+    if offset == 0 and limit > 0:
+        return 0, []
+    sql = _article_sql(sqlite, n_departments, published_only, count=True)
+    return db.execute_sql(sql, scope).fetchone()[0], []

@@ -18,8 +18,9 @@ import secrets
 
 SIG_HEX = 16
 
-# A signed reply address: local part "+c" case "." signature (SPEC 4).
-_REPLY = re.compile(r"^([^@+\s]+)\+c(\d{1,12})\.([0-9a-f]{%d})@([^@\s]+)$" % SIG_HEX)
+# A signed reply address: local part "+c" case "." signature (SPEC 4), or
+# "+a" approval "." signature for an approver's answer (SPEC 5, Approvals).
+_REPLY = re.compile(r"^([^@+\s]+)\+([ca])(\d{1,12})\.([0-9a-f]{%d})@([^@\s]+)$" % SIG_HEX)
 
 _OUR_ID = re.compile(r"^sd\.(\d{1,12})\.(\d{1,12})\.([0-9a-f]{8,32})\.([0-9a-f]{%d})@(.+)$" % SIG_HEX)
 
@@ -70,6 +71,15 @@ class ReplyAddress:
     signature: str
 
 
+@dataclasses.dataclass(frozen=True)
+class ApprovalAddress:
+    """What a signed approval reply address says: the department address, the approval and the signature."""
+
+    base: str
+    approval_id: int
+    signature: str
+
+
 def reply_address(signer: Signer, base: str, case_id: int, agent_email: str) -> str:
     """The per-agent, per-case address an agent's notification is answered to.
 
@@ -83,12 +93,42 @@ def reply_address(signer: Signer, base: str, case_id: int, agent_email: str) -> 
 
 
 def read_reply_address(address: str) -> ReplyAddress | None:
-    """The parts of an address shaped like a signed reply address, or None (not yet verified)."""
+    """The parts of an address shaped like an agent's signed reply address, or None (not yet verified)."""
     match = _REPLY.match((address or "").strip().lower())
-    if not match:
+    if not match or match.group(2) != "c":
         return None
-    local, case_id, signature, domain = match.groups()
+    local, _, case_id, signature, domain = match.groups()
     return ReplyAddress(f"{local}@{domain}", int(case_id), signature)
+
+
+def signed_base(address: str) -> str | None:
+    """The department address behind any signed reply address (agent's or approver's), or None."""
+    match = _REPLY.match((address or "").strip().lower())
+    return f"{match.group(1)}@{match.group(5)}" if match else None
+
+
+def approval_address(signer: Signer, base: str, approval_id: int, approver_email: str) -> str:
+    """The address an approver answers ``APPROVE`` or ``REJECT`` to: ``helpdesk+a7.<sig>@example.test``.
+
+    Signed for the approval and the approver's address, like an agent's reply
+    address: a decision by mail counts only from that approver to that address.
+    """
+    local, _, domain = base.partition("@")
+    return f"{local}+a{approval_id}.{signer.sign('approval-reply', approval_id, approver_email.strip().lower())}@{domain}"
+
+
+def read_approval_address(address: str) -> ApprovalAddress | None:
+    """The parts of an address shaped like an approval reply address, or None (not yet verified)."""
+    match = _REPLY.match((address or "").strip().lower())
+    if not match or match.group(2) != "a":
+        return None
+    local, _, approval_id, signature, domain = match.groups()
+    return ApprovalAddress(f"{local}@{domain}", int(approval_id), signature)
+
+
+def approval_address_verifies(signer: Signer, reply: ApprovalAddress, sender_email: str) -> bool:
+    """Whether the approval address was made for this sender about its approval."""
+    return signer.verify(reply.signature, "approval-reply", reply.approval_id, sender_email.strip().lower())
 
 
 def reply_verifies(signer: Signer, reply: ReplyAddress, sender_email: str) -> bool:

@@ -28,7 +28,7 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src '
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 # POSTs whose URL carries an HMAC over what they change: no CSRF token needed.
-SIGNED_POSTS = ("/unsubscribe/",)
+SIGNED_POSTS = ("/unsubscribe/", "/approval/")
 
 
 @dataclasses.dataclass

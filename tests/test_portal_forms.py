@@ -14,8 +14,8 @@ import pytest
 from portalkit import Client, logged_in
 
 from maild import jobs
-from maild.store.models import (Approval, Attachment, Case, Entry, FormDraft, LoginLink, Participant, Person,
-                                PortalSession, RateEvent, utcnow)
+from maild.store.models import (Approval, Attachment, Case, Entry, FormDraft, LoginLink, Outbox, Participant,
+                                Person, PortalSession, RateEvent, utcnow)
 
 FORMS = str(Path(__file__).resolve().parent.parent / "config" / "forms")
 pytestmark = pytest.mark.settings(site={"forms_dir": FORMS})
@@ -105,7 +105,7 @@ def test_routing_from_the_answers(site):
     assert "Floor 3, HP LaserJet" in Entry.get(Entry.case == case).body_text
 
 
-def test_an_expensive_order_records_pending_approvals_in_order(site):
+def test_an_expensive_order_waits_for_its_approvals_in_order(site):
     client = logged_in(site)
     start = "/forms/helpdesk-order-software"
     summary = client.post(start, {"program": "Visio", "cost_band": "over_5000", "users": "3",
@@ -116,10 +116,14 @@ def test_an_expensive_order_records_pending_approvals_in_order(site):
     case = Case.get()
     approvals = [(a.approver, a.position, a.state, a.source) for a in Approval.select().order_by(Approval.position)]
     assert approvals == [("leder@example.org", 1, "pending", "form"), ("it-budget@example.test", 2, "pending", "form")]
-    assert case.tags == ["software-order"]
-    # Nobody is mailed to approve yet: that is the approvals flow's to do.
-    assert not site.mails_to("leder@example.org") or all(
-        "approve" not in str(m["Subject"]).lower() for m in site.mails_to("leder@example.org"))
+    assert case.tags == ["software-order"] and case.awaiting_approval
+    # The first approver is asked at once, the second only after them;
+    # the agents hear of the case once it is approved (test_approvals.py).
+    assert site.wait_for_mail("leder@example.org", "Approval needed")
+    assert Approval.get(Approval.position == 1).asked_at is not None
+    assert Approval.get(Approval.position == 2).asked_at is None
+    assert [(o.kind, o.recipient) for o in Outbox.select().where(Outbox.kind != "login_link").order_by(Outbox.id)] == [
+        ("ack", "kari@example.org"), ("approval_request", "leder@example.org")]
 
 
 def test_a_page_skipped_by_url_sends_the_person_back(site):

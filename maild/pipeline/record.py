@@ -4,7 +4,8 @@
 answer), ``append`` adds to one, ``reopen`` adds and reopens, ``note`` keeps a
 bounce or out-of-office reply as an internal entry without touching the case.
 ``agent`` is an agent's verified answer through their signed reply address
-(``agentmail``); ``unverified`` is anything else that came to such an
+(``agentmail``); ``approval`` an approver's through their signed approval
+address (``approvals``); ``unverified`` is anything else that came to such an
 address. A message from an agent's address to a case they are not a
 participant of, sent to the plain department address, is likewise kept as an
 internal entry marked unverified, never relayed and never obeyed: From is
@@ -14,7 +15,7 @@ The exactly-once key is written here, in the same transaction.
 
 from __future__ import annotations
 
-from maild import agentmail, cases, notify, people
+from maild import agentmail, approvals, cases, notify, people
 from maild.message import Part
 from maild.store import statements
 from maild.store.models import InboundMessage
@@ -71,6 +72,8 @@ def process(ctx, delivery) -> None:
         # The message's own parts only: the raw original kept for unreadable
         # mail carries the agent's address and signed reply address.
         case, entry = delivery.case, agentmail.process(ctx, delivery, list(msg.parts))
+    elif delivery.action == "approval":
+        case, entry = delivery.case, approvals.from_reply(ctx, delivery, common)
     elif delivery.action == "unverified":
         # Came to a signed reply address without a signature made for this
         # sender, or from someone who is not the department's agent: kept for

@@ -9,6 +9,9 @@
 4. Otherwise a new case in the department whose address received the mail:
    envelope recipient, then To, Cc, Delivered-To.
 
+Before all of these, mail to a signed reply address goes to the case it
+names: an agent's answer (SPEC 4), or an approver's decision (SPEC 5).
+
 A closed case is reopened by a reply within the department's reopen window;
 later, the reply opens a new linked case (SPEC 2.8). Every decision is added
 to the match trace kept on the spool row. Thread-Index is never used to find a
@@ -22,8 +25,8 @@ import re
 from maild import cases, people
 from maild.delivery import Discard
 from maild.store import statements
-from maild.store.models import Case, MessageRef
-from maild.signing import read_reply_address, reply_verifies
+from maild.store.models import Approval, Case, MessageRef
+from maild.signing import approval_address_verifies, read_approval_address, read_reply_address, reply_verifies
 from maild.subject import find_tokens
 
 
@@ -171,6 +174,13 @@ def _follow_up(ctx, delivery, case: Case) -> None:
     delivery.action = "new"
 
 
+def _candidates(delivery) -> list[str]:
+    # The envelope says where mail was delivered; headers are anyone's to
+    # write. Only IMAP mail, which has no envelope, is read from its headers.
+    msg = delivery.msg
+    return list(delivery.envelope.rcpt_tos) or ([a for _, a in msg.to + msg.cc] + list(msg.delivered_to))
+
+
 def _reply_address(ctx, delivery) -> bool:
     """An agent's answer to a signed reply address: decide ``agent`` or ``unverified`` (SPEC 4).
 
@@ -179,11 +189,7 @@ def _reply_address(ctx, delivery) -> bool:
     department. Anything else that came to such an address is kept for the
     agents as an unverified note: never relayed, never obeyed.
     """
-    msg = delivery.msg
-    # The envelope says where mail was delivered; headers are anyone's to
-    # write. Only IMAP mail, which has no envelope, is read from its headers.
-    candidates = list(delivery.envelope.rcpt_tos) or ([a for _, a in msg.to + msg.cc] + list(msg.delivered_to))
-    for address in candidates:
+    for address in _candidates(delivery):
         reply = read_reply_address(address)
         if reply is None or ctx.config.department_for_address(reply.base) is None:
             continue
@@ -209,9 +215,38 @@ def _reply_address(ctx, delivery) -> bool:
     return False
 
 
+def _approval_address(ctx, delivery) -> bool:
+    """An approver's answer to a signed approval address: decide ``approval`` or ``unverified`` (SPEC 5).
+
+    It is the approver's only when the signature was made for the sender's
+    address and the sender is the approver; anything else that came there is
+    kept for the agents as an unverified note and decides nothing. An
+    automatic answer (out of office) is a note: it never decides.
+    """
+    for address in _candidates(delivery):
+        reply = read_approval_address(address)
+        if reply is None or ctx.config.department_for_address(reply.base) is None:
+            continue
+        approval = Approval.get_or_none(Approval.id == reply.approval_id)
+        if approval is None:
+            continue
+        sender = delivery.person.email
+        verified = sender == approval.approver and approval_address_verifies(ctx.signer, reply, sender)
+        delivery.case, delivery.approval, delivery.reply_address = approval.case, approval, address.lower()
+        if delivery.bounce or delivery.autoreply:
+            delivery.action, result = "note", "an automatic answer: kept as a note"
+        elif verified:
+            delivery.action, result = "approval", "verified: the approver's answer"
+        else:
+            delivery.action, result = "unverified", "not verified: kept for the agents only, decides nothing"
+        delivery.record("approval-address", value=address.lower(), case=approval.case_id, result=result)
+        return True
+    return False
+
+
 def process(ctx, delivery) -> None:
     """Decide the case and the action (new, append, reopen, agent …) for the delivery."""
-    if _reply_address(ctx, delivery):
+    if _reply_address(ctx, delivery) or _approval_address(ctx, delivery):
         return
     case = _signed(ctx, delivery) or _stored(ctx, delivery)
     if case is None and delivery.bounce:

@@ -334,6 +334,45 @@ class NoticeSubscription(BaseModel):
         indexes = ((("person", "department"), True),)
 
 
+class Article(BaseModel):
+    """A FAQ article: Markdown shown sanitised, for one department or all, searchable (SPEC 5, FAQ).
+
+    Only a published article is shown to customers; drafts are the agents'.
+    """
+
+    title = CharField(max_length=200)
+    body = TextField(default="")  # Markdown (maild.faq.render_markdown)
+    department = CharField(default="", index=True)  # a slug, or "" for all
+    tags = JSONField(default=list)
+    language = CharField(default="en")  # en | nb
+    published = BooleanField(default=False, index=True)
+    published_at = DateTimeField(null=True)
+    # The case whose solution it was written from, kept when that case is deleted.
+    source_case = ForeignKeyField(Case, null=True, on_delete="SET NULL", backref="articles")
+    author = ForeignKeyField(Person, null=True, on_delete="SET NULL", backref="articles")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class FaqVisit(BaseModel):
+    """A suggested article opened while a new request was being written, for deflection (maild.deflection).
+
+    ``request`` identifies the attempt (a form draft's id, or the plain
+    form's random key); it is marked ``submitted`` when that request is sent.
+    No person is kept: the figures are per department.
+    """
+
+    # Kept when the article is deleted: the request was still deflected (or not).
+    article = ForeignKeyField(Article, null=True, on_delete="SET NULL", backref="visits")
+    department = CharField()
+    request = CharField(index=True)
+    opened_at = DateTimeField(default=utcnow, index=True)
+    submitted = BooleanField(default=False)
+
+    class Meta:
+        indexes = ((("request", "article"), True),)
+
+
 ALL_MODELS = (Setting, Person, Membership, Spool, Case, Participant, Entry, InboundMessage, MessageRef, Blob,
               Attachment, Outbox, ImapMailbox, PortalSession, LoginLink, RateEvent, FormDraft, Approval,
-              Link, Notice, NoticeSubscription)
+              Link, Notice, NoticeSubscription, Article, FaqVisit)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from portal.views import account, agent, agent_actions, agent_admin, forms, home, links, notices, requests
+from portal.views import (account, agent, agent_actions, agent_admin, agent_faq, approvals, faq, forms, home,
+                          links, notices, requests)
 
 
 def install(app, web) -> None:
     """Add every route of the portal to ``app``."""
-    for module in (home, account, requests, forms, agent, agent_actions, agent_admin, notices, links):
+    for module in (home, account, requests, forms, approvals, agent, agent_actions, agent_admin, notices, links,
+                   faq, agent_faq):
         module.install(app, web)

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-import secrets
 
 import bottle
 
-from maild import cases, forms, people
+from maild import approvals, cases, deflection, forms, people
 from maild.message import Part
 from maild.store.models import Blob, FormDraft, utcnow
 from portal import auth
@@ -25,8 +24,9 @@ from portal.render import download_filename
 from portal.web import current, require_login
 
 MAX_FILES_PER_FIELD = 10
-# Form parts that are not answers: the token, and which way the person goes.
-_CONTROL = {"csrf", "direction"}
+# Form parts that are not answers: the token, which way the person goes, and
+# the first page's attempt key (FAQ suggestions, maild.deflection).
+_CONTROL = {"csrf", "direction", "request"}
 
 
 def install(app, web) -> None:
@@ -74,24 +74,30 @@ def install(app, web) -> None:
         pages = forms.visible_pages(form, answers)
         number = next((i for i, p in enumerate(pages, 1) if p.id == page.id), 1)
         action = f"/forms/{form.id}/{draft.id}/{page.id}" if draft else f"/forms/{form.id}"
+        # The attempt's key for FAQ suggestions: the draft's id once there is a draft.
+        key = draft.id if draft else deflection.key_or_new(bottle.request.params.get("request"))
         return web.render("form_page.html", status=status, form=form, page=page, number=number,
                           count=len(pages), fields=forms.visible_fields(page, answers), answers=answers,
                           raw=raw or {}, errors=errors or {}, action=action, notice=notice,
-                          files=(draft.files if draft else {}), first=number == 1)
+                          files=(draft.files if draft else {}), first=number == 1, request_key=key)
 
     @app.get("/forms/<form_id>")
     def start(form_id):
         require_login()
         form = form_or_404(form_id)
-        return show_page(form, forms.visible_pages(form, {})[0], None)
+        # Words carried in from the similar-questions step (portal.views.faq) fill the suggesting field.
+        carried = bottle.request.query.getunicode(form.faq_field, "").strip() if form.faq_field else ""
+        return show_page(form, forms.visible_pages(form, {})[0], None,
+                         raw={form.faq_field: [carried]} if carried else None)
 
     @app.post("/forms/<form_id>")
     def start_and_save(form_id):
         person = require_login()
         form = form_or_404(form_id)
         now = utcnow()
-        draft = FormDraft(id=secrets.token_urlsafe(16), person=person, form_id=form.id, answers={},
-                          files={}, done=[], created_at=now, updated_at=now)
+        # The key the first page carried becomes the draft's id (maild.deflection).
+        draft = FormDraft(id=deflection.draft_id(bottle.request.forms.get("request")), person=person,
+                          form_id=form.id, answers={}, files={}, done=[], created_at=now, updated_at=now)
         page = forms.visible_pages(form, {})[0]
         return save_page(form, page, draft, new=True)
 
@@ -229,6 +235,10 @@ def install(app, web) -> None:
         if errors:
             return summary(form, draft, status=400, errors=errors)
         routing = forms.route(form, answers)
+        for approver in routing.approvers:
+            if approvals.approver_problem(ctx, approver):
+                return summary(form, draft, status=400, errors={"form": web.gettext(
+                    "%(address)s cannot approve requests: give the address of a person.") % {"address": approver}})
         dept = ctx.config.department(routing.department) or ctx.config.department(form.department)
         parts = [Part(filename=e["name"], content_type=e["type"],
                       data=bytes(Blob.get(Blob.sha256 == e["sha256"]).data))
@@ -239,14 +249,21 @@ def install(app, web) -> None:
                 return summary(form, draft, status=429, errors={
                     "form": web.gettext("You have sent many requests in a short time. Try again later.")})
             copied = [people.find_or_create(a) for a in routing.participants if a != person.email]
-            assignee = people.find(routing.assignee) if routing.assignee else None
+            # With approvers, the case waits: the assignee the routing names
+            # gets it once every approval is in (approvals._carry_on).
+            waits = bool(routing.approvers)
+            assignee = people.find(routing.assignee) if routing.assignee and not waits else None
+            stored = {"form": form.id, "answers": answers}
+            if waits and routing.assignee:
+                stored["after_approval"] = {"assignee": routing.assignee}
             case, _ = cases.open_case(
                 ctx, department=dept, requester=person, subject=forms.subject(form, answers, language),
                 body_text=forms.answers_text(form, answers, language), parts=parts, now=now,
-                answers={"form": form.id, "answers": answers}, priority=routing.priority,
-                request_type=routing.request_type, tags=routing.tags, assignee=assignee, copied=copied)
+                answers=stored, priority=routing.priority, request_type=routing.request_type,
+                tags=routing.tags, assignee=assignee, copied=copied, awaiting_approval=waits)
             for approver in routing.approvers:
-                cases.request_approval(ctx, case, approver, source="form", now=now)
+                approvals.ask(ctx, case, approver, source="form", now=now)
+            deflection.mark_submitted(draft.id)
             draft.delete_instance()
         ctx.outbox_wakeup.set()
         bottle.redirect(f"/requests/{case.id}?done=created", 303)

@@ -4,7 +4,10 @@ A department with intake forms shows them as a catalogue; beside them, and
 for a department without forms, is the plain form every helpdesk starts
 with: subject, description and attachments. Both open the case through the
 same domain operation as mail, so the acknowledgement and the department's
-notification go out alike.
+notification go out alike. Where the department has published FAQ articles,
+starting a request passes the similar-questions step first
+(``portal.views.faq``); the plain form carries the attempt's key, so
+suggestions opened for it are not counted as deflection once it is sent.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from pathlib import Path
 
 import bottle
 
-from maild import cases, forms, links, notices
+from maild import cases, deflection, faq, forms, links, notices
 from maild.store.models import utcnow
 from portal import auth, uploads
+from portal.views.faq import start_url
 from portal.web import require_login
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -59,17 +63,29 @@ def install(app, web) -> None:
     def department_catalogue(slug):
         dept = department_or_404(slug)
         offered = forms.forms_of(web.forms, dept.slug)
+        asks = faq.has_published(dept.slug)
         if not offered:
             require_login()
-            return web.render("new_request.html", dept=dept, values={}, errors={})
+            if asks:
+                bottle.redirect(start_url(dept, None, asks), 303)
+            return plain_form(dept)
         # The department's own links beside its forms (the home page has everyone's).
         own = [link for link in links.for_department(dept.slug) if link.department == dept.slug]
-        return web.render("new_catalogue.html", dept=dept, offered=offered, links=own)
+        starts = {form.id: start_url(dept, form, asks) for form in offered}
+        return web.render("new_catalogue.html", dept=dept, offered=offered, links=own, starts=starts,
+                          message_start=start_url(dept, None, asks))
+
+    def plain_form(dept, status=200, values=None, errors=None):
+        query = bottle.request.query
+        # What the similar-questions step carried in, or nothing; the key starts the attempt.
+        values = values or {"subject": query.getunicode("subject", "").strip()[:SUBJECT_MAX],
+                            "request": deflection.key_or_new(query.get("request", ""))}
+        return web.render("new_request.html", status=status, dept=dept, values=values, errors=errors or {})
 
     @app.get("/new/<slug>/message")
     def new_request_form(slug):
         require_login()
-        return web.render("new_request.html", dept=department_or_404(slug), values={}, errors={})
+        return plain_form(department_or_404(slug))
 
     @app.post("/new/<slug>/message")
     def new_request(slug):
@@ -77,7 +93,8 @@ def install(app, web) -> None:
         dept = department_or_404(slug)
         forms = bottle.request.forms
         values = {"subject": forms.getunicode("subject", "").strip(),
-                  "description": forms.getunicode("description", "").strip()}
+                  "description": forms.getunicode("description", "").strip(),
+                  "request": deflection.key_or_new(forms.get("request", ""))}
         errors = {}
         if not values["subject"]:
             errors["subject"] = web.gettext("Write a short subject.")
@@ -91,13 +108,14 @@ def install(app, web) -> None:
         if upload_error:
             errors["files"] = uploads.describe(upload_error, web.gettext)
         if errors:
-            return web.render("new_request.html", status=400, dept=dept, values=values, errors=errors)
+            return plain_form(dept, status=400, values=values, errors=errors)
         now = utcnow()
         with ctx.db.atomic():
             if auth.over_limit("request", str(person.id), now):
                 errors["form"] = web.gettext("You have sent many requests in a short time. Try again later.")
-                return web.render("new_request.html", status=429, dept=dept, values=values, errors=errors)
+                return plain_form(dept, status=429, values=values, errors=errors)
             case, _ = cases.open_case(ctx, department=dept, requester=person, subject=values["subject"],
                                       body_text=values["description"], parts=parts, now=now)
+            deflection.mark_submitted(values["request"])
         ctx.outbox_wakeup.set()
         bottle.redirect(f"/requests/{case.id}?done=created", 303)

@@ -14,7 +14,7 @@ import time
 
 import bottle
 
-from maild import cases, notices, search
+from maild import approvals, cases, notices, search
 from maild.store.models import Attachment, Case, Entry, Person, utcnow
 from portal import auth, downloads, history, render, uploads
 from portal.web import current, page_number, require_login, route_id
@@ -67,7 +67,7 @@ def install(app, web) -> None:
         dept = ctx.config.department(case.department)
         return web.render("case.html", status=status, case=case, entries=views, errors=errors or {},
                           reply=reply, dept=dept, banners=notices.active(case.department),
-                          may_reply=cases.reopen_allowed(ctx, case),
+                          may_reply=cases.reopen_allowed(ctx, case), approvals=approvals.of_case(case),
                           done=bottle.request.query.get("done", ""))
 
     @app.post("/requests/<case_id>/reply")
