@@ -43,11 +43,11 @@ _ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 
 
 class ApprovalError(ValueError):
-    """An approval that may not be asked for; ``field`` names what is wrong."""
+    """An approval that may not be asked for; ``problem`` says why, as a key of PROBLEMS."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
+    def __init__(self, problem: str):
+        super().__init__(PROBLEMS[problem])
+        self.problem = problem
 
 
 # --------------------------------------------------------------------------- links
@@ -114,11 +114,23 @@ def read_decision(text: str) -> tuple[str | None, str]:
 
 # --------------------------------------------------------------------------- changes
 
-def approver_problem(ctx, address: str) -> str:
-    """Why an address cannot be asked to approve ("" if it can): it must be a person's, and not ours."""
+PROBLEMS = {"address": "an email address of a person, not one of ours",
+            "requester": "the requester cannot approve their own request",
+            "question": f"a question of at most {QUESTION_MAX} characters",
+            "closed": "the case is closed"}
+
+
+def approver_problem(ctx, address: str, requester: str) -> str:
+    """Why an address cannot be asked to approve, as a key of PROBLEMS ("" if it can).
+
+    It must be a person's and not ours, and not the requester's: nobody
+    approves their own request (a form's "manager" field may name anyone).
+    """
     address = (address or "").strip().lower()
     if not _ADDRESS.match(address) or not notify.may_mail(ctx, address):
-        return "an email address of a person, not one of ours"
+        return "address"
+    if address == requester.strip().lower():
+        return "requester"
     return ""
 
 
@@ -131,13 +143,13 @@ def ask(ctx, case: Case, approver: str, *, source: str = "agent", requested_by: 
     """
     now = now or utcnow()
     approver = (approver or "").strip().lower()
-    problem = approver_problem(ctx, approver)
+    problem = approver_problem(ctx, approver, case.requester.email)
     if problem:
-        raise ApprovalError("approver", problem)
+        raise ApprovalError(problem)
     if len(question) > QUESTION_MAX:
-        raise ApprovalError("question", f"at most {QUESTION_MAX} characters")
+        raise ApprovalError("question")
     if case.status == "closed":
-        raise ApprovalError("case", "the case is closed")
+        raise ApprovalError("closed")
     last = Approval.select(Approval.position).where(Approval.case == case).order_by(Approval.position.desc()).first()
     approval = Approval.create(case=case, approver=approver, position=(last.position + 1) if last else 1,
                                source=source, requested_by=requested_by, question=question.strip(),
@@ -203,7 +215,7 @@ def decide(ctx, approval: Approval, decision: str, *, via: str, comment: str = "
         # Closing cancels the approvals still to come; the requester's mail
         # about the rejection says it is closed.
         cases.close(ctx, case, by=approver, now=now, notify_customer=False)
-    notify.approval_decided(ctx, case, approval, final=final, now=now)
+    notify.approval_decided(ctx, case, approval, request_entry(case), final=final, now=now)
     return True
 
 
@@ -232,20 +244,33 @@ def from_reply(ctx, delivery, common: dict) -> Entry:
     """
     approval, msg = delivery.approval, delivery.msg
     case = approval.case
-    entry = cases.add_message(ctx, case, author=delivery.person, subject=msg.subject, public=False,
-                              kind="note", notify_agents=False, **common)
     decision, comment = read_decision(quotes.reply_text(msg.text))
+    # A mail that decides nothing may ask something ("only the cheaper
+    # model?"): the agents (assignee, else the notify list) see it.
+    entry = cases.add_message(ctx, case, author=delivery.person, subject=msg.subject, public=False,
+                              kind="note", notify_agents=decision is None, **common)
     if decision is None:
         delivery.record("approval", result="not a decision: the first line is not APPROVE or REJECT")
-        notify.approval_not_decided(ctx, case, approval, delivery.person, reason="unclear",
-                                    url=link_url(ctx, approval), now=delivery.now)
+        _not_decided(ctx, case, approval, delivery, "unclear")
     elif decide(ctx, approval, decision, via="reply", comment=comment, now=delivery.now):
         delivery.record("approval", result=DECISIONS[decision], value=str(approval.id))
     else:
         delivery.record("approval", result=f"{decision} came too late: the approval is {approval.state}")
-        notify.approval_not_decided(ctx, case, approval, delivery.person, reason="closed",
-                                    url=link_url(ctx, approval), now=delivery.now)
+        _not_decided(ctx, case, approval, delivery, "closed")
     return entry
+
+
+def _not_decided(ctx, case: Case, approval: Approval, delivery, reason: str) -> None:
+    """Tell the approver their mail decided nothing; while it is theirs to decide, a reply to this may."""
+    if notify.over_auto_reply_cap(ctx, delivery.person.email, delivery.now):
+        # A robot that answers every mail would otherwise loop through the approval address.
+        delivery.record("approval", result="no answer: the sender's automatic answers this hour are used up")
+        return
+    dept = ctx.config.department(case.department)
+    reply_to = signing.approval_address(ctx.signer, dept.address, approval.id, approval.approver) \
+        if dept is not None and approval.state == "pending" else ""
+    notify.approval_not_decided(ctx, case, approval, delivery.person, reason=reason, url=link_url(ctx, approval),
+                                reply_to=reply_to, now=delivery.now)
 
 
 # --------------------------------------------------------------------------- the job
@@ -285,7 +310,8 @@ def _expire(ctx, approval: Approval, days: int, now) -> int:
         return 0
     case = approval.case
     # Those after it in the sequence would wait for ever: the agents ask again.
-    Approval.update(state="cancelled").where((Approval.case == case) & (Approval.state == "pending")).execute()
+    Approval.update(state="cancelled", decided_at=now).where(
+        (Approval.case == case) & (Approval.state == "pending")).execute()
     Case.update(awaiting_approval=False, updated_at=now).where(Case.id == case.id).execute()
     case.awaiting_approval = False
     cases.event(case, f"Approval by {approval.approver} expired after {days} days without an answer.", now,

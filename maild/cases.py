@@ -122,7 +122,8 @@ def _closing(case: Case, now) -> None:
     Case.update(status="closed", closed_at=now, updated_at=now, awaiting_approval=False).where(
         Case.id == case.id).execute()
     case.status, case.closed_at, case.updated_at, case.awaiting_approval = "closed", now, now, False
-    Approval.update(state="cancelled").where((Approval.case == case.id) & (Approval.state == "pending")).execute()
+    Approval.update(state="cancelled", decided_at=now).where(
+        (Approval.case == case.id) & (Approval.state == "pending")).execute()
 
 
 def close(ctx, case: Case, *, by: Person | None = None, now=None, notify_customer: bool = True) -> None:

@@ -64,6 +64,8 @@ WIDGETS = ("radio", "select")
 DEFAULT_MAX_LENGTH = {"text": 200, "textarea": 10000}
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+# Names the portal's form pages send beside the answers (portal/views/forms.py _CONTROL).
+RESERVED_IDS = frozenset({"csrf", "direction", "request"})
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,59}$")
 _OPTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$")
 
@@ -319,6 +321,8 @@ class _Reader:
         where = f"{where}.{field_id}"
         if field_id in self.fields:
             self.fail(f"{where}.id", f"{field_id!r} is used by an earlier field of this form")
+        if field_id in RESERVED_IDS:
+            self.fail(f"{where}.id", f"{field_id!r} is a name the portal's form pages use themselves")
         kind = self.string(f"{where}.type", data.get("type"))
         if kind not in FIELD_TYPES:
             self.fail(f"{where}.type", f"unknown type {kind!r}")

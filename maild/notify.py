@@ -280,7 +280,7 @@ def _approval_agents(ctx, case: Case, approval, *, everyone: bool) -> list[Perso
     return agents
 
 
-def approval_decided(ctx, case: Case, approval, *, final: bool, now) -> None:
+def approval_decided(ctx, case: Case, approval, entry: Entry | None, *, final: bool, now) -> None:
     """Tell the requester and the agents of a decision.
 
     The last approval hands the case to the agents as a new one (the
@@ -289,7 +289,6 @@ def approval_decided(ctx, case: Case, approval, *, final: bool, now) -> None:
     for person in [case.requester] if may_mail(ctx, case.requester.email) else []:
         _send(ctx, case, person, audience="customer", event="approval_decided", kind="approval_decided",
               now=now, auto_submitted="auto-generated", approval=approval, final=final)
-    entry = Entry.select().where(Entry.case == case).order_by(Entry.id).first()
     for agent in _approval_agents(ctx, case, approval, everyone=final):
         _send(ctx, case, agent, audience="agent", event="approval_decided", kind="approval_decided", now=now,
               auto_submitted="auto-generated", approval=approval, final=final, entry=entry,
@@ -303,9 +302,14 @@ def approval_expired(ctx, case: Case, approval, *, days: int, now) -> None:
               auto_submitted="auto-generated", approval=approval, days=days)
 
 
-def approval_not_decided(ctx, case: Case, approval, approver: Person, *, reason: str, url: str, now) -> None:
-    """Tell an approver their mail decided nothing: ``unclear`` first line, or the approval is ``closed``."""
+def approval_not_decided(ctx, case: Case, approval, approver: Person, *, reason: str, url: str,
+                         reply_to: str, now) -> None:
+    """Tell an approver their mail decided nothing: ``unclear`` first line, or the approval is ``closed``.
+
+    ``reply_to`` is their approval address while the approval is still
+    theirs to decide, so that answering this mail as it says decides.
+    """
     if may_mail(ctx, approver.email):
         _send(ctx, case, approver, audience="approver", event="approval_not_decided", kind="approval_not_decided",
-              now=now, auto_submitted="auto-replied", references=[], approval=approval, reason=reason, url=url,
-              message_id=ctx.signer.message_id(0, approver.id))
+              now=now, auto_submitted="auto-replied", references=[], reply_to=reply_to, approval=approval,
+              reason=reason, url=url, message_id=ctx.signer.message_id(0, approver.id))

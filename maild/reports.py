@@ -32,8 +32,9 @@ def close_waiting(ctx, now=None) -> int:
         if dept.close_pending_after_days <= 0:
             continue
         limit = now - datetime.timedelta(days=dept.close_pending_after_days)
+        # A case waiting for an approval waits for the approver, not the customer.
         waiting = Case.select().where((Case.department == dept.slug) & (Case.status == "pending")
-                                      & (Case.updated_at < limit))
+                                      & (Case.updated_at < limit) & (Case.awaiting_approval == False))  # noqa: E712
         for case in waiting:
             with ctx.db.atomic():
                 cases.close(ctx, case, now=now, notify_customer=False)

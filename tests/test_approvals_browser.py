@@ -71,7 +71,8 @@ def test_my_approvals_with_approve_in_a_browser(site, page):
     page.goto(f"{site.url}/requests/{case.id}")
     assert "waits for approval" in page.inner_text("main")
     assert_accessible(page, "case waiting for approval")
-    wait_until(lambda: site.mails_to("kari@example.org"))
+    told = wait_until(lambda: [m for m in site.mails_to("kari@example.org") if b"approved by" in m.as_bytes()])
+    assert "Yes, within this year's budget." in told[0].get_body(("plain",)).get_content()
 
 
 @pytest.mark.locale("nb-NO")

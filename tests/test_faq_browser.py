@@ -6,6 +6,7 @@ SQLite only, as the other browser tests: ``test_faq.py`` covers both stores over
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from browser import assert_accessible, screenshot
@@ -86,11 +87,9 @@ def test_a_suggestion_while_writing_a_request_is_opened_and_counted(site, page):
     vpn = publish(site.ctx, "VPN from home", department="helpdesk")
     publish(site.ctx, "Parental leave", body="Ask HR.", department="hr")
     as_person(site, page, "kari@example.org")
-    # Without a word typed, the similar-questions step comes first; it can be skipped.
+    # With JavaScript the form itself suggests, so the similar-questions step
+    # (the server's answer for a department with articles) moves straight on.
     page.goto(site.url + "/new/helpdesk")
-    page.wait_for_url(re.compile(r"/new/helpdesk/similar"))
-    check(page, "similar-step")
-    page.get_by_role("link", name="Skip to the form").click()
     page.wait_for_url(re.compile(r"/new/helpdesk/message\?request="))
     key = page.locator("input[name=request]").input_value()
     assert deflection.valid_key(key)
@@ -121,6 +120,8 @@ def test_a_suggestion_while_writing_a_request_is_opened_and_counted(site, page):
 def test_the_similar_questions_step_with_a_match(site, page):
     publish(site.ctx, "VPN from home", department="helpdesk")
     as_person(site, page, "kari@example.org")
+    # As for a person without JavaScript: the portal's only script never loads.
+    page.route("**/static/suggest.js", lambda route: route.abort())
     page.goto(site.url + "/new/helpdesk/similar")
     page.get_by_label("What is it about?").fill("vpn")
     page.get_by_role("button", name="Next").click()
@@ -162,3 +163,16 @@ def test_agent_faq_pages(site, page):
     page.goto(site.url + "/agent/faq")
     assert page.get_by_role("heading", name="Deflection").is_visible()
     check(page, "agent-faq-list")
+
+
+@pytest.mark.settings(site={"forms_dir": str(Path(__file__).resolve().parent.parent / "config" / "forms")})
+def test_with_javascript_the_catalogue_goes_straight_to_the_form(site, page):
+    publish(site.ctx, "VPN from home", department="helpdesk")
+    as_person(site, page, "kari@example.org")
+    page.goto(site.url + "/new/helpdesk")
+    # The server's link leads to the similar-questions step; the script points it at the form.
+    link = page.get_by_role("link", name=re.compile("Something is broken"))
+    assert link.get_attribute("href") == "/forms/helpdesk-something-broken"
+    link.click()
+    page.wait_for_url(re.compile(r"/forms/helpdesk-something-broken$"))
+    assert_accessible(page, "a form that suggests")

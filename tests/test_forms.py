@@ -495,6 +495,8 @@ BAD = {
     "field-no-id": (change(f"{F}.1.id", DELETE), "pages[1].fields[2].id", "required"),
     "field-unknown-key": (change("@category.colour", "red"), "pages[1].fields.category.colour", "unknown key"),
     "field-id-twice": (change("pages.1.fields.0.id", "category"), "pages[2].fields.category.id", "earlier field"),
+    "field-id-reserved": (change("pages.1.fields.0.id", "request"), "pages[2].fields.request.id",
+                          "the portal's form pages use"),
     "unknown-type": (change("@day.type", "dat"), "pages[1].fields.day.type", "unknown type 'dat'"),
     "no-label": (change("@category.label", DELETE), "pages[1].fields.category.label", "required"),
     "no-english": (change("@category.label", {"nb": "Kategori"}), "pages[1].fields.category.label.en", "required"),

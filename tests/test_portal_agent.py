@@ -201,7 +201,7 @@ def test_unverified_mail_in_an_agents_name_is_flagged(site):
                           kind="note", unverified=True, notify_agents=False)
     page = logged_in(site, AGENT).get(f"/agent/cases/{case.id}").text
     assert '<span class="badge unverified-badge">Unverified</span>' in page
-    assert "not through their signed reply address" in page
+    assert "did not come through the signed address made for its sender" in page
 
 
 def test_search_finds_words_of_internal_notes_for_agents_only(site):

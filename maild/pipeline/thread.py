@@ -218,9 +218,11 @@ def _reply_address(ctx, delivery) -> bool:
 def _approval_address(ctx, delivery) -> bool:
     """An approver's answer to a signed approval address: decide ``approval`` or ``unverified`` (SPEC 5).
 
-    It is the approver's only when the signature was made for the sender's
-    address and the sender is the approver; anything else that came there is
-    kept for the agents as an unverified note and decides nothing. An
+    It is the approver's only when the sender is the approver and the
+    signature was made for them; their mail with a wrong signature is kept
+    for the agents as an unverified note and decides nothing. Anyone else's
+    mail there is threaded as usual (a forwarded approval mail answered),
+    so counting up approval ids files nothing on other people's cases. An
     automatic answer (out of office) is a note: it never decides.
     """
     for address in _candidates(delivery):
@@ -231,7 +233,10 @@ def _approval_address(ctx, delivery) -> bool:
         if approval is None:
             continue
         sender = delivery.person.email
-        verified = sender == approval.approver and approval_address_verifies(ctx.signer, reply, sender)
+        if sender != approval.approver:
+            delivery.record("approval-address", value=address.lower(), result="not from the approver: threaded as usual")
+            return False
+        verified = approval_address_verifies(ctx.signer, reply, sender)
         delivery.case, delivery.approval, delivery.reply_address = approval.case, approval, address.lower()
         if delivery.bounce or delivery.autoreply:
             delivery.action, result = "note", "an automatic answer: kept as a note"

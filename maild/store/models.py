@@ -365,7 +365,7 @@ class FaqVisit(BaseModel):
     # Kept when the article is deleted: the request was still deflected (or not).
     article = ForeignKeyField(Article, null=True, on_delete="SET NULL", backref="visits")
     department = CharField()
-    request = CharField(index=True)
+    request = CharField()  # indexed first in the unique (request, article) index
     opened_at = DateTimeField(default=utcnow, index=True)
     submitted = BooleanField(default=False)
 

@@ -4,7 +4,10 @@
  * and, for an intake form, data-form) gets a list of matching published
  * articles under that field, fetched from /faq/suggest as the person types.
  * The page works without this script: the similar-questions step does the
- * same job before the form. Everything shown is set as text, never as HTML.
+ * same job before the form. With the script that step is not needed: links
+ * marked data-direct go straight to the form, and a first visit to the step
+ * (its "skip" link marked data-forward) moves on to the form at once.
+ * Everything shown is set as text, never as HTML.
  */
 (function () {
   "use strict";
@@ -90,5 +93,14 @@
     });
   }
 
+  var forward = document.querySelector("a[data-forward]");
+  if (forward) {
+    // replace(): Back from the form returns to the catalogue, not to this step.
+    window.location.replace(forward.href);
+    return;
+  }
+  document.querySelectorAll("a[data-direct]").forEach(function (link) {
+    link.setAttribute("href", link.dataset.direct);
+  });
   document.querySelectorAll("form[data-suggest]").forEach(setUp);
 }());

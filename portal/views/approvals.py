@@ -98,13 +98,14 @@ def install(app, web) -> None:
             with ctx.db.atomic():
                 approvals.ask(ctx, Case.get_by_id(case.id), address, source="agent", requested_by=person.email,
                               question=question)
-        except approvals.ApprovalError as problem:
-            message = {"approver": web.gettext("Give the email address of a person, not one of ours."),
+        except approvals.ApprovalError as error:
+            message = {"address": web.gettext("Give the email address of a person, not one of ours."),
+                       "requester": web.gettext("The requester cannot approve their own request."),
                        "question": web.gettext("The question is too long."),
-                       "case": web.gettext("A closed case cannot wait for approval: reopen it first.")}
-            field = "approval-question" if problem.field == "question" else "approval-approver"
+                       "closed": web.gettext("A closed case cannot wait for approval: reopen it first.")}
+            field = "approval-question" if error.problem == "question" else "approval-approver"
             return case_page(web, person, case, status=400,
-                             errors={"approval": {field: message[problem.field]}},
+                             errors={"approval": {field: message[error.problem]}},
                              values={"approval-approver": address, "approval-question": question})
         ctx.outbox_wakeup.set()
         bottle.redirect(f"/agent/cases/{case.id}?done=approval#approvals", 303)

@@ -8,7 +8,9 @@ of the plain form or the suggesting field of an intake form's first page
 (``/new/<slug>/similar``) comes before the form whenever the department has
 published articles: it asks what the request is about, shows the matching
 articles, and carries the words on into the form; with no match it goes
-straight there. Either way each article link carries the attempt's key, so
+straight there. The server cannot tell whether a browser runs scripts, so
+links lead to the step and the script skips it (``data-direct``,
+``data-forward``). Either way each article link carries the attempt's key, so
 opening it is counted for deflection (``maild.deflection``).
 """
 

@@ -26,7 +26,7 @@ from portal.web import current, require_login
 MAX_FILES_PER_FIELD = 10
 # Form parts that are not answers: the token, which way the person goes, and
 # the first page's attempt key (FAQ suggestions, maild.deflection).
-_CONTROL = {"csrf", "direction", "request"}
+_CONTROL = forms.RESERVED_IDS
 
 
 def install(app, web) -> None:
@@ -236,7 +236,11 @@ def install(app, web) -> None:
             return summary(form, draft, status=400, errors=errors)
         routing = forms.route(form, answers)
         for approver in routing.approvers:
-            if approvals.approver_problem(ctx, approver):
+            problem = approvals.approver_problem(ctx, approver, person.email)
+            if problem == "requester":
+                return summary(form, draft, status=400, errors={"form": web.gettext(
+                    "You cannot approve your own request: give the address of someone else.")})
+            if problem:
                 return summary(form, draft, status=400, errors={"form": web.gettext(
                     "%(address)s cannot approve requests: give the address of a person.") % {"address": approver}})
         dept = ctx.config.department(routing.department) or ctx.config.department(form.department)

@@ -41,7 +41,7 @@ def up(migrator, db):
     class FaqVisit(Model):
         article = ForeignKeyField(Article, null=True, on_delete='SET NULL')
         department = CharField()
-        request = CharField(index=True)
+        request = CharField()
         opened_at = DateTimeField(index=True)
         submitted = BooleanField(default=False)
 
