@@ -219,6 +219,26 @@ def decide(ctx, approval: Approval, decision: str, *, via: str, comment: str = "
     return True
 
 
+def withdraw(ctx, approval: Approval, *, by, now=None) -> bool:
+    """An agent takes back a pending approval (a mistyped address, a question settled); False if not pending.
+
+    The next approver is asked; with nobody left to ask, the case stops
+    waiting and stays with the agents, who withdrew it. The approver, if
+    already asked, is not mailed again: their links now say it is closed.
+    """
+    now = now or utcnow()
+    if not Approval.update(state="cancelled", decided_at=now).where(
+            (Approval.id == approval.id) & (Approval.state == "pending")).execute():
+        return False
+    case = Case.get_by_id(approval.case_id)
+    cases.event(case, f"Approval by {approval.approver} withdrawn by {by.email}.", now, author=by, public=False)
+    if current(case) is not None:
+        _ask_next(ctx, case, now)
+    else:
+        Case.update(awaiting_approval=False, updated_at=now).where(Case.id == case.id).execute()
+    return True
+
+
 def _carry_on(ctx, case: Case, now) -> None:
     """Every approval given: the case stops waiting and gets the assignee its form's routing named."""
     changes = {"awaiting_approval": False, "updated_at": now}

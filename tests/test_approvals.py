@@ -175,6 +175,22 @@ def test_closing_a_waiting_case_cancels_its_approvals(ctx):
     assert not decide(ctx, first, "approve")
 
 
+def test_a_withdrawn_approval_asks_the_next_and_the_last_one_ends_the_wait(ctx):
+    case = new_case(ctx)
+    first, second = ask(ctx, case, "bosss@example.org", CFO)
+    agent = people.find_or_create(AGENT)
+    with ctx.db.atomic():
+        assert approvals.withdraw(ctx, reload(first), by=agent)
+        assert not approvals.withdraw(ctx, reload(first), by=agent)  # once
+    assert [m.recipient for m in mails("approval_request")] == ["bosss@example.org", CFO]
+    assert Case.get_by_id(case.id).awaiting_approval
+    assert not decide(ctx, first, "approve")  # the mistyped address's links decide nothing now
+    with ctx.db.atomic():
+        approvals.withdraw(ctx, reload(second), by=agent)
+    assert not Case.get_by_id(case.id).awaiting_approval
+    assert [a.state for a in approvals.of_case(case)] == ["cancelled", "cancelled"]
+
+
 def test_a_decision_is_made_once(ctx):
     case = new_case(ctx)
     (approval,) = ask(ctx, case, BOSS)
@@ -406,6 +422,10 @@ def test_an_agent_asks_for_approval_from_the_case_page(site):
     assert "The approver has been asked." in done.text and BOSS in done.text
     customer = logged_in(site)
     assert customer.post(f"{path}/approval", {"approver": BOSS}, form_page="/requests").status_code == 404
+    assert customer.post(f"{path}/approvals/{approval.id}/withdraw", form_page="/requests").status_code == 404
+    assert agent.post(f"{path}/approvals/{approval.id + 1}/withdraw", form_page=path).status_code == 404
+    withdrawn = agent.post(f"{path}/approvals/{approval.id}/withdraw", form_page=path)
+    assert "The approval has been withdrawn." in withdrawn.text and reload(approval).state == "cancelled"
 
 
 def test_an_approval_decided_by_a_reply_over_smtp(site):

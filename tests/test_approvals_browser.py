@@ -81,7 +81,7 @@ def test_the_approval_pages_in_norwegian(site, page):
     with site.ctx.db.atomic():
         approval = approvals.ask(site.ctx, Case.get(), "leder@example.org")
     page.goto(approvals.link_url(site.ctx, approval, "reject"))
-    assert page.get_by_role("heading", level=1).inner_text() == "Avvise denne forespørselen?"
+    assert page.get_by_role("heading", level=1).inner_text() == "Avvise denne henvendelsen?"
     assert_accessible(page, "approval link page (nb)")
     use_login_of(page, site, "leder@example.org")
     page.goto(site.url + "/approvals")

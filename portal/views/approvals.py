@@ -26,7 +26,7 @@ def _decision() -> tuple[str, str]:
 
 
 def install(app, web) -> None:
-    """Add /approvals, /approval/<id>/<signature> and the agent's request form."""
+    """Add /approvals, /approval/<id>/<signature>, and the agent's forms to ask for and withdraw one."""
     ctx = web.ctx
 
     def view(approval: Approval) -> dict:
@@ -87,6 +87,17 @@ def install(app, web) -> None:
         approval = Approval.get_by_id(approval.id)  # as decided, by this POST or an earlier one
         return web.render("approval.html", chosen="", signature=signature,
                           done=approvals.DECISIONS[decision] if decided else "late", v=view(approval))
+
+    @app.post("/agent/cases/<case_id>/approvals/<approval_id>/withdraw")
+    def withdraw(case_id, approval_id):
+        person, case = agent_case(web, case_id)
+        approval = Approval.get_or_none((Approval.id == route_id(approval_id)) & (Approval.case == case.id))
+        if approval is None:
+            bottle.abort(404)
+        with ctx.db.atomic():
+            approvals.withdraw(ctx, approval, by=person)
+        ctx.outbox_wakeup.set()
+        bottle.redirect(f"/agent/cases/{case.id}?done=withdrawn#approvals", 303)
 
     @app.post("/agent/cases/<case_id>/approval")
     def ask(case_id):
