@@ -208,6 +208,14 @@ def _search_sql(sqlite: bool, terms: int, person: bool, departments: int | None,
     return sql
 
 
+def _query(text: str, departments) -> tuple[list[str], tuple[str, ...] | None]:
+    """The query words, and the departments as a tuple; no words when an empty scope can match nothing."""
+    departments = tuple(departments) if departments is not None else None
+    if departments == ():
+        return [], departments
+    return query_words(text or ""), departments
+
+
 def search_cases(text: str, *, person=None, departments=None, public_only: bool = True, limit: int = 20,
                  offset: int = 0) -> tuple[int, list[int]]:
     """Search cases for the words of ``text``; return (number of matching cases, one page of case ids).
@@ -220,11 +228,7 @@ def search_cases(text: str, *, person=None, departments=None, public_only: bool 
     The page is best match first, then most recently updated. Any text is a
     valid search: what is not a letter or digit only separates words.
     """
-    terms = query_words(text or "")
-    if departments is not None:
-        departments = tuple(departments)
-        if not departments:
-            return 0, []
+    terms, departments = _query(text, departments)
     if not terms:
         return 0, []
     db = _db()
@@ -335,11 +339,7 @@ def search_articles(text: str, *, language: str | None = None, departments=None,
     drafts out; agents pass False. Articles in ``language`` come first, then
     the best match (a title word counts double), then the newest.
     """
-    terms = query_words(text or "")
-    if departments is not None:
-        departments = tuple(departments)
-        if not departments:
-            return 0, []
+    terms, departments = _query(text, departments)
     if not terms:
         return 0, []
     db = _db()
