@@ -26,6 +26,7 @@ import logging
 import re
 
 from maild import cases, notify, people, quotes, signing
+from maild.store.db import is_sqlite
 from maild.store.models import Approval, Case, Entry, utcnow
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,11 @@ def ask(ctx, case: Case, approver: str, *, source: str = "agent", requested_by: 
         raise ApprovalError("question")
     if case.status == "closed":
         raise ApprovalError("closed")
+    if not is_sqlite(ctx.db):
+        # Two agents asking at once would both see nobody asked and both mail
+        # their approver; the case row's lock puts the second after the first.
+        # (SQLite's IMMEDIATE transactions already run one writer at a time.)
+        Case.select(Case.id).where(Case.id == case.id).for_update().execute()
     last = Approval.select(Approval.position).where(Approval.case == case).order_by(Approval.position.desc()).first()
     approval = Approval.create(case=case, approver=approver, position=(last.position + 1) if last else 1,
                                source=source, requested_by=requested_by, question=question.strip(),

@@ -13,6 +13,8 @@ import email
 import email.policy
 import re
 import smtplib
+import threading
+import time
 
 import pytest
 from conftest import deliver, wait_until
@@ -189,6 +191,26 @@ def test_a_withdrawn_approval_asks_the_next_and_the_last_one_ends_the_wait(ctx):
         approvals.withdraw(ctx, reload(second), by=agent)
     assert not Case.get_by_id(case.id).awaiting_approval
     assert [a.state for a in approvals.of_case(case)] == ["cancelled", "cancelled"]
+
+
+def test_two_agents_asking_at_once_ask_one_approver_at_a_time(ctx):
+    case = new_case(ctx)
+    first_asked = threading.Event()
+
+    def first():
+        with ctx.db.atomic():
+            approvals.ask(ctx, Case.get_by_id(case.id), BOSS, requested_by=AGENT)
+            first_asked.set()
+            time.sleep(0.5)  # still uncommitted while the second agent asks
+        ctx.db.close()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert first_asked.wait(10)
+    ask(ctx, case, CFO)  # waits for the first transaction, then sees BOSS's turn
+    thread.join()
+    assert [m.recipient for m in mails("approval_request")] == [BOSS]
+    assert [(a.approver, a.position) for a in approvals.of_case(case)] == [(BOSS, 1), (CFO, 2)]
 
 
 def test_a_decision_is_made_once(ctx):
