@@ -86,6 +86,8 @@ SCHEMA: dict[str, dict[str, Setting]] = {
            "Most automatic answers one sender gets in an hour (RFC 3834 2, MAIL_RULES 32)."),
         _s("max_attachment_bytes", 26214400, int, "Largest attachment stored from one message."),
         _s("spool_max_attempts", 3, int, "Automatic retries of a failed spool row."),
+        _s("suppress_bounced_days", 60, int, "Days no notification goes to an address after a permanent "
+                                             "bounce (5.1.1, 5.1.2, 5.1.10) of our mail to it; 0: never."),
     ]},
     "portal": {s.name: s for s in [
         _s("listen", "127.0.0.1:8080", str, "host:port of the portal; empty to disable."),

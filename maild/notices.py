@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 
-from maild import notify, outbox
+from maild import bounces, notify, outbox
 from maild.compose import Outgoing
 from maild.store.models import Notice, NoticeSubscription, Person, utcnow
 
@@ -125,7 +125,7 @@ def _mail(ctx, notice: Notice, event: str, now) -> int:
     names = [ctx.config.department(s).name for s in notice.departments if ctx.config.department(s)]
     for sub in _subscribers(notice):
         person = sub.person
-        if not notify.may_mail(ctx, person.email):
+        if not notify.may_mail(ctx, person.email) or not bounces.deliverable(person, now):
             continue
         slug = notice.departments[0] if notice.departments else sub.department
         dept = ctx.config.department(slug) if slug else None

@@ -4,7 +4,8 @@ Each function runs inside the transaction of the change it reports. Wording
 lives in ``templates/mail/<audience>/<event>.<lang>.txt``; the first line of a
 template is the subject, the rest the body. Recipients never include our own
 addresses, ``.invalid`` addresses or no-reply senders (MAIL_RULES 31, 67), nor
-the person who caused the change.
+the person who caused the change, nor, for a while, an address that bounced
+permanently (MAIL_RULES 30, ``bounces``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import datetime
 import logging
 import re
 
-from maild import attachments, notices, outbox, signing
+from maild import attachments, bounces, notices, outbox, signing
 from maild.compose import Outgoing, ascii_address
 from maild.rules.automatic import NO_REPLY
 from maild.store.models import Case, Entry, MessageRef, Participant, Person
@@ -65,6 +66,9 @@ def _send(ctx, case: Case, person: Person, *, audience: str, event: str, kind: s
     case, so that answering it is how an agent replies and gives commands;
     other mail may name its own (an approver's signed approval address).
     """
+    if not bounces.deliverable(person, now):
+        log.info("case %s: %s not mailed (%s): the address bounced permanently", case.id, person.email, event)
+        return
     dept = ctx.config.department(case.department)
     language = person.language or ctx.config.language(dept)
     prefix = ctx.config["site"]["token_prefix"]

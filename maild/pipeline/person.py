@@ -7,7 +7,7 @@ from a placeholder person who is never mailed.
 
 import re
 
-from maild import people
+from maild import bounces, people
 
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 
@@ -23,3 +23,6 @@ def process(ctx, delivery) -> None:
         address, name = people.UNKNOWN_SENDER, "(unknown sender)"
         delivery.notes.append("no usable sender address")
     delivery.person = people.find_or_create(address, name, now=delivery.now)
+    if not delivery.bounce:
+        # Their own mail (even an out-of-office) proves the address works again.
+        bounces.wrote_again(delivery.person)

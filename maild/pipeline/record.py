@@ -15,7 +15,7 @@ The exactly-once key is written here, in the same transaction.
 
 from __future__ import annotations
 
-from maild import agentmail, approvals, cases, notify, people
+from maild import agentmail, approvals, bounces, cases, notify, people
 from maild.message import Part
 from maild.store import statements
 from maild.store.models import InboundMessage
@@ -90,6 +90,11 @@ def process(ctx, delivery) -> None:
             entry = cases.add_message(ctx, case, author=delivery.person, subject=msg.subject,
                                       public=False, kind="bounce" if delivery.bounce else "auto",
                                       automatic=True, notify_agents=False, **common)
+            if delivery.bounce:
+                stopped = bounces.suppress_dead_recipients(ctx, case, delivery.raw, now)
+                if stopped:
+                    delivery.record("dead-recipient", value=", ".join(stopped),
+                                    result="permanent failure: no notifications to it for a while")
         else:
             dept = ctx.config.department(case.department)
             # Only the requester's own mail passes: an agent who is copied on a

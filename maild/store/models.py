@@ -57,6 +57,9 @@ class Person(BaseModel):
     password_hash = CharField(null=True)
     language = CharField(default="")
     created_at = DateTimeField(default=utcnow)
+    # Set when mail to the address bounced permanently (MAIL_RULES 30): no
+    # notification goes to it until then, or until the person writes again.
+    undeliverable_until = DateTimeField(null=True)
 
 
 class Membership(BaseModel):

@@ -1,0 +1,120 @@
+"""Dead recipients (MAIL_RULES 30): a permanent bounce of our mail stops notifications to that address.
+
+Reports from the corpus are read for their failed recipients; reports built
+around the mail we really sent go through the runner on both stores.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pytest
+from conftest import deliver
+from mailfactory import make_mail
+from portalkit import logged_in
+
+from maild import bounces, cases, people
+from maild.store.models import Case, Entry, Outbox, Person, Spool, utcnow
+
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+KARI = "kari@example.org"
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("flanker/bounce/zed.eml", [("asdfasdfasdfasdfasdfasdfewrqertrtyrthsfgdfgadfqeadvxzvz@gmail.com", "5.1.1")]),
+    ("flanker/bounce/office365.eml", [("noname@example.com", "5.1.10")]),
+    ("flanker/bounce/mailbox-full.eml", [("user@aol.com", "5.2.2")]),
+    ("imap_tools/multipart_report_emails/report_530.eml", [("edwin@zzzzzzz.com", "5.3.0")]),
+    ("flanker/bounce/broken-mime.eml", []),
+    ("flanker/bounce/gmail-invalid-address.eml", []),  # prose only, no delivery-status part
+])
+def test_failed_recipients_of_real_reports(name, expected):
+    assert bounces.failed_recipients((CORPUS / name).read_bytes()) == expected
+
+
+def test_every_recipient_of_a_report_for_several_is_read():
+    found = bounces.failed_recipients((CORPUS / "imap_tools/multipart_report_emails/multi_address_bounce1.eml")
+                                      .read_bytes())
+    assert len(found) == 5 and {status for _, status in found} == {"5.1.1"}
+
+
+def report(about: bytes, recipient: str = KARI, status: str = "5.1.1", action: str = "failed") -> bytes:
+    """A delivery report (RFC 3464) from our relay, enclosing the message it is about."""
+    boundary = "dsn-b0undary"
+    body = (f"--{boundary}\r\nContent-Type: text/plain\r\n\r\nDelivery to {recipient} failed.\r\n"
+            f"--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\n"
+            f"Reporting-MTA: dns; relay.example.test\r\n\r\n"
+            f"Final-Recipient: rfc822; {recipient}\r\nAction: {action}\r\nStatus: {status}\r\n"
+            f"Diagnostic-Code: smtp; 550 {status} No such user\r\n\r\n"
+            f"--{boundary}\r\nContent-Type: message/rfc822\r\n\r\n").encode() + about + \
+        f"\r\n--{boundary}--\r\n".encode()
+    raw = make_mail(sender="MAILER-DAEMON@relay.example.test", sender_name="Mail Delivery System",
+                    subject="Undelivered Mail Returned to Sender", body="x")
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    head = b"\r\n".join(line for line in head.split(b"\r\n") if not line.lower().startswith(b"content-"))
+    return head + (f"\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"{boundary}\""
+                   f"\r\n\r\n").encode() + body
+
+
+def opened_and_acknowledged(ctx) -> tuple[Case, bytes]:
+    deliver(ctx, make_mail(sender=KARI, subject="Printer", body="It jams."))
+    case = Case.get()
+    return case, bytes(Outbox.get((Outbox.kind == "ack") & (Outbox.recipient == KARI)).raw)
+
+
+def agent_answers(ctx, case) -> None:
+    with ctx.db.atomic():
+        cases.agent_reply(ctx, Case.get_by_id(case.id), people.find_or_create("agent@example.test"), "Try again?")
+
+
+def test_a_permanent_bounce_stops_notifications_until_the_person_writes_again(ctx):
+    case, ack = opened_and_acknowledged(ctx)
+    row = deliver(ctx, report(ack), mail_from="")
+    assert row.state == "processed", row.error
+    assert Entry.get(Entry.kind == "bounce").case_id == case.id  # an internal note on the case
+    until = Person.get(Person.email == KARI).undeliverable_until
+    assert until is not None and until - utcnow() > datetime.timedelta(days=59)
+    assert any(step.get("rule") == "dead-recipient" for step in Spool.get_by_id(row.id).trace)
+    agent_answers(ctx, case)
+    assert not Outbox.select().where((Outbox.kind == "agent_reply") & (Outbox.recipient == KARI)).exists()
+    # Kari writes again: the address works, and the next answer reaches her.
+    deliver(ctx, make_mail(sender=KARI, subject=f"Re: [SD#{case.id}] Printer", body="Still jams."))
+    assert Person.get(Person.email == KARI).undeliverable_until is None
+    agent_answers(ctx, case)
+    assert Outbox.select().where((Outbox.kind == "agent_reply") & (Outbox.recipient == KARI)).count() == 1
+
+
+@pytest.mark.parametrize("status, action", [("5.2.2", "failed"), ("4.4.1", "delayed"), ("5.7.1", "failed")])
+def test_a_full_mailbox_a_delay_or_a_refusal_is_not_a_dead_address(ctx, status, action):
+    _, ack = opened_and_acknowledged(ctx)
+    assert deliver(ctx, report(ack, status=status, action=action), mail_from="").state == "processed"
+    assert Person.get(Person.email == KARI).undeliverable_until is None
+
+
+def test_a_forged_report_silences_nobody(ctx):
+    case, ack = opened_and_acknowledged(ctx)
+    people.find_or_create("ola@example.org")
+    # About our mail, but naming an address that mail never went to.
+    deliver(ctx, report(ack, recipient="ola@example.org"), mail_from="")
+    # Naming Kari, but about no mail of ours: it concerns no case and is ignored.
+    forged = deliver(ctx, report(make_mail(sender="helpdesk@example.test", to=KARI, subject="x")), mail_from="")
+    assert forged.state == "ignored"
+    assert Person.select().where(Person.undeliverable_until.is_null(False)).count() == 0
+
+
+def test_suppression_can_be_turned_off(make_config):
+    from conftest import prepare
+
+    ctx = prepare(make_config(mail={"suppress_bounced_days": 0}))
+    _, ack = opened_and_acknowledged(ctx)
+    deliver(ctx, report(ack), mail_from="")
+    assert Person.get(Person.email == KARI).undeliverable_until is None
+    ctx.db.close()
+
+
+def test_the_agent_sees_that_mail_to_the_requester_bounced(site):
+    case, ack = opened_and_acknowledged(site.ctx)
+    deliver(site.ctx, report(ack), mail_from="")
+    page = logged_in(site, "agent@example.test").get(f"/agent/cases/{case.id}").text
+    assert "mail to this address bounced; none is sent until they write again" in page
