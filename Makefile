@@ -6,8 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/sensedesk.example.toml
 # Debian packages the tests use: a throwaway PostgreSQL cluster, Dovecot, swaks,
-# and Chromium with a font for the portal's browser tests.
-DEBS := postgresql-15 dovecot-imapd swaks chromium fonts-liberation
+# Chromium with a font for the portal's browser tests, and openssl for DKIM test keys.
+DEBS := postgresql-15 dovecot-imapd swaks chromium fonts-liberation openssl
 # axe-core for accessibility checks in browser tests, from npm into a git-ignored
 # directory; tests/browser.py reads it from there and pins the same version.
 AXE_VERSION := 4.14.1

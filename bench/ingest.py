@@ -26,6 +26,8 @@ parallel (default 4, one thread each), R times (default 3), to:
   (``maild/notify.py``: one agent on each notify list, nobody assigned, the
   authors are customers, so nobody is left out). **SMTP accept only** is the
   time from the first connection to the daemon's last ``250``.
+  With ``--dkim`` the daemon signs every outbound message with DKIM (a fresh
+  2048-bit RSA key per run, made by openssl), to show what signing costs.
 
 A reply comes from the sender of an earlier new mail, with
 ``Subject: Re: ...`` and that mail's Message-ID in ``In-Reply-To`` and
@@ -165,8 +167,13 @@ def run_sink(streams, total: int, timeout: float, in_process: bool = False) -> d
                 proc.kill()
 
 
-def write_config(path: Path, var_dir: Path, url: str, smtp_port: int, relay_port: int) -> None:
-    """The daemon's configuration: two departments, SMTP in on a free port, the capture server as relay."""
+def write_config(path: Path, var_dir: Path, url: str, smtp_port: int, relay_port: int,
+                 dkim_key: Path | None = None) -> None:
+    """The daemon's configuration: two departments, SMTP in on a free port, the capture server as relay.
+
+    With ``dkim_key`` every outbound message is signed with it (``--dkim``).
+    """
+    dkim = f'dkim_selector = "bench"\ndkim_key_file = "{dkim_key}"\n' if dkim_key else ""
     depts = "".join(
         f'\n[[departments]]\nslug = "{slug}"\nname = "{name}"\naddresses = ["{address}"]\n'
         f'agents = ["{agent}"]\nnotify = ["{agent}"]\nreopen_days = 14\nlanguage = "{lang}"\n'
@@ -188,7 +195,7 @@ transport = "smtp"
 host = "127.0.0.1"
 port = {relay_port}
 timeout_seconds = 30
-{depts}""")
+{dkim}{depts}""")
 
 
 def sensedesk(config: Path, *args: str, timeout: float = 120) -> str:
@@ -312,14 +319,18 @@ class PgDatabases:
 
 
 def run_daemon(run: int, workdir: Path, url: str, streams, expected: dict, capture_port: int,
-               capture: CaptureHandler, timeout: float, attach: str = "") -> dict:
+               capture: CaptureHandler, timeout: float, attach: str = "", dkim: bool = False) -> dict:
     """One daemon run: end-to-end and accept-only msg/s, CPU per message, error lines in the log, warnings."""
     total = sum(len(s) for s in streams)
     rundir = workdir / f"run{run}"
     rundir.mkdir()
     config = rundir / "sensedesk.toml"
     port = free_port()
-    write_config(config, rundir / "var", url, port, capture_port)
+    dkim_key = None
+    if dkim:
+        dkim_key = rundir / "dkim.pem"
+        subprocess.run(["openssl", "genrsa", "-out", str(dkim_key), "2048"], check=True, capture_output=True)
+    write_config(config, rundir / "var", url, port, capture_port, dkim_key)
     sensedesk(config, "init")
     log = rundir / "daemon.log"
     capture.arm(expected["total"])
@@ -383,6 +394,8 @@ def main(argv=None) -> int:
     parser.add_argument("--connections", type=int, default=4, help="parallel SMTP connections (default 4)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds allowed per phase (default 300)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (configs, daemon logs)")
+    parser.add_argument("--dkim", action="store_true", help="sign every outbound message with DKIM "
+                        "(a fresh 2048-bit RSA key per run)")
     parser.add_argument("--attach", default="", help="a profiler command started against the daemon once it "
                         "listens, {pid} replaced by its pid, e.g. 'py-spy record --subprocesses --threads "
                         "-o prof.svg --pid {pid}' (it ends with the daemon; figures taken so are not comparable)")
@@ -412,6 +425,8 @@ def main(argv=None) -> int:
     print(f"Sensedesk ingest benchmark: {args.messages} messages ({news} new, {replies} replies; "
           f"{min(sizes)}-{max(sizes)} bytes, mean {statistics.mean(sizes):.0f}), "
           f"{args.connections} connections, {args.runs} run(s)")
+    if args.dkim:
+        store += "; every outbound message signed with DKIM (RSA 2048)"
     print(f"store: {store}; {os.cpu_count()} CPUs; expected outbound per run: {expected['total']} "
           f"({news} acks + {news} new_case + {replies} customer_reply)")
     print(f"{code_state()}; load average at start {os.getloadavg()[0]:.2f} "
@@ -431,7 +446,7 @@ def main(argv=None) -> int:
                           "own": run_sink(streams, args.messages, args.timeout, in_process=False)})
             url = pg.create(run) if pg else f"sqlite:///{workdir}/run{run}/sensedesk.db"
             daemons.append(run_daemon(run, workdir, url, streams, expected, capture_port, capture,
-                                      args.timeout, args.attach))
+                                      args.timeout, args.attach, args.dkim))
             sink = sinks[-1]
             print(f"  run {run}: sink {sink['shared']['rate']:.0f}/s (own process {sink['own']['rate']:.0f}/s), "
                   f"daemon accept {daemons[-1]['accept']:.0f}/s, "

@@ -79,6 +79,10 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         _s("password_env", "", str, "Environment variable holding the relay password."),
         _s("timeout_seconds", 30, int, "Socket timeout talking to the relay."),
         _s("envelope_from", "", str, "MAIL FROM for outbound mail; empty: the department address."),
+        _s("dkim_selector", "", str, "DKIM selector; outbound mail is signed for its From domain with "
+                                     "dkim_key_file; empty: not signed."),
+        _s("dkim_key_file", "", str, "PEM file of the DKIM private key (RSA) whose public key is published "
+                                     "at <selector>._domainkey.<domain>."),
         _s("max_attempts", 12, int, "Temporary failures before an outbox row is given up as dead."),
     ]},
     "mail": {s.name: s for s in [
@@ -301,6 +305,24 @@ def _check_theme(theme: dict) -> None:
         raise ConfigError(f"[portal.theme].logo_url: expected https://… or /…, got {theme['logo_url']!r}")
 
 
+def _check_dkim(smtp_out: dict) -> None:
+    """Both DKIM keys or neither; the key file readable and a PEM private key."""
+    selector, key_file = smtp_out["dkim_selector"], smtp_out["dkim_key_file"]
+    if bool(selector) != bool(key_file):
+        missing = "dkim_key_file" if selector else "dkim_selector"
+        raise ConfigError(f"[smtp_out].{missing}: required when the other DKIM key is set")
+    if not selector:
+        return
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", selector):
+        raise ConfigError(f"[smtp_out].dkim_selector: letters, digits, '.', '-' and '_' only, got {selector!r}")
+    try:
+        head = Path(key_file).read_bytes()[:100]
+    except OSError as exc:
+        raise ConfigError(f"[smtp_out].dkim_key_file: cannot read {key_file}: {exc.strerror or exc}") from None
+    if not head.lstrip().startswith(b"-----BEGIN") or b"PRIVATE KEY" not in head:
+        raise ConfigError(f"[smtp_out].dkim_key_file: {key_file} is not a PEM private key")
+
+
 def _check_listen(where: str, value: str) -> None:
     match = re.match(r"^(?:[^\s:\[\]]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$", value)
     if value and not (match and 1 <= int(match.group(1)) <= 65535):
@@ -356,6 +378,7 @@ def parse(data: dict, path: str = "<memory>") -> Config:
         raise ConfigError(f"[site].token_prefix: letters, digits and - only, got {prefix!r}")
     if sections["smtp_in"]["max_recipients"] < 1:
         raise ConfigError("[smtp_in].max_recipients: must be at least 1")
+    _check_dkim(sections["smtp_out"])
 
     arrays = {}
     for name, schema in ARRAYS.items():

@@ -142,7 +142,11 @@ class MaildirTransport:
 
 
 def make_transport(config: Config):
-    """The transport the configuration names."""
-    if config["smtp_out"]["transport"] == "smtp":
-        return SmtpTransport(config)
-    return MaildirTransport(config)
+    """The transport the configuration names, signing with DKIM when a selector is set."""
+    out = config["smtp_out"]
+    transport = SmtpTransport(config) if out["transport"] == "smtp" else MaildirTransport(config)
+    if out["dkim_selector"]:
+        from maild import dkimsign  # dkimpy loads only where mail is signed
+
+        return dkimsign.SigningTransport(transport, dkimsign.Signer(out["dkim_selector"], out["dkim_key_file"]))
+    return transport
