@@ -149,13 +149,9 @@ def ask(ctx, case: Case, approver: str, *, source: str = "agent", requested_by: 
         raise ApprovalError(problem)
     if len(question) > QUESTION_MAX:
         raise ApprovalError("question")
+    case = _locked(ctx, case.id)
     if case.status == "closed":
         raise ApprovalError("closed")
-    if not is_sqlite(ctx.db):
-        # Two agents asking at once would both see nobody asked and both mail
-        # their approver; the case row's lock puts the second after the first.
-        # (SQLite's IMMEDIATE transactions already run one writer at a time.)
-        Case.select(Case.id).where(Case.id == case.id).for_update().execute()
     last = Approval.select(Approval.position).where(Approval.case == case).order_by(Approval.position.desc()).first()
     approval = Approval.create(case=case, approver=approver, position=(last.position + 1) if last else 1,
                                source=source, requested_by=requested_by, question=question.strip(),
@@ -167,6 +163,20 @@ def ask(ctx, case: Case, approver: str, *, source: str = "agent", requested_by: 
     cases.event(case, f"Approval by {approver} requested{who}.", now, public=False)
     _ask_next(ctx, case, now)
     return approval
+
+
+def _locked(ctx, case_id: int) -> Case:
+    """The case as stored now, its row locked until the transaction ends (PostgreSQL).
+
+    Asking, deciding and withdrawing each read which approval's turn it is
+    and act on it: two at once (two agents asking, or a decision while an
+    agent asks) must run one after the other, or an approver could be asked
+    twice or left unasked. SQLite's IMMEDIATE transactions already run one
+    writer at a time.
+    """
+    if not is_sqlite(ctx.db):
+        return Case.select().where(Case.id == case_id).for_update().get()
+    return Case.get_by_id(case_id)
 
 
 def _ask_next(ctx, case: Case, now) -> None:
@@ -200,13 +210,13 @@ def decide(ctx, approval: Approval, decision: str, *, via: str, comment: str = "
     now = now or utcnow()
     comment = (comment or "").strip()[:COMMENT_MAX]
     state = DECISIONS[decision]
+    case = _locked(ctx, approval.case_id)
     changed = (Approval.update(state=state, decided_at=now, decided_via=via, comment=comment)
                .where((Approval.id == approval.id) & (Approval.state == "pending")
                       & Approval.asked_at.is_null(False)).execute())
     if changed != 1:
         return False
     approval.state, approval.decided_at, approval.decided_via, approval.comment = state, now, via, comment
-    case = Case.get_by_id(approval.case_id)
     approver = people.find_or_create(approval.approver, now=now)
     text = f"{state.capitalize()} by {approval.approver} {VIAS[via]}."
     cases.event(case, text + (f"\n\n{comment}" if comment else ""), now, author=approver, public=True)
@@ -233,10 +243,10 @@ def withdraw(ctx, approval: Approval, *, by, now=None) -> bool:
     already asked, is not mailed again: their links now say it is closed.
     """
     now = now or utcnow()
+    case = _locked(ctx, approval.case_id)
     if not Approval.update(state="cancelled", decided_at=now).where(
             (Approval.id == approval.id) & (Approval.state == "pending")).execute():
         return False
-    case = Case.get_by_id(approval.case_id)
     cases.event(case, f"Approval by {approval.approver} withdrawn by {by.email}.", now, author=by, public=False)
     if current(case) is not None:
         _ask_next(ctx, case, now)

@@ -8,10 +8,14 @@ domain, 5.1.10 null MX, RFC 3463 and RFC 7505) is not mailed for
 ``[mail] suppress_bounced_days``, as Zammad does (60 days, only for 5.1.1);
 a full mailbox or a refused message is not a dead address.
 
-Anyone can send a report, so one counts only when the runner threaded it to
-a case through our signed Message-ID in it, and only for addresses that
-case's outbox really mailed: a forged report silences nobody. The person's
-own next mail proves the address works again and lifts the stop.
+Anyone can send a report, so an address is stopped only when the report
+quotes the signed Message-ID of our mail *to that address*: each outgoing
+message has its own (per recipient, with a nonce and an HMAC), which only
+its recipient's side of the mail ever saw. A participant naming someone
+else, or a stranger who knows a case's other Message-IDs, stops nobody.
+Only automatic notifications stop: an agent's own answer still goes out.
+The person's own next mail, or a login by a mailed link, proves the address
+works again and lifts the stop.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import datetime
 import email
 import email.policy
 import logging
+import re
 
 from maild.store.models import Outbox, Person
 
@@ -28,6 +33,8 @@ log = logging.getLogger(__name__)
 DEAD_STATUSES = ("5.1.1", "5.1.2", "5.1.10")
 # Reports are small; a huge one is not read whole for this.
 MAX_REPORT_BYTES = 2_000_000
+# RFC 3464 fields may carry comments: "Status: 5.1.1 (no such user)".
+_STATUS = re.compile(r"\s*(\d\.\d{1,3}\.\d{1,3})")
 
 
 def failed_recipients(raw: bytes) -> list[tuple[str, str]]:
@@ -45,8 +52,9 @@ def failed_recipients(raw: bytes) -> list[tuple[str, str]]:
             blocks = part.get_payload()
             # The first block is about the message; each later one a recipient.
             for block in blocks[1:] if isinstance(blocks, list) else []:
-                action = str(block.get("Action", "")).strip().lower()
-                status = str(block.get("Status", "")).strip().split(" ")[0]
+                action = (str(block.get("Action", "")).lower().split() or [""])[0]
+                status_match = _STATUS.match(str(block.get("Status", "")))
+                status = status_match.group(1) if status_match else ""
                 recipient = str(block.get("Final-Recipient") or block.get("Original-Recipient") or "")
                 kind, _, address = recipient.partition(";")
                 if action == "failed" and kind.strip().lower() == "rfc822" and "@" in address:
@@ -57,27 +65,61 @@ def failed_recipients(raw: bytes) -> list[tuple[str, str]]:
         return []
 
 
-def suppress_dead_recipients(ctx, case, raw: bytes, now) -> list[str]:
-    """Stop notifications to the addresses a report about ``case`` says do not exist; returns them."""
+def suppress_dead_recipients(ctx, raw: bytes, now) -> list[str]:
+    """Stop notifications to the addresses a report says do not exist, where it quotes our mail to them.
+
+    Returns the addresses stopped.
+    """
     days = ctx.config["mail"]["suppress_bounced_days"]
     if days <= 0:
         return []
-    dead = sorted({address for address, status in failed_recipients(raw) if status in DEAD_STATUSES})
-    mailed = {r for (r,) in Outbox.select(Outbox.recipient).where(
-        (Outbox.case == case) & Outbox.recipient.in_(dead)).tuples()} if dead else set()
-    stopped = [a for a in dead if a in mailed]
-    if stopped:
+    dead = {address for address, status in failed_recipients(raw) if status in DEAD_STATUSES}
+    if not dead:
+        return []
+    # Our signed Message-IDs quoted anywhere in the report (headers, the
+    # enclosed message or its headers); the case's own reference names no
+    # person (0) and proves nothing about a recipient.
+    text = raw[:MAX_REPORT_BYTES].decode("latin-1")
+    domain = re.escape(ctx.signer.mail_domain)
+    quoted = {}
+    for found in re.findall(r"<(sd\.\d+\.\d+\.[0-9a-f]+\.[0-9a-f]+@%s)>" % domain, text, re.IGNORECASE):
+        key = ctx.signer.read_message_id(found)
+        if key and key[1]:
+            quoted[found.lower()] = key[1]
+    if not quoted:
+        return []
+    stopped, people = [], set()
+    rows = Outbox.select(Outbox.message_id, Outbox.recipient).where(Outbox.message_id.in_(list(quoted))).tuples()
+    for message_id, recipient in rows:
+        # Outbox recipients are in ASCII form (an IDN domain as xn--), as reports name them.
+        if recipient.lower() in dead:
+            stopped.append(recipient.lower())
+            people.add(quoted[message_id.lower()])
+    if people:
         until = now + datetime.timedelta(days=days)
-        Person.update(undeliverable_until=until).where(Person.email.in_(stopped)).execute()
-        log.info("case %s: no notifications to %s until %s (permanent bounce)", case.id, ", ".join(stopped),
-                 until.date())
-    return stopped
+        Person.update(undeliverable_until=until).where(Person.id.in_(sorted(people))).execute()
+        log.info("no notifications to %s until %s (permanent bounce)", ", ".join(sorted(stopped)), until.date())
+    return sorted(set(stopped))
 
 
 def deliverable(person: Person, now) -> bool:
     """Whether notifications may go to the person now (no recent permanent bounce)."""
     until = getattr(person, "undeliverable_until", None)
     return until is None or until <= now
+
+
+def refresh(people: list[Person]) -> None:
+    """Read the bounce stop of people held in memory (the runner's cached staff) from the store.
+
+    Another process, or this one since the cache was filled, may have set or
+    lifted it. One query for the whole list.
+    """
+    ids = [p.id for p in people if p.id is not None]
+    if not ids:
+        return
+    stops = dict(Person.select(Person.id, Person.undeliverable_until).where(Person.id.in_(ids)).tuples())
+    for person in people:
+        person.undeliverable_until = stops.get(person.id)
 
 
 def wrote_again(person: Person) -> None:

@@ -316,11 +316,18 @@ def _check_dkim(smtp_out: dict) -> None:
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", selector):
         raise ConfigError(f"[smtp_out].dkim_selector: letters, digits, '.', '-' and '_' only, got {selector!r}")
     try:
-        head = Path(key_file).read_bytes()[:100]
+        key = Path(key_file).read_bytes()
     except OSError as exc:
         raise ConfigError(f"[smtp_out].dkim_key_file: cannot read {key_file}: {exc.strerror or exc}") from None
-    if not head.lstrip().startswith(b"-----BEGIN") or b"PRIVATE KEY" not in head:
-        raise ConfigError(f"[smtp_out].dkim_key_file: {key_file} is not a PEM private key")
+    from dkim.crypto import UnparsableKeyError, parse_pem_private_key
+
+    try:
+        # What signing will do with it: an encrypted or non-RSA key fails here,
+        # not on every outgoing message.
+        parse_pem_private_key(key)
+    except (UnparsableKeyError, ValueError, IndexError, TypeError):
+        raise ConfigError(f"[smtp_out].dkim_key_file: {key_file} is not an unencrypted RSA private key "
+                          "in PEM form") from None
 
 
 def _check_listen(where: str, value: str) -> None:

@@ -43,11 +43,11 @@ class Signer:
         domain = address.rpartition("@")[2].lower()
         if not domain:
             return raw
-        present = {name.lower().encode("ascii", "replace") for name in head.keys()}
-        # From named twice: the second, with no header left to match, signs its
-        # absence (RFC 6376 5.4.2), so a second From added later breaks the
-        # signature. dkimpy does this itself only for its default header list.
-        include = [h for h in SIGNED_HEADERS if h in present or h == b"from"] + [b"from"]
+        # Every header of the list is named, present or not: an absent one is
+        # signed as absent (RFC 6376 5.4), so a Reply-To or Cc added on the way
+        # breaks the signature. From is named twice for the same reason: a
+        # second From cannot be added (dkimpy does this only for its defaults).
+        include = list(SIGNED_HEADERS) + [b"from"]
         signature = dkim.sign(raw, self.selector, domain.encode("idna"), self.key,
                               canonicalize=(b"relaxed", b"simple"), include_headers=include, length=False)
         return signature + raw

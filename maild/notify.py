@@ -66,7 +66,9 @@ def _send(ctx, case: Case, person: Person, *, audience: str, event: str, kind: s
     case, so that answering it is how an agent replies and gives commands;
     other mail may name its own (an approver's signed approval address).
     """
-    if not bounces.deliverable(person, now):
+    # Automatic notifications stop for an address that bounced for good; a
+    # person's own answer (an agent's reply) still goes (MAIL_RULES 30).
+    if auto_submitted and not bounces.deliverable(person, now):
         log.info("case %s: %s not mailed (%s): the address bounced permanently", case.id, person.email, event)
         return
     dept = ctx.config.department(case.department)
@@ -98,6 +100,7 @@ def _agents_to_tell(ctx, case: Case, exclude: Person | None) -> list[Person]:
     else:
         dept = ctx.config.department(case.department)
         people_ = [ctx.staff.get(a) or people.find_or_create(a) for a in (dept.notify if dept else ())]
+        bounces.refresh(people_)
     return [p for p in people_ if may_mail(ctx, p.email) and (exclude is None or p.id != exclude.id)]
 
 

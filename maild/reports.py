@@ -15,7 +15,7 @@ import zoneinfo
 
 from peewee import IntegrityError
 
-from maild import cases, notify, outbox, people
+from maild import bounces, cases, notify, outbox, people
 from maild.compose import Outgoing
 from maild.store.models import Case, Setting, utcnow
 
@@ -89,6 +89,8 @@ def daily_report(ctx, now=None) -> int:
             values = figures(dept.slug, since)
             for address in dept.notify:
                 person = people.find_or_create(address, now=now)
+                if not notify.may_mail(ctx, address) or not bounces.deliverable(person, now):
+                    continue
                 language = person.language or ctx.config.language(dept)
                 subject, body = notify.render(ctx, "agent", "daily_report", language, department=dept.name,
                                               day=today, base_url=base_url, prefix=prefix, now=now, **values)

@@ -201,7 +201,7 @@ def test_two_agents_asking_at_once_ask_one_approver_at_a_time(ctx):
         with ctx.db.atomic():
             approvals.ask(ctx, Case.get_by_id(case.id), BOSS, requested_by=AGENT)
             first_asked.set()
-            time.sleep(0.5)  # still uncommitted while the second agent asks
+            time.sleep(1.5)  # still uncommitted while the second agent asks
         ctx.db.close()
 
     thread = threading.Thread(target=first)

@@ -13,6 +13,7 @@ import pytest
 from conftest import deliver
 from mailfactory import make_mail
 from portalkit import logged_in
+from test_store import _raw_from
 
 from maild import bounces, cases, people
 from maild.store.models import Case, Entry, Outbox, Person, Spool, utcnow
@@ -68,6 +69,10 @@ def agent_answers(ctx, case) -> None:
         cases.agent_reply(ctx, Case.get_by_id(case.id), people.find_or_create("agent@example.test"), "Try again?")
 
 
+def closed_mails_to(address: str) -> int:
+    return Outbox.select().where((Outbox.kind == "closed") & (Outbox.recipient == address)).count()
+
+
 def test_a_permanent_bounce_stops_notifications_until_the_person_writes_again(ctx):
     case, ack = opened_and_acknowledged(ctx)
     row = deliver(ctx, report(ack), mail_from="")
@@ -76,13 +81,34 @@ def test_a_permanent_bounce_stops_notifications_until_the_person_writes_again(ct
     until = Person.get(Person.email == KARI).undeliverable_until
     assert until is not None and until - utcnow() > datetime.timedelta(days=59)
     assert any(step.get("rule") == "dead-recipient" for step in Spool.get_by_id(row.id).trace)
-    agent_answers(ctx, case)
-    assert not Outbox.select().where((Outbox.kind == "agent_reply") & (Outbox.recipient == KARI)).exists()
-    # Kari writes again: the address works, and the next answer reaches her.
-    deliver(ctx, make_mail(sender=KARI, subject=f"Re: [SD#{case.id}] Printer", body="Still jams."))
-    assert Person.get(Person.email == KARI).undeliverable_until is None
+    # An automatic notification stops; an agent's own answer still goes.
+    with ctx.db.atomic():
+        cases.close(ctx, Case.get_by_id(case.id))
+    assert closed_mails_to(KARI) == 0
     agent_answers(ctx, case)
     assert Outbox.select().where((Outbox.kind == "agent_reply") & (Outbox.recipient == KARI)).count() == 1
+    # Kari writes again: the address works, and notifications reach her again.
+    deliver(ctx, make_mail(sender=KARI, subject=f"Re: [SD#{case.id}] Printer", body="Still jams."))
+    assert Person.get(Person.email == KARI).undeliverable_until is None
+    with ctx.db.atomic():
+        cases.close(ctx, Case.get_by_id(case.id))
+    assert closed_mails_to(KARI) == 1
+
+
+def test_an_address_on_an_international_domain_is_stopped_in_its_ascii_form(ctx):
+    deliver(ctx, _raw_from("kari@blåbær.no", "idn-bounce"))
+    ack = Outbox.get(Outbox.kind == "ack")
+    assert ack.recipient == "kari@xn--blbr-roah.no"
+    deliver(ctx, report(bytes(ack.raw), recipient=ack.recipient), mail_from="")
+    assert Person.get(Person.email == "kari@blåbær.no").undeliverable_until is not None
+
+
+def test_an_agent_on_the_notify_list_is_stopped_too(ctx):
+    case, _ = opened_and_acknowledged(ctx)
+    notice = Outbox.get((Outbox.kind == "new_case") & (Outbox.recipient == "agent@example.test"))
+    deliver(ctx, report(bytes(notice.raw), recipient="agent@example.test"), mail_from="")
+    deliver(ctx, make_mail(sender="ola@example.org", subject="Scanner", body="Broken too."))
+    assert Outbox.select().where((Outbox.kind == "new_case") & (Outbox.recipient == "agent@example.test")).count() == 1
 
 
 @pytest.mark.parametrize("status, action", [("5.2.2", "failed"), ("4.4.1", "delayed"), ("5.7.1", "failed")])
@@ -93,10 +119,22 @@ def test_a_full_mailbox_a_delay_or_a_refusal_is_not_a_dead_address(ctx, status, 
 
 
 def test_a_forged_report_silences_nobody(ctx):
-    case, ack = opened_and_acknowledged(ctx)
-    people.find_or_create("ola@example.org")
-    # About our mail, but naming an address that mail never went to.
+    original = make_mail(sender=KARI, subject="Printer", body="It jams.", message_id="<kari-1@example.org>")
+    deliver(ctx, original)
+    case = Case.get()
+    ack = bytes(Outbox.get(Outbox.kind == "ack").raw)
+    with ctx.db.atomic():
+        cases.add_cc(ctx, Case.get_by_id(case.id), people.find_or_create("ola@example.org"))
+    agent_answers(ctx, case)
+    ola_copy = bytes(Outbox.get((Outbox.kind == "agent_reply") & (Outbox.recipient == "ola@example.org")).raw)
+    # About our mail to Kari, but naming an address that mail never went to.
     deliver(ctx, report(ack, recipient="ola@example.org"), mail_from="")
+    # Ola, on the case, encloses his own copy and names Kari.
+    deliver(ctx, report(ola_copy, recipient=KARI), mail_from="")
+    # A stranger who knows Kari's own Message-ID names Kari.
+    stranger = report(b"Subject: x\r\n\r\nx\r\n", recipient=KARI).replace(
+        b"\r\nSubject:", b"\r\nIn-Reply-To: <kari-1@example.org>\r\nSubject:", 1)
+    deliver(ctx, stranger, mail_from="")
     # Naming Kari, but about no mail of ours: it concerns no case and is ignored.
     forged = deliver(ctx, report(make_mail(sender="helpdesk@example.test", to=KARI, subject="x")), mail_from="")
     assert forged.state == "ignored"
@@ -116,5 +154,14 @@ def test_suppression_can_be_turned_off(make_config):
 def test_the_agent_sees_that_mail_to_the_requester_bounced(site):
     case, ack = opened_and_acknowledged(site.ctx)
     deliver(site.ctx, report(ack), mail_from="")
+    until = Person.get(Person.email == KARI).undeliverable_until
     page = logged_in(site, "agent@example.test").get(f"/agent/cases/{case.id}").text
-    assert "mail to this address bounced; none is sent until they write again" in page
+    assert f"mail to this address bounced: no notifications until {until:%Y-%m-%d}, or until they write again" in page
+
+
+def test_a_login_by_a_mailed_link_lifts_the_stop(site):
+    _, ack = opened_and_acknowledged(site.ctx)
+    deliver(site.ctx, report(ack), mail_from="")
+    assert Person.get(Person.email == KARI).undeliverable_until is not None
+    logged_in(site, KARI)
+    assert Person.get(Person.email == KARI).undeliverable_until is None

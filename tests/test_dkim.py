@@ -76,7 +76,7 @@ def test_outbound_mail_is_signed_for_its_from_domain_and_verifies(make_config, t
         assert signed.count("from") == 2  # oversigned: a second From breaks the signature
 
 
-def test_a_changed_subject_or_body_or_an_added_from_fails_verification(make_config, tmp_path, key_pair):
+def test_a_changed_subject_or_body_or_an_added_header_fails_verification(make_config, tmp_path, key_pair):
     key_file, record = key_pair
     raw = sent_mail(make_config, tmp_path, key_file)[0]
     subject = next(line for line in raw.split(b"\r\n") if line.startswith(b"Subject:"))
@@ -84,6 +84,10 @@ def test_a_changed_subject_or_body_or_an_added_from_fails_verification(make_conf
     assert not dkim.verify(raw + b"Appended text.\r\n", dnsfunc=dns(record))
     forged_from = raw.replace(b"\r\nFrom:", b"\r\nFrom: Mallory <mallory@evil.example>\r\nFrom:", 1)
     assert forged_from != raw and not dkim.verify(forged_from, dnsfunc=dns(record))
+    # A header we sign but did not write (Reply-To on an acknowledgement) cannot be added either.
+    assert b"\r\nReply-To:" not in raw.split(b"\r\n\r\n", 1)[0]
+    added = raw.replace(b"\r\nSubject:", b"\r\nReply-To: mallory@evil.example\r\nSubject:", 1)
+    assert not dkim.verify(added, dnsfunc=dns(record))
     assert not dkim.verify(raw, dnsfunc=dns(record, b"other.example"))  # another domain's key is not ours
 
 
@@ -104,13 +108,22 @@ def minimal(**smtp_out) -> dict:
 def test_a_bad_dkim_configuration_is_one_line_naming_the_key(tmp_path, key_pair):
     not_a_key = tmp_path / "notes.txt"
     not_a_key.write_text("hello")
+    # Keys that look right but cannot sign: with a passphrase, or not RSA.
+    locked = tmp_path / "locked.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-aes256",
+                    "-pass", "pass:secret", "-out", str(locked)], check=True, capture_output=True)
+    curve = tmp_path / "ec.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-out", str(curve)], check=True, capture_output=True)
     for smtp_out, key, words in (
             ({"dkim_selector": SELECTOR}, "dkim_key_file", "required"),
             ({"dkim_key_file": key_pair[0]}, "dkim_selector", "required"),
             ({"dkim_selector": "bad selector", "dkim_key_file": key_pair[0]}, "dkim_selector", "only"),
             ({"dkim_selector": SELECTOR, "dkim_key_file": str(tmp_path / "missing.pem")}, "dkim_key_file",
              "cannot read"),
-            ({"dkim_selector": SELECTOR, "dkim_key_file": str(not_a_key)}, "dkim_key_file", "not a PEM")):
+            ({"dkim_selector": SELECTOR, "dkim_key_file": str(not_a_key)}, "dkim_key_file", "not an unencrypted RSA"),
+            ({"dkim_selector": SELECTOR, "dkim_key_file": str(locked)}, "dkim_key_file", "not an unencrypted RSA"),
+            ({"dkim_selector": SELECTOR, "dkim_key_file": str(curve)}, "dkim_key_file", "not an unencrypted RSA")):
         with pytest.raises(ConfigError) as caught:
             parse(minimal(**smtp_out), "test")
         assert f"[smtp_out].{key}" in str(caught.value) and words in str(caught.value)

@@ -91,7 +91,7 @@ def process(ctx, delivery) -> None:
                                       public=False, kind="bounce" if delivery.bounce else "auto",
                                       automatic=True, notify_agents=False, **common)
             if delivery.bounce:
-                stopped = bounces.suppress_dead_recipients(ctx, case, delivery.raw, now)
+                stopped = bounces.suppress_dead_recipients(ctx, delivery.raw, now)
                 if stopped:
                     delivery.record("dead-recipient", value=", ".join(stopped),
                                     result="permanent failure: no notifications to it for a while")

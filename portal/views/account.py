@@ -12,7 +12,7 @@ import re
 
 import bottle
 
-from maild import notify, people
+from maild import bounces, notify, people
 from maild.store.models import Person, utcnow
 from portal import auth
 from portal.web import current, safe_next
@@ -123,6 +123,8 @@ def install(app, web) -> None:
             if email is None:
                 return web.render("link_invalid.html", status=400)
             person = people.find_or_create(email)
+            # The link arrived: the address works, whatever an old bounce said.
+            bounces.wrote_again(person)
         log_in(person, "/requests")
 
     @app.post("/logout")

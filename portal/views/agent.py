@@ -16,7 +16,7 @@ import time
 import bottle
 
 from maild import approvals, notices, search
-from maild.store.models import Attachment, Case, Entry, Membership, Participant, Person, Spool
+from maild.store.models import Attachment, Case, Entry, Membership, Participant, Person, Spool, utcnow
 from portal import downloads, history
 from portal.web import current, is_admin, page_number, require_login, route_id
 
@@ -111,7 +111,8 @@ def case_page(web, person: Person, case: Case, *, status: int = 200, errors: dic
     return web.render("agent_case.html", status=status, case=case, entries=views, dept=dept,
                       assignee=assignee, participants=participants, agents=agents, others=others,
                       errors=errors or {}, values=values or {}, done=bottle.request.query.get("done", ""),
-                      banners=notices.active(case.department), approvals=approvals.of_case(case))
+                      banners=notices.active(case.department), approvals=approvals.of_case(case),
+                      now=utcnow())
 
 
 def install(app, web) -> None:
