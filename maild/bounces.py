@@ -25,12 +25,15 @@ import email
 import email.policy
 import logging
 import re
+import time
 
 from maild.store.models import Outbox, Person
 
 log = logging.getLogger(__name__)
 
 DEAD_STATUSES = ("5.1.1", "5.1.2", "5.1.10")
+# How stale the runner's cached staff may be about stops other processes set.
+STAFF_REFRESH_SECONDS = 10.0
 # Reports are small; a huge one is not read whole for this.
 MAX_REPORT_BYTES = 2_000_000
 # RFC 3464 fields may carry comments: "Status: 5.1.1 (no such user)".
@@ -98,6 +101,7 @@ def suppress_dead_recipients(ctx, raw: bytes, now) -> list[str]:
     if people:
         until = now + datetime.timedelta(days=days)
         Person.update(undeliverable_until=until).where(Person.id.in_(sorted(people))).execute()
+        _cached(ctx, people, until)
         log.info("no notifications to %s until %s (permanent bounce)", ", ".join(sorted(stopped)), until.date())
     return sorted(set(stopped))
 
@@ -108,22 +112,33 @@ def deliverable(person: Person, now) -> bool:
     return until is None or until <= now
 
 
-def refresh(people: list[Person]) -> None:
-    """Read the bounce stop of people held in memory (the runner's cached staff) from the store.
+def refresh_staff(ctx) -> None:
+    """Re-read the bounce stops of the runner's cached staff, at most every STAFF_REFRESH_SECONDS.
 
-    Another process, or this one since the cache was filled, may have set or
-    lifted it. One query for the whole list.
+    This process keeps its cache right as it sets and lifts stops; the
+    re-read catches what other processes did (the portal, another daemon on
+    the same PostgreSQL store) without a query on every new case.
     """
-    ids = [p.id for p in people if p.id is not None]
-    if not ids:
+    clock = time.monotonic()
+    if not ctx.staff or clock - ctx.staff_stops_read_at < STAFF_REFRESH_SECONDS:
         return
+    ctx.staff_stops_read_at = clock
+    ids = [p.id for p in ctx.staff.values()]
     stops = dict(Person.select(Person.id, Person.undeliverable_until).where(Person.id.in_(ids)).tuples())
-    for person in people:
+    for person in ctx.staff.values():
         person.undeliverable_until = stops.get(person.id)
 
 
-def wrote_again(person: Person) -> None:
-    """The person's own mail arrived: their address works, so a stop after a bounce ends."""
+def _cached(ctx, person_ids, until) -> None:
+    """Keep the cached staff in step with a stop set or lifted by this process."""
+    for person in ctx.staff.values():
+        if person.id in person_ids:
+            person.undeliverable_until = until
+
+
+def wrote_again(ctx, person: Person) -> None:
+    """The person's own mail arrived (or a mailed link was used): their address works, so a stop ends."""
     if person.undeliverable_until is not None:
         Person.update(undeliverable_until=None).where(Person.id == person.id).execute()
         person.undeliverable_until = None
+        _cached(ctx, {person.id}, None)

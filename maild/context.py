@@ -52,6 +52,8 @@ class Context:
     intake_waiting: threading.Event = dataclasses.field(default_factory=threading.Event)
     # Configured agents and notify addresses by address (people.load_staff).
     staff: dict = dataclasses.field(default_factory=dict)
+    # When the cached staff's bounce stops were last read (bounces.refresh_staff; time.monotonic()).
+    staff_stops_read_at: float = float("-inf")
 
     @property
     def var_dir(self) -> Path:

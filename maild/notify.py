@@ -99,8 +99,8 @@ def _agents_to_tell(ctx, case: Case, exclude: Person | None) -> list[Person]:
         people_ = [case.assignee]
     else:
         dept = ctx.config.department(case.department)
+        bounces.refresh_staff(ctx)
         people_ = [ctx.staff.get(a) or people.find_or_create(a) for a in (dept.notify if dept else ())]
-        bounces.refresh(people_)
     return [p for p in people_ if may_mail(ctx, p.email) and (exclude is None or p.id != exclude.id)]
 
 

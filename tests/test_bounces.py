@@ -165,3 +165,14 @@ def test_a_login_by_a_mailed_link_lifts_the_stop(site):
     assert Person.get(Person.email == KARI).undeliverable_until is not None
     logged_in(site, KARI)
     assert Person.get(Person.email == KARI).undeliverable_until is None
+
+
+def test_a_stop_set_by_another_process_reaches_the_cached_staff(ctx):
+    people.load_staff(ctx)  # as the daemon's runner does at start
+    agent = ctx.staff["agent@example.test"]
+    # The portal, or another daemon on the same store, sets the stop.
+    Person.update(undeliverable_until=utcnow() + datetime.timedelta(days=1)).where(Person.id == agent.id).execute()
+    ctx.staff_stops_read_at = float("-inf")  # the periodic re-read is due
+    deliver(ctx, make_mail(sender=KARI, subject="Printer", body="It jams."))
+    assert not Outbox.select().where(Outbox.kind == "new_case").exists()
+    assert agent.undeliverable_until is not None

@@ -25,4 +25,4 @@ def process(ctx, delivery) -> None:
     delivery.person = people.find_or_create(address, name, now=delivery.now)
     if not delivery.bounce:
         # Their own mail (even an out-of-office) proves the address works again.
-        bounces.wrote_again(delivery.person)
+        bounces.wrote_again(ctx, delivery.person)

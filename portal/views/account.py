@@ -124,7 +124,7 @@ def install(app, web) -> None:
                 return web.render("link_invalid.html", status=400)
             person = people.find_or_create(email)
             # The link arrived: the address works, whatever an old bounce said.
-            bounces.wrote_again(person)
+            bounces.wrote_again(ctx, person)
         log_in(person, "/requests")
 
     @app.post("/logout")
