@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import re
 from collections.abc import Iterable
-from urllib.parse import urlsplit
 
 import nh3
 from markdown_it import MarkdownIt
 
-from maild import quotes, redaction, search, subject
+from maild import quotes, redaction, search, subject, urls
 from maild.store.models import Article, Case, Entry, Participant, Person, utcnow
 
 LANGUAGES = ("en", "nb")
@@ -110,18 +108,11 @@ def has_published(department: str) -> bool:
                                   & Article.department.in_(["", department])).exists()
 
 
-def in_order(ids: list[int]) -> list[Article]:
-    """The articles of a search page, in the page's order (one query)."""
-    found = {a.id: a for a in Article.select().where(Article.id.in_(ids))} if ids else {}
-    return [found[i] for i in ids if i in found]
-
-
 # --------------------------------------------------------------------------- Markdown
 
 _TAGS = {"a", "p", "br", "h2", "h3", "h4", "h5", "h6", "strong", "em", "code", "pre", "blockquote", "ul", "ol",
          "li", "hr", "table", "thead", "tbody", "tr", "th", "td", "s", "del"}
 _ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
-_SCHEMES = {"http", "https", "mailto"}
 
 
 def _image_as_link(self, tokens, idx, options, env) -> str:
@@ -161,24 +152,13 @@ def _link_target(tag: str, attribute: str, value: str) -> str | None:
     """An href worth keeping: absolute http(s), mailto, or a path on the portal ("/faq/3")."""
     if tag != "a" or attribute != "href":
         return value
-    url = re.sub(r"[\t\n\r]", "", value).strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme in _SCHEMES and (parts.netloc if scheme != "mailto" else parts.path):
-        return url
-    # "//host" and "/\host" lead away from the portal, as browsers read them.
-    if not scheme and not parts.netloc and re.match(r"/(?![/\\])", url):
-        return url
-    return None
+    return urls.link_target(value, local_paths=True)
 
 
 def render_markdown(text: str) -> str:
     """An article's Markdown as HTML safe to put in a page."""
     return nh3.clean(_MARKDOWN.render(text or ""), tags=_TAGS, attributes=_ATTRIBUTES,
-                     attribute_filter=_link_target, url_schemes=_SCHEMES, strip_comments=True,
+                     attribute_filter=_link_target, url_schemes=urls.LINK_SCHEMES, strip_comments=True,
                      link_rel="noopener noreferrer")
 
 

@@ -20,6 +20,7 @@ import nh3
 # Quote folding is the same cut the mail daemon makes on agents' replies; it
 # lives with the daemon (which must not import the portal) and is re-exported
 # here for the views.
+from maild import urls
 from maild.quotes import split_quoted
 
 __all__ = ["clean_html", "content_disposition", "download_filename", "html_document",
@@ -66,13 +67,7 @@ _ATTRIBUTES = {
 # nh3 checks schemes before calling the attribute filter and not after it, so
 # "cid" must pass here for the filter to see it, and the filter must check
 # whatever it returns itself (observed with nh3 0.3.8).
-_URL_SCHEMES = {"http", "https", "mailto", "cid"}
-_LINK_SCHEMES = {"http", "https", "mailto"}
-
-# The WHATWG URL parser drops these before reading a scheme, so
-# "java\tscript:" is javascript: to a browser.
-_URL_IGNORED = re.compile(r"[\t\n\r]")
-_URL_TRIM = "".join(chr(code) for code in range(0x21))
+_URL_SCHEMES = urls.LINK_SCHEMES | {"cid"}
 
 
 def clean_html(html: str, cid_url: Callable[[str], str | None]) -> str:
@@ -92,7 +87,7 @@ def clean_html(html: str, cid_url: Callable[[str], str | None]) -> str:
         if tag == "img" and attribute == "src":
             return _image_source(value, cid_url)
         if tag == "a" and attribute == "href":
-            return _link_target(value)
+            return urls.link_target(value)
         return value
 
     return nh3.clean(
@@ -108,31 +103,9 @@ def clean_html(html: str, cid_url: Callable[[str], str | None]) -> str:
     )
 
 
-def _normalized_url(value: str) -> str:
-    """A URL as a browser reads it: tabs and newlines gone, C0 and space trimmed."""
-    return _URL_IGNORED.sub("", value).strip(_URL_TRIM)
-
-
-def _link_target(value: str) -> str | None:
-    """An href worth keeping: absolute http(s) or mailto, nothing relative.
-
-    A relative link in mail has no meaningful base; in the portal it would
-    point at the portal itself.
-    """
-    url = _normalized_url(value)
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme in _LINK_SCHEMES and (parts.netloc if scheme != "mailto" else parts.path):
-        return url
-    return None
-
-
 def _image_source(value: str, cid_url: Callable[[str], str | None]) -> str | None:
     """The portal URL of a ``cid:`` image; None for every other source."""
-    url = _normalized_url(value)
+    url = urls.normalized(value)
     if url[:4].lower() != "cid:":
         return None
     # RFC 2392 §2: the Content-ID without its angle brackets, %-encoded.
@@ -144,7 +117,7 @@ def _image_source(value: str, cid_url: Callable[[str], str | None]) -> str | Non
     # portal (not "//host", nor "/\\host", which browsers read the same way)
     # or an absolute http(s) URL.
     try:
-        parts = urlsplit(_normalized_url(target))
+        parts = urlsplit(urls.normalized(target))
     except ValueError:
         return None
     if parts.scheme.lower() in ("http", "https") and parts.netloc:

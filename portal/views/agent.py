@@ -143,8 +143,7 @@ def install(app, web) -> None:
             # Internal notes count for agents: they wrote them to be found again.
             total, ids = search.search_cases(text, departments=slugs, public_only=False, limit=size,
                                              offset=(page - 1) * size)
-            found = {c.id: c for c in Case.select().where(Case.id.in_(ids))} if ids else {}
-            rows = [found[i] for i in ids if i in found]
+            rows = search.in_order(Case, ids)
         else:
             total = counts[tab]
             rows = list(in_tab(tab).order_by(Case.updated_at.desc(), Case.id.desc()).paginate(page, size))

@@ -61,7 +61,7 @@ def install(app, web) -> None:
             wanted = None if is_admin(person) else ("",) + departments
             total, ids = search.search_articles(text, language=current().language, departments=wanted,
                                                 published_only=False, limit=size, offset=(page - 1) * size)
-            rows = faq.in_order(ids)
+            rows = search.in_order(Article, ids)
         else:
             total = scope(person, departments).count()
             # Drafts first: they wait for someone; then the most recently changed.

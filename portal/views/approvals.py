@@ -20,9 +20,16 @@ from portal.web import require_login, route_id
 RECENT = 20
 
 
-def _decision() -> tuple[str, str]:
+def _decide(ctx, approval: Approval, via: str) -> tuple[str, bool]:
+    """Decide as the posted form says (400 for anything but approve or reject); (decision, whether it counted)."""
     forms = bottle.request.forms
-    return forms.get("decision", ""), forms.getunicode("comment", "").strip()
+    decision = forms.get("decision", "")
+    if decision not in approvals.DECISIONS:
+        bottle.abort(400, "decision must be approve or reject")
+    with ctx.db.atomic():
+        decided = approvals.decide(ctx, approval, decision, via=via, comment=forms.getunicode("comment", ""))
+    ctx.outbox_wakeup.set()
+    return decision, decided
 
 
 def install(app, web) -> None:
@@ -53,12 +60,7 @@ def install(app, web) -> None:
         # Someone else's approval is as unknown as a missing one.
         if approval is None or approval.approver != person.email or approval.asked_at is None:
             bottle.abort(404)
-        decision, comment = _decision()
-        if decision not in approvals.DECISIONS:
-            bottle.abort(400, "decision must be approve or reject")
-        with ctx.db.atomic():
-            decided = approvals.decide(ctx, approval, decision, via="portal", comment=comment)
-        ctx.outbox_wakeup.set()
+        decision, decided = _decide(ctx, approval, "portal")
         bottle.redirect(f"/approvals?done={approvals.DECISIONS[decision] if decided else 'late'}", 303)
 
     def signed_or_404(approval_id: str, signature: str) -> Approval:
@@ -78,12 +80,7 @@ def install(app, web) -> None:
     @app.post("/approval/<approval_id>/<signature>")
     def decide_by_link(approval_id, signature):
         approval = signed_or_404(approval_id, signature)
-        decision, comment = _decision()
-        if decision not in approvals.DECISIONS:
-            bottle.abort(400, "decision must be approve or reject")
-        with ctx.db.atomic():
-            decided = approvals.decide(ctx, approval, decision, via="link", comment=comment)
-        ctx.outbox_wakeup.set()
+        decision, decided = _decide(ctx, approval, "link")
         approval = Approval.get_by_id(approval.id)  # as decided, by this POST or an earlier one
         return web.render("approval.html", chosen="", signature=signature,
                           done=approvals.DECISIONS[decision] if decided else "late", v=view(approval))

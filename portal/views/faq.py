@@ -71,7 +71,7 @@ def install(app, web) -> None:
         """(article, link) of the best published articles of a department and for all that match the words."""
         _, ids = search.search_articles(text, language=current().language, departments=("", dept.slug),
                                         limit=SUGGESTIONS)
-        return [(a, article_url(a.id, dept, form, key, text)) for a in faq.in_order(ids)]
+        return [(a, article_url(a.id, dept, form, key, text)) for a in search.in_order(Article, ids)]
 
     def department_names() -> dict[str, str]:
         return {d.slug: d.name for d in ctx.config.departments}
@@ -85,7 +85,7 @@ def install(app, web) -> None:
         language = current().language
         if text:
             total, ids = search.search_articles(text, language=language, limit=size, offset=(page - 1) * size)
-            rows = faq.in_order(ids)
+            rows = search.in_order(Article, ids)
         else:
             published = Article.select().where(Article.published == True)  # noqa: E712
             total = published.count()

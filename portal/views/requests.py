@@ -37,8 +37,7 @@ def install(app, web) -> None:
         if text:
             total, ids = search.search_cases(text, person=person, public_only=True, limit=size,
                                              offset=(page - 1) * size)
-            found = {c.id: c for c in Case.select().where(Case.id.in_(ids))} if ids else {}
-            rows = [found[i] for i in ids if i in found]
+            rows = search.in_order(Case, ids)
         else:
             query = cases.customer_cases(person).where(
                 Case.status.in_(ACTIVE if tab == "active" else CLOSED))
