@@ -88,17 +88,28 @@ def reply_address(signer: Signer, base: str, case_id: int, agent_email: str) -> 
     about that case when it also comes From that agent (RT's and osTicket's
     reply keys, GHSA-6r38-6mcf-2ww3).
     """
+    return _signed_address(signer, "c", "reply", base, case_id, agent_email)
+
+
+def _signed_address(signer: Signer, tag: str, purpose: str, base: str, key: int, email: str) -> str:
+    """``local+<tag><key>.<sig>@domain``, the signature over purpose, key and the sender-to-be's address."""
     local, _, domain = base.partition("@")
-    return f"{local}+c{case_id}.{signer.sign('reply', case_id, agent_email.strip().lower())}@{domain}"
+    return f"{local}+{tag}{key}.{signer.sign(purpose, key, email.strip().lower())}@{domain}"
+
+
+def _read(address: str, tag: str) -> tuple[str, int, str] | None:
+    """(department address, key, signature) of a signed address with this tag, or None."""
+    match = _REPLY.match((address or "").strip().lower())
+    if not match or match.group(2) != tag:
+        return None
+    local, _, key, signature, domain = match.groups()
+    return f"{local}@{domain}", int(key), signature
 
 
 def read_reply_address(address: str) -> ReplyAddress | None:
     """The parts of an address shaped like an agent's signed reply address, or None (not yet verified)."""
-    match = _REPLY.match((address or "").strip().lower())
-    if not match or match.group(2) != "c":
-        return None
-    local, _, case_id, signature, domain = match.groups()
-    return ReplyAddress(f"{local}@{domain}", int(case_id), signature)
+    parts = _read(address, "c")
+    return ReplyAddress(*parts) if parts else None
 
 
 def signed_base(address: str) -> str | None:
@@ -113,17 +124,13 @@ def approval_address(signer: Signer, base: str, approval_id: int, approver_email
     Signed for the approval and the approver's address, like an agent's reply
     address: a decision by mail counts only from that approver to that address.
     """
-    local, _, domain = base.partition("@")
-    return f"{local}+a{approval_id}.{signer.sign('approval-reply', approval_id, approver_email.strip().lower())}@{domain}"
+    return _signed_address(signer, "a", "approval-reply", base, approval_id, approver_email)
 
 
 def read_approval_address(address: str) -> ApprovalAddress | None:
     """The parts of an address shaped like an approval reply address, or None (not yet verified)."""
-    match = _REPLY.match((address or "").strip().lower())
-    if not match or match.group(2) != "a":
-        return None
-    local, _, approval_id, signature, domain = match.groups()
-    return ApprovalAddress(f"{local}@{domain}", int(approval_id), signature)
+    parts = _read(address, "a")
+    return ApprovalAddress(*parts) if parts else None
 
 
 def approval_address_verifies(signer: Signer, reply: ApprovalAddress, sender_email: str) -> bool:
