@@ -16,7 +16,8 @@ import re
 
 import nh3
 
-from maild import approvals, cases, commands, notify, people, quotes
+from maild import approvals, cases, notify, people
+from maild.mail import commands, quotes
 from maild.store.models import Entry, Outbox, Person
 
 

@@ -8,9 +8,9 @@ one per attempt; the count starts again after a success.
 
 from __future__ import annotations
 
-from maild import outbox
-from maild.compose import Outgoing
+from maild.mail.compose import Outgoing
 from maild.notify import render, site_sender
+from maild.outbound import outbox
 from maild.store.models import Person, utcnow
 
 

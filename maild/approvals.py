@@ -25,7 +25,8 @@ import datetime
 import logging
 import re
 
-from maild import cases, notify, people, quotes, signing
+from maild import cases, notify, people
+from maild.mail import quotes, signing
 from maild.store.db import is_sqlite
 from maild.store.models import Approval, Case, Entry, utcnow
 

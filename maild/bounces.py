@@ -1,10 +1,9 @@
 """Dead recipients: a permanent bounce of our mail stops notifications to that address (MAIL_RULES 30).
 
-A delivery report (RFC 3464) holds a ``message/delivery-status`` part: one
-block about the message, then one per recipient with ``Final-Recipient``,
-``Action`` and ``Status``. A recipient whose ``Action`` is ``failed`` with a
-status saying the address does not exist (5.1.1 bad mailbox, 5.1.2 bad
-domain, 5.1.10 null MX, RFC 3463 and RFC 7505) is not mailed for
+A delivery report (RFC 3464, read by ``maild.mail.dsn``) names each
+recipient with an ``Action`` and a ``Status``. A recipient whose ``Action``
+is ``failed`` with a status saying the address does not exist (5.1.1 bad
+mailbox, 5.1.2 bad domain, 5.1.10 null MX, RFC 3463 and RFC 7505) is not mailed for
 ``[mail] suppress_bounced_days``, as Zammad does (60 days, only for 5.1.1);
 a full mailbox or a refused message is not a dead address.
 
@@ -21,12 +20,11 @@ works again and lifts the stop.
 from __future__ import annotations
 
 import datetime
-import email
-import email.policy
 import logging
 import re
 import time
 
+from maild.mail import dsn
 from maild.store.models import Outbox, Person
 
 log = logging.getLogger(__name__)
@@ -34,38 +32,6 @@ log = logging.getLogger(__name__)
 DEAD_STATUSES = ("5.1.1", "5.1.2", "5.1.10")
 # How stale the runner's cached staff may be about stops other processes set.
 STAFF_REFRESH_SECONDS = 10.0
-# Reports are small; a huge one is not read whole for this.
-MAX_REPORT_BYTES = 2_000_000
-# RFC 3464 fields may carry comments: "Status: 5.1.1 (no such user)".
-_STATUS = re.compile(r"\s*(\d\.\d{1,3}\.\d{1,3})")
-
-
-def failed_recipients(raw: bytes) -> list[tuple[str, str]]:
-    """(address, status) for every recipient a delivery report says failed; [] if it is not one.
-
-    Parsed with the standard library, which splits a ``message/delivery-status``
-    part into its header blocks; anything it cannot read yields nothing.
-    """
-    try:
-        report = email.message_from_bytes(raw[:MAX_REPORT_BYTES], policy=email.policy.compat32)
-        found = []
-        for part in report.walk():
-            if part.get_content_type() != "message/delivery-status":
-                continue
-            blocks = part.get_payload()
-            # The first block is about the message; each later one a recipient.
-            for block in blocks[1:] if isinstance(blocks, list) else []:
-                action = (str(block.get("Action", "")).lower().split() or [""])[0]
-                status_match = _STATUS.match(str(block.get("Status", "")))
-                status = status_match.group(1) if status_match else ""
-                recipient = str(block.get("Final-Recipient") or block.get("Original-Recipient") or "")
-                kind, _, address = recipient.partition(";")
-                if action == "failed" and kind.strip().lower() == "rfc822" and "@" in address:
-                    found.append((address.strip().strip("<>").lower(), status))
-        return found
-    except (ValueError, TypeError, LookupError, IndexError, AttributeError):
-        # A report too broken to read is kept as a note all the same; it just stops nobody.
-        return []
 
 
 def suppress_dead_recipients(ctx, raw: bytes, now) -> list[str]:
@@ -76,13 +42,13 @@ def suppress_dead_recipients(ctx, raw: bytes, now) -> list[str]:
     days = ctx.config["mail"]["suppress_bounced_days"]
     if days <= 0:
         return []
-    dead = {address for address, status in failed_recipients(raw) if status in DEAD_STATUSES}
+    dead = {address for address, status in dsn.failed_recipients(raw) if status in DEAD_STATUSES}
     if not dead:
         return []
     # Our signed Message-IDs quoted anywhere in the report (headers, the
     # enclosed message or its headers); the case's own reference names no
     # person (0) and proves nothing about a recipient.
-    text = raw[:MAX_REPORT_BYTES].decode("latin-1")
+    text = raw[:dsn.MAX_REPORT_BYTES].decode("latin-1")
     domain = re.escape(ctx.signer.mail_domain)
     quoted = {}
     for found in re.findall(r"<(sd\.\d+\.\d+\.[0-9a-f]+\.[0-9a-f]+@%s)>" % domain, text, re.IGNORECASE):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime
 
-from maild import attachments, notify, people, search
+from maild import attachments, notices, notify, people, search
+from maild.mail.subject import base_subject
 from maild.store import statements
 from maild.store.models import Approval, Case, Entry, MessageRef, Participant, Person, utcnow
-from maild.subject import base_subject
 
 STATUSES = ("new", "open", "pending", "closed")
 
@@ -72,8 +72,11 @@ def open_case(ctx, *, department, requester: Person, subject: str, body_text: st
         Entry.create(case=linked_to, kind="event", public=False, created_at=now,
                      body_text=f"Linked case {ctx.config['site']['token_prefix']}-{case.id} was opened "
                                f"from a message that named this case.")
+    # SPEC 5: while a notice is active for the department, the acknowledgement
+    # says the problem is known (one indexed query, only when there is one to send).
+    known = notices.active(case.department, now) if acknowledge else []
     notify.case_opened(ctx, case, entry, acknowledge=acknowledge, now=now, files=files,
-                       tell_agents=not awaiting_approval)
+                       tell_agents=not awaiting_approval, known=known)
     return case, entry
 
 

@@ -16,8 +16,9 @@ import sys
 import time
 
 from maild import config as configuration
-from maild import context, runner, outbox
+from maild import context, runner
 from maild.intake import pipe
+from maild.outbound import outbox
 from maild.store import db as store
 from maild.store.models import Outbox, Spool, utcnow
 

@@ -16,7 +16,7 @@ import jinja2.sandbox
 from peewee import Database
 
 from maild.config import Config, secret_from_env
-from maild.signing import Signer, new_secret
+from maild.mail.signing import Signer, new_secret
 from maild.store import db as store
 from maild.store.models import Setting
 

@@ -20,14 +20,15 @@ import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from maild import context, jobs, outbox, people, runner, sender
+from maild import context, jobs, people, runner
 from maild.config import Config
 from maild.doorbell import Doorbell, SharedFlag
 from maild.intake.imap import Poller
 from maild.intake.smtp import Receiver
+from maild.outbound import outbox, sender
+from maild.outbound.transport import make_transport
 from maild.spool import SpoolWriter
 from maild.store.models import utcnow
-from maild.transport import make_transport
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import dataclasses
 import datetime
 
 from maild.config import Department
-from maild.message import Message
+from maild.mail.message import Message
 from maild.spool import Envelope
 
 

@@ -23,7 +23,8 @@ from collections.abc import Iterable
 import nh3
 from markdown_it import MarkdownIt
 
-from maild import quotes, redaction, search, subject, urls
+from maild import redaction, search
+from maild.mail import quotes, subject, urls
 from maild.store.models import Article, Case, Entry, Participant, Person, utcnow
 
 LANGUAGES = ("en", "nb")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime
 import logging
 
-from maild import approvals, outbox, reports
+from maild import approvals, reports
+from maild.outbound import outbox
 from maild.store.models import FormDraft, LoginLink, PortalSession, RateEvent
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime
 
-from maild import bounces, notify, outbox
-from maild.compose import Outgoing
+from maild import bounces, notify
+from maild.mail.compose import Outgoing
+from maild.outbound import outbox
 from maild.store.models import Notice, NoticeSubscription, Person, utcnow
 
 SEVERITIES = ("info", "warning", "outage")

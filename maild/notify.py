@@ -14,12 +14,13 @@ import datetime
 import logging
 import re
 
-from maild import attachments, bounces, notices, outbox, signing
-from maild.compose import Outgoing, ascii_address
+from maild import attachments, bounces, people
+from maild.mail import signing
+from maild.mail.compose import Outgoing, ascii_address
+from maild.mail.subject import case_subject
+from maild.outbound import outbox
 from maild.rules.automatic import NO_REPLY
 from maild.store.models import Case, Entry, MessageRef, Participant, Person
-from maild.subject import case_subject
-from maild import people
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +119,14 @@ def over_auto_reply_cap(ctx, address: str, now) -> bool:
 
 
 def case_opened(ctx, case: Case, entry: Entry, *, acknowledge: bool, now, files=None,
-                tell_agents: bool = True) -> list[str]:
+                tell_agents: bool = True, known=()) -> list[str]:
     """Acknowledge to the requester; tell the notify list. Returns notes on what was held back.
 
     ``files`` are the entry's attachments as (name, type, bytes), when the
     caller has them at hand; otherwise they are read from the store. A case
     that waits for approval reaches the agents when approved (``tell_agents``).
+    ``known`` are the operational notices active for the case's department,
+    which the acknowledgement names (SPEC 5: the problem is known).
     """
     notes = []
     requester = case.requester
@@ -134,11 +137,9 @@ def case_opened(ctx, case: Case, entry: Entry, *, acknowledge: bool, now, files=
             notes.append("acknowledgement held back: the sender's automatic answers this hour are used up")
             log.warning("auto-reply cap reached for %s; case %s not acknowledged", requester.email, case.id)
         else:
-            # SPEC 5: while a notice is active for the department, the
-            # acknowledgement says the problem is known (one indexed query).
             _send(ctx, case, requester, audience="customer", event="ack", kind="ack", now=now,
                   auto_submitted="auto-replied", in_reply_to=entry.message_id, references=references,
-                  entry=entry, known=notices.active(case.department, now))
+                  entry=entry, known=list(known))
     if not tell_agents:
         return notes
     files = attachments.for_entry(entry) if files is None else files

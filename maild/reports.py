@@ -15,8 +15,9 @@ import zoneinfo
 
 from peewee import IntegrityError
 
-from maild import bounces, cases, notify, outbox, people
-from maild.compose import Outgoing
+from maild import bounces, cases, notify, people
+from maild.mail.compose import Outgoing
+from maild.outbound import outbox
 from maild.store.models import Case, Setting, utcnow
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,9 @@ import logging
 import time
 import traceback
 
-from maild import message, pipeline, rules
+from maild import pipeline, rules
 from maild.delivery import Delivery, Discard
+from maild.mail import message
 from maild.spool import Envelope
 from maild.store import statements
 from maild.store.db import is_sqlite

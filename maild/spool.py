@@ -22,8 +22,8 @@ from concurrent.futures import Future, InvalidStateError
 
 from peewee import Database
 
-from maild.message import extract_ids
-from maild.subject import clean_header_text
+from maild.mail.message import extract_ids
+from maild.mail.subject import clean_header_text
 from maild.store.models import Spool, utcnow
 
 log = logging.getLogger(__name__)

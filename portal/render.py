@@ -20,8 +20,8 @@ import nh3
 # Quote folding is the same cut the mail daemon makes on agents' replies; it
 # lives with the daemon (which must not import the portal) and is re-exported
 # here for the views.
-from maild import urls
-from maild.quotes import split_quoted
+from maild.mail import urls
+from maild.mail.quotes import split_quoted
 
 __all__ = ["clean_html", "content_disposition", "download_filename", "html_document",
            "is_inline_image", "split_quoted"]

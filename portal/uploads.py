@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import mimetypes
 
-from maild.message import Part
+from maild.mail.message import Part
 from portal.render import download_filename
 
 MAX_FILES = 10

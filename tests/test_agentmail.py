@@ -13,8 +13,8 @@ import smtplib
 from conftest import deliver, wait_until
 from mailfactory import make_mail
 
-from maild import commands
-from maild.signing import read_reply_address, reply_address, reply_verifies
+from maild.mail import commands
+from maild.mail.signing import read_reply_address, reply_address, reply_verifies
 from maild.store.models import Case, Entry, Outbox, Person
 
 AGENT = "agent@example.test"

@@ -23,7 +23,7 @@ from portalkit import Client, logged_in
 from test_agentmail import agent_mail
 
 from maild import approvals, cases, jobs, people
-from maild.signing import approval_address, read_approval_address
+from maild.mail.signing import approval_address, read_approval_address
 from maild.store.models import Approval, Case, Entry, Outbox, Person, utcnow
 
 BOSS = "boss@example.org"

@@ -15,7 +15,8 @@ from mailfactory import make_mail
 from portalkit import logged_in
 from test_store import _raw_from
 
-from maild import bounces, cases, people
+from maild import cases, people
+from maild.mail import dsn
 from maild.store.models import Case, Entry, Outbox, Person, Spool, utcnow
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
@@ -31,11 +32,11 @@ KARI = "kari@example.org"
     ("flanker/bounce/gmail-invalid-address.eml", []),  # prose only, no delivery-status part
 ])
 def test_failed_recipients_of_real_reports(name, expected):
-    assert bounces.failed_recipients((CORPUS / name).read_bytes()) == expected
+    assert dsn.failed_recipients((CORPUS / name).read_bytes()) == expected
 
 
 def test_every_recipient_of_a_report_for_several_is_read():
-    found = bounces.failed_recipients((CORPUS / "imap_tools/multipart_report_emails/multi_address_bounce1.eml")
+    found = dsn.failed_recipients((CORPUS / "imap_tools/multipart_report_emails/multi_address_bounce1.eml")
                                       .read_bytes())
     assert len(found) == 5 and {status for _, status in found} == {"5.1.1"}
 

@@ -1,6 +1,6 @@
 """Outbound mail: the headers compose.build writes, header injection, and signed keys (MAIL_RULES 35-38, 63).
 
-Output bytes are read back with the stdlib parser and with maild.message, the
+Output bytes are read back with the stdlib parser and with maild.mail.message, the
 way a recipient's mail system and our own intake would read them.
 """
 
@@ -14,10 +14,10 @@ import re
 
 import pytest
 
-from maild import compose
-from maild.compose import Outgoing, build, cap_references
-from maild.message import decode_words, read
-from maild.signing import Signer
+from maild.mail import compose
+from maild.mail.compose import Outgoing, build, cap_references
+from maild.mail.message import decode_words, read
+from maild.mail.signing import Signer
 
 DOMAIN = "desk.example.test"
 INSTANCE = "5f0c2a9e1d7b4c38"
@@ -230,7 +230,7 @@ def test_attachment_filename_with_line_break_stays_one_header():
         assert not re.search(rb"(?im)^bcc:", raw)
 
 
-# Signed keys (maild.signing, MAIL_RULES 37)
+# Signed keys (maild.mail.signing, MAIL_RULES 37)
 
 def test_signed_message_id_round_trips():
     mid = SIGNER.message_id(1234, 56)

@@ -17,9 +17,9 @@ import pytest
 from conftest import deliver, prepare
 from mailfactory import make_mail
 
-from maild import sender
 from maild.config import ConfigError, parse
-from maild.transport import make_transport
+from maild.outbound import sender
+from maild.outbound.transport import make_transport
 
 SELECTOR = "sd2026"
 

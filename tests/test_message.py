@@ -1,4 +1,4 @@
-"""Reading inbound mail with maild.message: never a crash, every field safe (MAIL_RULES 4, 45, 49-55).
+"""Reading inbound mail with maild.mail.message: never a crash, every field safe (MAIL_RULES 4, 45, 49-55).
 
 Pure units on small raw messages and on every file of ``../shared/corpus``.
 """
@@ -11,8 +11,8 @@ import pytest
 from conftest import CORPUS
 from mailfactory import make_mail
 
-from maild import message
-from maild.message import read, safe_filename
+from maild.mail import message
+from maild.mail.message import read, safe_filename
 
 DOMAIN = "desk.example.test"
 FILES = sorted(CORPUS.rglob("*.eml"))

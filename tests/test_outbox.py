@@ -11,9 +11,10 @@ import mailbox
 from conftest import deliver, prepare
 from mailfactory import make_mail
 
-from maild import cases, outbox, sender
+from maild import cases
+from maild.outbound import outbox, sender
+from maild.outbound.transport import make_transport
 from maild.store.models import Case, Outbox, utcnow
-from maild.transport import make_transport
 
 
 def _smtp_ctx(make_config, capture):

@@ -189,7 +189,7 @@ def test_another_customers_cases_entries_and_files_are_404(site):
 
 
 def _part(name, data, content_type="text/plain"):
-    from maild.message import Part
+    from maild.mail.message import Part
 
     return Part(filename=name, content_type=content_type, data=data)
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from maild import quotes
-from maild.quotes import REPLY_LANGUAGES, reply_text, split_quoted
+from maild.mail import quotes
+from maild.mail.quotes import REPLY_LANGUAGES, reply_text, split_quoted
 
 
 def quoted(text: str, blank: str = ">") -> str:
@@ -804,7 +804,7 @@ def test_many_false_attributions_stay_cheap():
 
 
 def test_the_portal_folds_with_the_same_function():
-    """portal.render re-exports it; maild.quotes itself never imports the portal."""
+    """portal.render re-exports it; maild.mail.quotes itself never imports the portal."""
     from portal import render
 
     assert render.split_quoted is split_quoted

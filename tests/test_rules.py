@@ -1,7 +1,7 @@
 """Inbound rules as pure units: loop, bounce, autoreply, automatic (MAIL_RULES 23-34, 36).
 
 Each rule's ``matches(ctx, delivery)`` is called on a Delivery read from raw
-bytes with ``maild.message.read``; the context is a real Config and a real
+bytes with ``maild.mail.message.read``; the context is a real Config and a real
 Signer, with no store behind them. Real bounces, complaints and helpdesk mail
 from ``../shared/corpus`` check the chain against mail other systems wrote.
 """
@@ -15,11 +15,12 @@ import types
 import pytest
 from conftest import CORPUS
 
-from maild import compose, message, rules
+from maild import rules
 from maild import config as configuration
 from maild.delivery import Delivery
+from maild.mail import compose, message
+from maild.mail.signing import Signer
 from maild.rules import automatic, autoreply, bounce, loop
-from maild.signing import Signer
 from maild.spool import Envelope
 
 DOMAIN = "desk.example.test"

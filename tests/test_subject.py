@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from maild import subject
-from maild.subject import base_subject, case_subject, clean_header_text, find_tokens, strip_prefixes
+from maild.mail import subject
+from maild.mail.subject import base_subject, case_subject, clean_header_text, find_tokens, strip_prefixes
 
 
 def fastest(func, *args, runs: int = 5) -> float:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 
-from maild import context, runner, sender, spool
+from maild import context, runner, spool
+from maild.outbound import sender
+from maild.outbound.transport import make_transport
 from maild.store.db import UNAVAILABLE
-from maild.transport import make_transport
 
 log = logging.getLogger(__name__)
 

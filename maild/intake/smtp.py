@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
 from maild.config import Config
-from maild.signing import signed_base
+from maild.mail.signing import signed_base
 from maild.spool import Envelope, SpoolWriter
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ The exactly-once key is written here, in the same transaction.
 from __future__ import annotations
 
 from maild import agentmail, approvals, bounces, cases, notify, people
-from maild.message import Part
+from maild.mail.message import Part
 from maild.store import statements
 from maild.store.models import InboundMessage
 

@@ -24,10 +24,10 @@ import re
 
 from maild import cases, people
 from maild.delivery import Discard
+from maild.mail.signing import approval_address_verifies, read_approval_address, read_reply_address, reply_verifies
+from maild.mail.subject import find_tokens
 from maild.store import statements
 from maild.store.models import Approval, Case, MessageRef
-from maild.signing import approval_address_verifies, read_approval_address, read_reply_address, reply_verifies
-from maild.subject import find_tokens
 
 
 def _case(number: int) -> Case | None:

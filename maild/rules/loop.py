@@ -6,7 +6,7 @@ would start a mail loop (RT ``CheckForLoops``, Zammad
 ``own_notification_loop_detection``).
 """
 
-from maild.compose import LOOP_HEADER
+from maild.mail.compose import LOOP_HEADER
 
 NAME = "loop"
 DESCRIPTION = "Sensedesk's own mail came back"

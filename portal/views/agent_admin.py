@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import bottle
 
-from maild import outbox, runner
+from maild import runner
+from maild.outbound import outbox
 from maild.store.models import Outbox, Spool, utcnow
 from portal.web import is_admin, require_login, route_id
 

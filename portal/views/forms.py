@@ -17,7 +17,7 @@ import mimetypes
 import bottle
 
 from maild import approvals, cases, deflection, forms, people
-from maild.message import Part
+from maild.mail.message import Part
 from maild.store.models import Blob, FormDraft, utcnow
 from portal import auth
 from portal.render import download_filename

@@ -1,13 +1,14 @@
-"""Intake forms: definitions read from ``config/forms/*.toml`` and validated strictly.
+"""Intake forms read from ``config/forms/*.toml`` and validated strictly.
 
 A form belongs to a department and has one or more pages of fields. Pages and
 fields may be shown only when an earlier answer says so; routes and approval
 rules act on the answers when the form is submitted (SPEC 5, New request).
 Nothing here touches the web or the store.
 
-This module reads and checks definitions; the rules that run on answers
-(conditions, visibility, parsing, validation, routing, readable text) are in
-``maild.formrules`` and re-exported here, so callers import this module only.
+This module reads and checks definitions into the dataclasses of
+``maild.forms.definition``; the rules that run on answers are in
+``maild.forms.answers`` and ``maild.forms.submission``. Callers import the
+package, ``maild.forms``, which gathers the public names of all three.
 
 The format, in brief (``config/forms/*.toml`` are full examples)::
 
@@ -44,16 +45,14 @@ working directory, as ``[site] var_dir`` is.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import re
 import tomllib
 from pathlib import Path
 from typing import Any, NoReturn
 
-from maild.formrules import (  # noqa: F401  (re-exported: the forms API is one import)
-    EMAIL, MAX_FILES, PLACEHOLDER, Condition, Routing, answers_text, check_file, clean, display,
-    evaluate, localised, parse_page, route, subject, validate, visible_fields, visible_pages)
+from maild.forms.definition import (EMAIL, PLACEHOLDER, ApprovalRule, Condition, Field, Form, Option, Page,
+                                    Route)
 
 FIELD_TYPES = ("text", "textarea", "email", "phone", "number", "date", "choice", "multichoice",
                "yesno", "file", "person", "help")
@@ -93,106 +92,6 @@ class FormError(Exception):
         # TOML strings may hold line breaks; the message stays one line for `sensedesk check`.
         text = f"{file}: {where}: {problem}" if where or problem else str(file)
         super().__init__(text.replace("\r", "\\r").replace("\n", "\\n"))
-
-
-@dataclasses.dataclass(frozen=True)
-class Option:
-    """One answer offered by a choice or multichoice field."""
-
-    value: str
-    label: dict[str, str]
-
-
-@dataclasses.dataclass(frozen=True)
-class Field:
-    """One question (or, with type "help", a piece of text shown on the page).
-
-    ``min``/``max`` bound numbers; dates are bounded by ``min_date``/``max_date``
-    ("YYYY-MM-DD"). ``widget`` is "radio" or "select" for choice fields and ""
-    for every other type. ``help``, ``message`` and ``text`` are {} when not
-    given. ``max_bytes`` is None when the field has no limit of its own.
-    """
-
-    id: str
-    type: str
-    label: dict[str, str] = dataclasses.field(default_factory=dict)
-    help: dict[str, str] = dataclasses.field(default_factory=dict)
-    required: bool = False
-    required_when: Condition | None = None
-    show_when: Condition | None = None
-    options: tuple[Option, ...] = ()
-    widget: str = ""
-    min: float | None = None
-    max: float | None = None
-    min_length: int | None = None
-    max_length: int | None = None
-    pattern: str | None = None
-    message: dict[str, str] = dataclasses.field(default_factory=dict)
-    multiple: bool = False
-    max_bytes: int | None = None
-    text: dict[str, str] = dataclasses.field(default_factory=dict)
-    min_date: str | None = None
-    max_date: str | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Page:
-    """One page of a form: its fields in order, shown when ``show_when`` holds."""
-
-    id: str
-    title: dict[str, str]
-    fields: tuple[Field, ...]
-    show_when: Condition | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Route:
-    """A routing rule: when ``when`` holds (or always), set what it names.
-
-    ``participants`` are addresses or "field:<id>" naming an email/person field.
-    """
-
-    when: Condition | None
-    department: str | None = None
-    priority: str | None = None
-    request_type: str | None = None
-    assignee: str | None = None
-    tags: tuple[str, ...] = ()
-    participants: tuple[str, ...] = ()
-
-
-@dataclasses.dataclass(frozen=True)
-class ApprovalRule:
-    """When ``when`` holds (or always), ``approver`` (an address or "field:<id>") must approve."""
-
-    when: Condition | None
-    approver: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Form:
-    """An intake form as loaded from ``path``.
-
-    ``subject`` is a text table of templates such as "New employee: {full_name}"
-    naming answer ids; {} means the title is the subject.
-    """
-
-    id: str
-    path: str
-    department: str
-    title: dict[str, str]
-    description: dict[str, str]
-    request_type: str
-    pages: tuple[Page, ...]
-    routes: tuple[Route, ...] = ()
-    approvals: tuple[ApprovalRule, ...] = ()
-    subject: dict[str, str] = dataclasses.field(default_factory=dict)
-    # The first page's field whose words suggest FAQ articles; "" for none.
-    faq_field: str = ""
-
-    def field(self, field_id: str) -> Field | None:
-        """The field with this id, on whichever page, or None."""
-        return next((f for page in self.pages for f in page.fields if f.id == field_id), None)
 
 
 class _Reader:

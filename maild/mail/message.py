@@ -27,7 +27,7 @@ import re
 
 import mailparser
 
-from maild.subject import clean_header_text
+from maild.mail.subject import clean_header_text
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 
-from maild import outbox
+from maild.outbound import outbox
+from maild.outbound.transport import DeliveryError
 from maild.store.models import utcnow
-from maild.transport import DeliveryError
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,8 @@
-"""Intake-form rules: conditions, visibility, answers parsed and checked, routing, readable text.
+"""Intake-form answers: which pages and fields show, answers parsed and checked, answers as read.
 
-The rule engine of ``maild.forms``, apart so that each module is one concept:
-``forms.py`` reads and validates definitions, this module runs them on
-answers. Callers import everything from ``maild.forms``, which re-exports it.
 Everything here is pure: the portal passes what a person submitted and gets
-back typed answers, messages in the person's language, and the routing.
+back typed answers and messages in the person's language. What a submitted
+form becomes (routing, subject, text) is ``maild.forms.submission``.
 
 Answers are a dict of field id -> typed value: ``str`` for text, textarea,
 email, phone, person, choice and date ("YYYY-MM-DD"); ``int`` or ``float`` for
@@ -12,33 +10,28 @@ number; ``bool`` for yesno; ``list[str]`` for multichoice (option values, in
 the options' order) and for file fields (file names, stored by the portal).
 An unanswered field has no key.
 
-Conditions may only name fields asked before them (load_forms checks it), so a
-single walk through the pages in order decides every visibility: ``_walk``
+Conditions may only name fields asked before them (the loader checks it), so
+a single walk through the pages in order decides every visibility: ``walk``
 carries the answers of the fields seen so far, and an answer kept for a field
 that is now hidden never reaches a condition.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import math
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from maild.forms import Field, Form, Page
+from maild.forms.definition import EMAIL, Condition, Field, Form, Page
 
 MAX_FILES = 10  # files per file field with multiple = true; the portal's own limit too
-SUBJECT_MAX = 150
 
-EMAIL = re.compile(r"^[^@\s<>,;:\"()\[\]]+@[^@\s<>,;:\"()\[\]]+\.[^@\s<>,;:\"()\[\]]+$")
 _PHONE = re.compile(r"^\(?\+?[0-9 ()./-]{4,30}$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NB_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 _NUMBER = re.compile(r"^[+-]?\d{1,15}(?:[.,]\d{1,10})?$")
-PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 # C0 controls other than tab and newline: PostgreSQL refuses NUL in text, and
 # none of them belongs in a mail body or a subject.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -67,38 +60,6 @@ MESSAGES = {
     "invalid": ("This answer is not valid.", "Dette svaret er ikke gyldig."),
 }
 YES_NO = {"en": ("Yes", "No"), "nb": ("Ja", "Nei")}
-
-
-@dataclasses.dataclass(frozen=True)
-class Condition:
-    """A rule on earlier answers, written in TOML as an inline table.
-
-    ``op`` is one of:
-    - ``equals``: the answer to ``field`` is ``value`` (multichoice: contains
-      it; yesno: ``value`` is a bool; number: compared as numbers);
-    - ``in``: the answer is one of ``value``, a tuple (multichoice: shares one);
-    - ``answered``: ``value`` (a bool) says whether ``field`` has an answer;
-    - ``not`` (one term), ``and``, ``or``: over ``terms``.
-    An unanswered field equals nothing and is in nothing.
-    """
-
-    op: str
-    field: str = ""
-    value: Any = None
-    terms: tuple[Condition, ...] = ()
-
-
-@dataclasses.dataclass(frozen=True)
-class Routing:
-    """Where a submitted form goes: addresses resolved, lowercased, without duplicates."""
-
-    department: str
-    priority: str
-    request_type: str
-    assignee: str | None
-    tags: tuple[str, ...]
-    participants: tuple[str, ...]
-    approvers: tuple[str, ...]
 
 
 def _lang(language: str) -> str:
@@ -149,7 +110,7 @@ def _shows(thing, answers: Mapping[str, Any]) -> bool:
     return thing.show_when is None or evaluate(thing.show_when, answers)
 
 
-def _walk(form: Form, answers: Mapping[str, Any], stop: Page | None = None):
+def walk(form: Form, answers: Mapping[str, Any], stop: Page | None = None):
     """The visible pages with their visible fields, and the answers those fields hold.
 
     Stops before ``stop`` when it is given: the answers then are what the
@@ -175,7 +136,7 @@ def _walk(form: Form, answers: Mapping[str, Any], stop: Page | None = None):
 
 def visible_pages(form: Form, answers: Mapping[str, Any]) -> list[Page]:
     """The pages shown for these answers, in order."""
-    return [page for page, _fields in _walk(form, answers)[0]]
+    return [page for page, _fields in walk(form, answers)[0]]
 
 
 def visible_fields(page: Page, answers: Mapping[str, Any]) -> list[Field]:
@@ -355,7 +316,7 @@ def parse_page(form: Form, page: Page, data: Mapping[str, list[str]], language: 
     kept for the conditions below them, and never checked here.
     """
     answers = answers or {}
-    effective = _walk(form, answers, stop=page)[1]
+    effective = walk(form, answers, stop=page)[1]
     parsed: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for field in page.fields:
@@ -397,7 +358,7 @@ def validate(form: Form, answers: Mapping[str, Any], language: str) -> dict[str,
     ones (``required_when`` included) must be answered, and every answer must
     still be valid, since answers may have been kept from an earlier visit.
     """
-    shown, effective = _walk(form, answers)
+    shown, effective = walk(form, answers)
     errors = {}
     for page, fields in shown:
         for field in fields:
@@ -420,53 +381,7 @@ def clean(form: Form, answers: Mapping[str, Any]) -> dict:
     A changed earlier answer can hide later pages or fields; their answers are
     dropped here so that they are neither stored nor routed on.
     """
-    return _walk(form, answers)[1]
-
-
-def _extend(items: list[str], new) -> None:
-    for item in new:
-        if item not in items:
-            items.append(item)
-
-
-def _addresses(references, answers: Mapping[str, Any]) -> list[str]:
-    """Addresses named directly, or read from an email/person field ("field:<id>")."""
-    out = []
-    for reference in references:
-        if reference.startswith("field:"):
-            value = answers.get(reference[len("field:"):])
-            if isinstance(value, str) and EMAIL.match(value):
-                out.append(value.lower())
-        else:
-            out.append(reference.lower())
-    return out
-
-
-def route(form: Form, answers: Mapping[str, Any]) -> Routing:
-    """Where the submitted form goes: every matching route applied in order.
-
-    Scalar values of a later route win; tags and participants accumulate.
-    Approvers come from every matching approval rule.
-    """
-    answers = clean(form, answers)
-    department, request_type, priority, assignee = form.department, form.request_type, "normal", None
-    tags: list[str] = []
-    participants: list[str] = []
-    approvers: list[str] = []
-    for rule in form.routes:
-        if rule.when is not None and not evaluate(rule.when, answers):
-            continue
-        department = rule.department or department
-        priority = rule.priority or priority
-        request_type = rule.request_type or request_type
-        assignee = rule.assignee or assignee
-        _extend(tags, rule.tags)
-        _extend(participants, _addresses(rule.participants, answers))
-    for rule in form.approvals:
-        if rule.when is None or evaluate(rule.when, answers):
-            _extend(approvers, _addresses((rule.approver,), answers))
-    return Routing(department, priority, request_type, assignee, tuple(tags), tuple(participants),
-                   tuple(approvers))
+    return walk(form, answers)[1]
 
 
 def display(field: Field, value: Any, language: str) -> str:
@@ -485,51 +400,3 @@ def display(field: Field, value: Any, language: str) -> str:
     if field.type == "file":
         return ", ".join(value)
     return str(value)
-
-
-def answers_text(form: Form, answers: Mapping[str, Any], language: str) -> str:
-    """The answers as plain text for the case's first entry and its mails.
-
-    Per visible page with answers: its title, then one "Label: value" line per
-    answered field; a value of several lines follows its label, indented.
-    """
-    shown, effective = _walk(form, answers)
-    blocks = []
-    for page, fields in shown:
-        lines = []
-        for field in fields:
-            if field.id not in effective:
-                continue
-            label = localised(field.label, language) or field.id
-            value = display(field, effective[field.id], language)
-            if "\n" in value:
-                lines.append(f"{label}:")
-                lines.extend(f"  {line}".rstrip() for line in value.split("\n"))
-            else:
-                lines.append(f"{label}: {value}")
-        if lines:
-            blocks.append("\n".join([localised(page.title, language), *lines]))
-    return "\n\n".join(blocks)
-
-
-def subject(form: Form, answers: Mapping[str, Any], language: str) -> str:
-    """The case's subject: the form's template filled from the answers, or its title.
-
-    Answers come from people, so line breaks are folded (a subject is one
-    header line) and the length is capped.
-    """
-    title = localised(form.title, language)
-    template = localised(form.subject, language)
-    if not template:
-        return title
-    fields = {field.id: field for page in form.pages for field in page.fields}
-    effective = clean(form, answers)
-
-    def fill(match: re.Match) -> str:
-        name = match.group(1).strip()
-        return display(fields[name], effective[name], language) if name in effective else ""
-
-    text = " ".join(PLACEHOLDER.sub(fill, template).split()).rstrip(" :,-–")
-    if len(text) > SUBJECT_MAX:
-        text = text[:SUBJECT_MAX - 1].rstrip() + "…"
-    return text or title

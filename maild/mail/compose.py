@@ -20,8 +20,8 @@ from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 
-from maild.message import decode_words
-from maild.subject import clean_header_text
+from maild.mail.message import decode_words
+from maild.mail.subject import clean_header_text
 
 LOOP_HEADER = "X-Sensedesk-Loop"
 # RFC 5322 3.6.4 keeps References short enough for a 998-octet line; RT keeps

@@ -19,7 +19,7 @@ import socket
 
 from peewee import fn
 
-from maild import compose
+from maild.mail import compose
 from maild.store import statements
 from maild.store.db import is_sqlite
 from maild.store.models import Outbox, utcnow

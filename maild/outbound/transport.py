@@ -146,7 +146,7 @@ def make_transport(config: Config):
     out = config["smtp_out"]
     transport = SmtpTransport(config) if out["transport"] == "smtp" else MaildirTransport(config)
     if out["dkim_selector"]:
-        from maild import dkimsign  # dkimpy loads only where mail is signed
+        from maild.mail import dkimsign  # dkimpy loads only where mail is signed
 
         return dkimsign.SigningTransport(transport, dkimsign.Signer(out["dkim_selector"], out["dkim_key_file"]))
     return transport
