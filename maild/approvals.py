@@ -16,7 +16,7 @@ decision is an entry (who, when, how, comment); the requester and the
 assignee are told. A job reminds an approver once after ``[approvals]
 remind_after_days`` and gives up after ``expire_after_days``, telling the
 agents. Every function here runs inside the caller's transaction, so a
-change and its mail commit together (DESIGN.md, promise 2).
+change and its mail commit together (docs/architecture.md, promise 2).
 """
 
 from __future__ import annotations

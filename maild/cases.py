@@ -2,7 +2,7 @@
 
 These are the only writers of cases and entries; mail intake and the portal
 both call them, inside the caller's transaction, and each one queues the mail
-it causes through ``notify`` in that same transaction (DESIGN.md, promise 2).
+it causes through ``notify`` in that same transaction (docs/architecture.md, promise 2).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The context every operation runs in: configuration, store, signer, templates.
 
 Built once by the composition root (``cli``/``daemon``) and passed explicitly;
-there are no module-level globals (DESIGN.md, "Configuration and secrets").
+there are no module-level globals (docs/architecture.md, "Decide, then act").
 """
 
 from __future__ import annotations

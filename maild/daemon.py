@@ -4,7 +4,7 @@ Intake never waits for processing. The SMTP receiver, the spool writer, the
 outbox worker and the scheduler are threads of the main process; the runner,
 which parses and threads every message and is the most CPU-hungry part, is a
 process of its own so that the two do not share one interpreter lock
-(DESIGN.md, "Where the speed comes from"). The two ring each other's doorbell
+(docs/architecture.md, "Where the speed comes from"). The two ring each other's doorbell
 (maild/doorbell.py) when there is work and otherwise look once a second. The
 runner process stops with the daemon, and by itself if the daemon dies.
 """

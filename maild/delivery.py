@@ -2,7 +2,7 @@
 
 Rules read it; handlers fill it in. A handler stops the pipeline by raising
 ``Discard(rule, reason)``, which ends the row ``ignored`` with that reason
-(Mailman 3's shape, DESIGN.md "Decide, then act").
+(Mailman 3's shape, docs/architecture.md, "Decide, then act").
 """
 
 from __future__ import annotations

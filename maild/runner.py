@@ -3,7 +3,7 @@
 Rows are read and their rules run outside any transaction; then one
 transaction per small batch claims each row, runs the pipeline and records
 its end state, so a row's case, entries, outbox rows and final state commit
-together (DESIGN.md, promises 2 and 3). A crash before the commit leaves the
+together (docs/architecture.md, promises 2 and 3). A crash before the commit leaves the
 rows ``new``: they are processed again on restart, exactly once, because
 nothing of the first attempt was committed.
 
@@ -94,7 +94,7 @@ def _claim(ctx, ids: list[int], now) -> set[int]:
         query = Spool.select(Spool.id).where(Spool.id.in_(ids) & _due(ctx, now))
         if not is_sqlite(ctx.db):
             # Several daemons may share a PostgreSQL store: rows another one is
-            # processing are locked, and skipped (DESIGN.md, Store).
+            # processing are locked, and skipped (docs/architecture.md, speed).
             query = query.for_update(skip_locked=True)
         return query
     cursor = statements.query(f"spool-claim-{len(ids)}", build, list(ids) + _due_params(ctx, now))

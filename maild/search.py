@@ -30,9 +30,9 @@ documents the searcher may see -- not necessarily all in the same one, so
 toner. Each word is one index lookup; a case's score is the sum over the
 words of its best document's rank (bm25 on SQLite, ts_rank on PostgreSQL; a
 subject counts double). A customer's search is confined to their own cases
-inside the index query (DESIGN.md: Roundup searches everything, then
-filters), and an internal note never counts for ``public_only``, so its words
-cannot even reveal that a case matches.
+inside the index query (Roundup searches everything, then filters;
+docs/architecture.md, speed), and an internal note never counts for
+``public_only``, so its words cannot even reveal that a case matches.
 
 Events ("Closed.", "Reopened by a reply.") are our own words, not indexed.
 

@@ -8,7 +8,7 @@ an SMTP client retrying after a lost ``250``) is the same row.
 
 ``SpoolWriter`` is the group-commit path for the SMTP receiver: one thread
 commits every message that is waiting in one transaction, one fsync for many,
-then releases each waiting ``250`` (DESIGN.md, "Where the speed comes from").
+then releases each waiting ``250`` (docs/architecture.md, "Where the speed comes from").
 """
 
 from __future__ import annotations

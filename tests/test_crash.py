@@ -1,7 +1,7 @@
 """Crash test: ``kill -9`` the daemon while a client sends 500 messages.
 
 After a restart, every message that got ``250`` is processed exactly once and
-acknowledged exactly once (DESIGN.md, the three promises; MAIL_RULES 2, 3, 62).
+acknowledged exactly once (docs/architecture.md, the three promises; MAIL_RULES 2, 3, 62).
 The daemon is a real ``sensedesk maild`` process; the world is a capture server.
 """
 

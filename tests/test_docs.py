@@ -62,3 +62,47 @@ def test_every_template_directory_is_installed():
     directories = {str(p.relative_to(ROOT)) for p in (ROOT / "templates").rglob("*") if p.is_dir()
                    and any(f.is_file() for f in p.iterdir())}
     assert directories <= installed, directories - installed
+
+
+def _architecture() -> tuple[str, dict[str, str]]:
+    """docs/architecture.md, and its map of rooms: folder ("maild/mail") -> what its line names."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    block = text.split("## The rooms", 1)[1].split("```", 2)[1]
+    rooms, top, folder = {}, "", None
+    for line in block.splitlines():
+        if re.match(r"^\S+/$", line):
+            top, folder = line.rstrip("/"), None
+            continue
+        match = re.match(r"^  (\w+)/\s+(.*)$", line)
+        if match:
+            folder = f"{top}/{match.group(1)}"
+            rooms[folder] = match.group(2)
+        elif folder and line.startswith("    "):
+            rooms[folder] += " " + line.strip()
+        else:
+            folder = None
+    return text, rooms
+
+
+def test_architecture_names_only_modules_that_exist():
+    text, rooms = _architecture()
+    paths = set(re.findall(r"`((?:maild|portal|templates|docs|tests|bench)/[\w./-]*)`", text))
+    paths |= {f"{folder}/" for folder in rooms}
+    assert len(paths) > 40
+    for path in paths:
+        assert (ROOT / path).exists(), f"docs/architecture.md names {path}, which does not exist"
+    for folder, names in rooms.items():
+        for name in re.findall(r"\b(\w+)\.py\b", names.split("—")[0]):
+            assert (ROOT / folder / f"{name}.py").exists(), f"docs/architecture.md: {folder}/{name}.py"
+
+
+def test_architecture_names_every_module_of_maild():
+    """A new module gets its line in the map the day it is added."""
+    text, rooms = _architecture()
+    for module in sorted((ROOT / "maild").rglob("*.py")):
+        relative = module.relative_to(ROOT)
+        if module.name == "__init__.py" or "migrations" in relative.parts:
+            continue
+        folder = str(relative.parent)
+        named_in_room = re.search(rf"\b{module.stem}\b", rooms.get(folder, ""))
+        assert f"`{relative}`" in text or named_in_room, f"docs/architecture.md does not name {relative}"

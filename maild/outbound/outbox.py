@@ -1,7 +1,7 @@
 """The outbox: durable outbound mail, one row per recipient.
 
 ``enqueue`` runs inside the caller's transaction, so a case change and the mail
-it causes commit together or not at all (DESIGN.md, promise 2). The worker
+it causes commit together or not at all (docs/architecture.md, promise 2). The worker
 ``claim``s due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
 daemons can share one store), sends them, and marks each ``sent``, back to
 ``queued`` with a backoff (4xx, connection errors), or ``dead`` (5xx, or too

@@ -3,7 +3,7 @@
 Failures are classified for the outbox (RFC 5321 4.2.1, MAIL_RULES 64): a 4xx
 reply or a broken connection is ``TemporaryDeliveryError`` (try again later),
 a 5xx is ``PermanentDeliveryError`` (the row is dead). The SMTP transport keeps
-one connection to the relay open across messages (DESIGN.md, speed).
+one connection to the relay open across messages (docs/architecture.md, speed).
 """
 
 from __future__ import annotations

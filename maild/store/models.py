@@ -2,7 +2,7 @@
 
 Times are naive UTC datetimes. Everything the daemon receives or sends has a
 row here: the spool holds raw inbound bytes, the outbox the rendered outbound
-bytes, so a crash anywhere loses nothing (DESIGN.md, the three promises).
+bytes, so a crash anywhere loses nothing (docs/architecture.md, the three promises).
 """
 
 from __future__ import annotations
