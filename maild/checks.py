@@ -1,4 +1,4 @@
-"""``sensedesk check``: the configuration, the intake forms, the store and each connection, one line each.
+"""``sensedesk check``: the configuration, the intake forms, the store, each connection and each running daemon.
 
 Nothing fails silently (SPEC 2.11): failed spool rows and dead outbox rows
 are reported here too, so an operator's routine check shows them.
@@ -11,10 +11,10 @@ import smtplib
 import ssl
 from pathlib import Path
 
-from maild import context, forms
+from maild import context, forms, health
 from maild.config import secret_from_env
 from maild.store import db as store
-from maild.store.models import Outbox, Spool
+from maild.store.models import Outbox, Spool, utcnow
 
 
 def _line(ok: bool, what: str, detail: str) -> bool:
@@ -35,8 +35,31 @@ def _check_store(config) -> bool:
     dead = Outbox.select().where(Outbox.state == "dead").count()
     ok = _line(failed == 0, "spool", f"{failed} failed row(s)" + (
         ": see 'sensedesk spool list --state failed'" if failed else ""))
-    return _line(dead == 0, "outbox", f"{dead} dead row(s)" + (
+    ok = _line(dead == 0, "outbox", f"{dead} dead row(s)" + (
         ": see 'sensedesk outbox list --state dead'" if dead else "")) and ok
+    return _check_daemons() and ok
+
+
+def _check_daemons() -> bool:
+    """One line per daemon that reports to the store: its parts, or how long it has been silent."""
+    now = utcnow()
+    reports = health.reports()
+    if not reports:
+        # Not a failure: check also runs before the daemon is first started.
+        return _line(True, "daemon", "none running (no daemon has reported to this store)")
+    results = []
+    for beat in reports:
+        what = f"daemon {beat.name}"
+        if now - beat.beat_at > health.STALE_AFTER:
+            results.append(_line(False, what, f"silent since {beat.beat_at:%Y-%m-%d %H:%M:%S} UTC: it stopped "
+                                              f"without clearing its report, or cannot reach the store"))
+            continue
+        stopped = health.down(beat.parts)
+        if stopped:
+            results.append(_line(False, what, f"stopped: {', '.join(stopped)}"))
+        else:
+            results.append(_line(True, what, "running: " + ", ".join(sorted(beat.parts))))
+    return all(results)
 
 
 def _check_transport(config) -> bool:

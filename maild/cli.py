@@ -78,8 +78,7 @@ def cmd_run(config, args) -> int:
     listen = config["portal"]["listen"]
     if listen:
         # The portal shares the daemon's context, so its mail wakes the outbox worker at once.
-        server = PortalServer(create_app(config, daemon.ctx), listen,
-                              trusted_proxy=config["portal"]["trusted_proxy"])
+        server = PortalServer(create_app(config, daemon.ctx), config)
         daemon.extras.append(server)
         print(f"sensedesk: portal on http://{server.host}:{server.port}/ "
               f"(public address {config['site']['base_url']})", flush=True)
@@ -94,17 +93,21 @@ def cmd_portal(config, args) -> int:
     if not listen:
         print("[portal].listen: empty, so the portal is disabled", file=sys.stderr)
         return 78
-    server = PortalServer(create_app(config), listen, trusted_proxy=config["portal"]["trusted_proxy"])
+    server = PortalServer(create_app(config), config)
     print(f"sensedesk: portal on http://{server.host}:{server.port}/", flush=True)
     stopping = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.append(True))
     server.start()
     try:
-        while not stopping and server.thread.is_alive():
+        while not stopping and server.is_alive():
             time.sleep(0.2)
     finally:
         server.stop()
+    if not stopping:
+        # waitress's loop ended by itself: exit non-zero so the service manager restarts the portal.
+        print("sensedesk: the portal stopped", file=sys.stderr)
+        return 1
     return 0
 
 

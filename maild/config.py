@@ -67,7 +67,11 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         _s("max_recipients", 100, int, "RCPT commands accepted per message (RFC 5321 4.5.3.1.8)."),
         _s("line_length_limit", 65536, int,
            "Longest line accepted; RFC 5321 says 1000 but real senders exceed it (MAIL_RULES 10)."),
-        _s("timeout_seconds", 300, int, "Idle time between SMTP commands before the connection closes."),
+        _s("timeout_seconds", 300, int, "Time a client may take to send one message's data (after DATA)."),
+        _s("command_timeout_seconds", 60, int, "Idle time allowed between SMTP commands outside DATA "
+                                               "before the connection closes."),
+        _s("max_sessions", 400, int, "Open SMTP sessions at once; more get 421 4.7.0."),
+        _s("max_sessions_per_client", 50, int, "Open SMTP sessions from one client address; more get 421 4.7.0."),
     ]},
     "smtp_out": {s.name: s for s in [
         _s("transport", "maildir", str, "smtp (a relay) or maildir (files under var/sent/).",
@@ -383,8 +387,10 @@ def parse(data: dict, path: str = "<memory>") -> Config:
     prefix = sections["site"]["token_prefix"]
     if not re.match(r"^[A-Za-z][A-Za-z0-9-]{0,15}$", prefix):
         raise ConfigError(f"[site].token_prefix: letters, digits and - only, got {prefix!r}")
-    if sections["smtp_in"]["max_recipients"] < 1:
-        raise ConfigError("[smtp_in].max_recipients: must be at least 1")
+    for key in ("max_recipients", "max_sessions", "max_sessions_per_client", "timeout_seconds",
+                "command_timeout_seconds"):
+        if sections["smtp_in"][key] < 1:
+            raise ConfigError(f"[smtp_in].{key}: must be at least 1")
     _check_dkim(sections["smtp_out"])
 
     arrays = {}

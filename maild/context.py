@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
@@ -54,6 +55,8 @@ class Context:
     staff: dict = dataclasses.field(default_factory=dict)
     # When the cached staff's bounce stops were last read (bounces.refresh_staff; time.monotonic()).
     staff_stops_read_at: float = float("-inf")
+    # Inside the daemon: the names of its parts that have stopped (Daemon.down); None elsewhere.
+    health: Callable[[], list[str]] | None = None
 
     @property
     def var_dir(self) -> Path:

@@ -14,13 +14,14 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import resource
 import signal
 import threading
 import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from maild import context, jobs, people, runner
+from maild import context, health, jobs, people, runner
 from maild.config import Config
 from maild.doorbell import Doorbell, SharedFlag
 from maild.intake.imap import Poller
@@ -34,9 +35,25 @@ log = logging.getLogger(__name__)
 
 IDLE_WAIT = 1.0
 ERROR_PAUSE = 2.0
+WATCH_SECONDS = 0.2  # how often serve_forever looks at its parts
+# Open files the daemon asks for: every SMTP session and portal request is one.
+FILE_LIMIT = 65536
 # "spawn": the runner starts clean, with no copy of the parent's store
 # connections or threads (forking those is unsafe).
 _MP = multiprocessing.get_context("spawn")
+
+
+def _raise_file_limit() -> None:
+    """Lift the soft limit on open files towards the hard one.
+
+    systemd starts services with a soft limit of 1024; the SMTP session caps
+    keep the daemon below it by default, but a site that raises them should
+    not meet EMFILE first.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = FILE_LIMIT if hard == resource.RLIM_INFINITY else min(hard, FILE_LIMIT)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def work_loop(ctx, wakeup, stopping, work, alive=lambda: True) -> None:
@@ -93,8 +110,13 @@ class Daemon:
                                         self.ctx.intake_waiting, os.getpid()))
         self.sender = threading.Thread(target=self._run_sender, name="outbox", daemon=True)
         self.pollers = [Poller(self.ctx, account, self.stopping) for account in config.imap]
-        # Parts the composition root adds (the portal in `sensedesk run`): start() and stop().
+        # Parts the composition root adds (the portal in `sensedesk run`): start(), stop(),
+        # is_alive() and a name.
         self.extras: list = []
+        self.name = health.own_name()
+        self.started_at = utcnow()
+        # The portal's /healthz asks this, when the portal runs inside the daemon.
+        self.ctx.health = self.down
         self.scheduler = BackgroundScheduler(timezone="UTC")
         for name, function, seconds in jobs.JOBS:
             self.scheduler.add_job(self._job, "interval", seconds=seconds, id=name, args=(function,),
@@ -111,6 +133,11 @@ class Daemon:
 
     def start(self) -> None:
         """Start every part; returns once SMTP is listening."""
+        _raise_file_limit()
+        self.started_at = utcnow()
+        removed = health.forget_stale_of_host(self.name.rpartition(":")[0], self.started_at)
+        if removed:
+            log.info("cleared %d health report(s) of earlier runs that did not stop cleanly", removed)
         # A claim left by a previous life of this daemon (killed, or the machine
         # restarted) is sent again at once, with the same Message-ID.
         recovered = outbox.recover_dead_workers(self.ctx.db, utcnow(), at_startup=True)
@@ -131,6 +158,7 @@ class Daemon:
 
     def stop(self) -> None:
         """Stop accepting mail, finish the current work, and stop every part."""
+        self.ctx.health = None
         for extra in self.extras:
             extra.stop()
         if self.receiver:
@@ -139,7 +167,8 @@ class Daemon:
         self.stopping.set()
         self.ctx.spool_wakeup.set()
         self.ctx.outbox_wakeup.set()
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         self.sender.join(timeout=30)
         for poller in self.pollers:
             poller.thread.join(timeout=30)
@@ -150,6 +179,11 @@ class Daemon:
             log.error("the runner did not stop in time; killing it")
             self.runner.kill()
             self.runner.join(timeout=5)
+        try:  # a clean stop leaves no report behind; a failed one only looks stale
+            health.forget(self.name)
+        except Exception:
+            log.exception("could not clear the health report")
+        self.ctx.db.close()
 
     def _run_sender(self) -> None:
         transport = make_transport(self.config)
@@ -159,23 +193,54 @@ class Daemon:
         finally:
             transport.close()
 
+    def parts(self) -> dict[str, bool]:
+        """Every part that must run while the daemon does, and whether it runs."""
+        parts = {"spool writer": self.writer.is_alive(), "runner": self.runner.is_alive(),
+                 "outbox": self.sender.is_alive(),
+                 # APScheduler keeps no public handle on its thread.
+                 "scheduler": bool(self.scheduler.running and self.scheduler._thread
+                                   and self.scheduler._thread.is_alive())}
+        if self.receiver:
+            parts["smtp"] = self.receiver.is_alive()
+        for poller in self.pollers:
+            parts[poller.thread.name] = poller.thread.is_alive()
+        for extra in self.extras:
+            parts[extra.name] = extra.is_alive()
+        return parts
+
+    def down(self) -> list[str]:
+        """The parts that have stopped; [] while all run."""
+        return health.down(self.parts())
+
+    def _beat(self, now) -> None:
+        try:  # loop boundary: a store outage must not stop the daemon's watch
+            health.report(self.name, self.parts(), now, self.started_at)
+        except Exception:
+            log.exception("could not write the health report")
+            self.ctx.db.close()
+
     def serve_forever(self) -> None:
-        """Start, then run until SIGTERM or SIGINT."""
+        """Start, then run until SIGTERM or SIGINT, or until a part stops (then exit 1)."""
         # The handler only flips a flag: setting the shared event from inside a
         # signal handler could deadlock on the event's own lock.
         requested = []
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: requested.append(True))
         self.start()
+        next_beat = 0.0
         try:
             while not requested:
-                time.sleep(0.2)
-                if not self.runner.is_alive() or not self.writer.is_alive():
-                    # Without a runner nothing is processed, without the spool
-                    # writer nothing is accepted: stop, and let the service
-                    # manager restart the daemon (Restart=on-failure).
-                    log.error("the %s stopped; stopping the daemon",
-                              "runner process" if not self.runner.is_alive() else "spool writer")
+                time.sleep(WATCH_SECONDS)
+                stopped = self.down()
+                if stopped:
+                    # A part that stopped never comes back by itself (waitress's
+                    # loop, aiosmtpd's thread, the runner): stop all, and let the
+                    # service manager restart the daemon (Restart=on-failure).
+                    log.error("stopped: %s; stopping the daemon", ", ".join(stopped))
+                    self._beat(utcnow())
                     raise SystemExit(1)
+                if time.monotonic() >= next_beat:
+                    self._beat(utcnow())
+                    next_beat = time.monotonic() + health.BEAT_SECONDS
         finally:
             self.stop()

@@ -21,8 +21,16 @@ from portal.web import Web
 
 log = logging.getLogger(__name__)
 
-# Bodies above this are spooled to a temporary file by Bottle, not kept in memory.
-bottle.BaseRequest.MEMFILE_MAX = 1024 * 1024
+# Bodies above this are spooled to a temporary file (by waitress, then by Bottle), not kept in memory.
+MEMORY_BODY_BYTES = 1024 * 1024
+bottle.BaseRequest.MEMFILE_MAX = MEMORY_BODY_BYTES
+# What a multipart form adds around its files: boundaries, part headers, the text fields.
+FORM_OVERHEAD_BYTES = 1024 * 1024
+
+
+def max_body_bytes(config: Config) -> int:
+    """The largest request body the portal reads: the largest upload ([smtp_in] max_message_bytes) and a form."""
+    return config["smtp_in"]["max_message_bytes"] + FORM_OVERHEAD_BYTES
 
 
 def create_app(config: Config, ctx: context.Context | None = None) -> bottle.Bottle:
@@ -54,16 +62,28 @@ def create_app(config: Config, ctx: context.Context | None = None) -> bottle.Bot
 class PortalServer:
     """The portal under waitress in a thread of the daemon; ``stop`` closes it."""
 
-    def __init__(self, app: bottle.Bottle, listen: str, threads: int = 4, trusted_proxy: str = ""):
+    def __init__(self, app: bottle.Bottle, config: Config, threads: int = 4):
         import waitress
 
-        host, _, port = listen.rpartition(":")
+        host, _, port = config["portal"]["listen"].rpartition(":")
+        trusted_proxy = config["portal"]["trusted_proxy"]
         # Behind a reverse proxy every peer is the proxy: trusting its
         # X-Forwarded-For (and only its) gives each client its own rate limit.
         proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}} \
             if trusted_proxy else {}
-        self.server = waitress.create_server(app, host=host.strip("[]"), port=int(port), threads=threads,
-                                             ident="Sensedesk", clear_untrusted_proxy_headers=True, **proxy)
+        self.server = waitress.create_server(
+            app, host=host.strip("[]"), port=int(port), threads=threads, ident="Sensedesk",
+            clear_untrusted_proxy_headers=True,
+            # select() cannot watch a descriptor above 1023: with a thousand
+            # SMTP connections open, the portal's next socket would end its
+            # loop with "filedescriptor out of range". poll() has no such limit.
+            asyncore_use_poll=True,
+            # waitress reads a whole body before the application sees it; past
+            # this it answers 413 at once instead of filling the disk.
+            max_request_body_size=max_body_bytes(config),
+            # Bodies larger than this go to a temporary file, not memory.
+            inbuf_overflow=MEMORY_BODY_BYTES,
+            **proxy)
         self.host, self.port = self.server.effective_host, self.server.effective_port
         self.thread = threading.Thread(target=self._run, name="portal", daemon=True)
 
@@ -73,9 +93,15 @@ class PortalServer:
         except OSError:
             pass  # closed by stop()
 
+    name = "portal"
+
     def start(self) -> None:
         """Start answering."""
         self.thread.start()
+
+    def is_alive(self) -> bool:
+        """Whether waitress's loop still runs."""
+        return self.thread.is_alive()
 
     def stop(self) -> None:
         """Stop answering and close the listening socket."""

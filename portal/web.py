@@ -9,9 +9,11 @@ no framing) to every answer (MAIL_RULES 69, 72).
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import NoReturn
+from urllib.parse import quote, urlsplit
 
 import bottle
 import jinja2
@@ -27,6 +29,9 @@ from portal import auth, i18n
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
+# Pages for machines (a monitor's health check): no session, no cookie.
+SESSIONLESS = frozenset({"/healthz"})
+
 # POSTs whose URL carries an HMAC over what they change: no CSRF token needed.
 SIGNED_POSTS = ("/unsubscribe/", "/approval/")
 
@@ -39,6 +44,8 @@ class State:
     person: Person | None
     language: str
     new_cookie: bool = False
+    # [site] base_url without its trailing slash: where redirects point.
+    base_url: str = ""
     # Slugs of the departments the person is an agent of; None until first asked
     # (Web.agent_departments), so pages that never ask cost no query.
     agent_of: tuple[str, ...] | None = None
@@ -51,7 +58,8 @@ class Web:
         self.ctx = ctx
         self.config = ctx.config
         self.secret = ctx.signer.secret
-        base = urlsplit(self.config["site"]["base_url"])
+        self.base_url = self.config["site"]["base_url"].rstrip("/")
+        base = urlsplit(self.base_url)
         self.base_origin = f"{base.scheme}://{base.netloc}".lower()
         self.secure = base.scheme == "https"
         # The __Host- prefix pins the cookie to this host and path /, Secure only (RFC 6265bis 4.1.3.2).
@@ -76,6 +84,8 @@ class Web:
         """Open the store, read the session, choose the language, guard POSTs."""
         request = bottle.request
         self.ctx.db.connect(reuse_if_open=True)
+        if request.path in SESSIONLESS:
+            return
         sid = request.get_cookie(self.cookie) or ""
         person = auth.session_person(sid) if sid else None
         new_cookie = not sid
@@ -83,7 +93,8 @@ class Web:
             sid = auth.new_token()
         language = i18n.choose(person.language if person else "", request.get_cookie("lang") or "",
                                request.headers.get("Accept-Language", ""), self.config["site"]["language"])
-        request.environ["sd.state"] = State(sid=sid, person=person, language=language, new_cookie=new_cookie)
+        request.environ["sd.state"] = State(sid=sid, person=person, language=language, new_cookie=new_cookie,
+                                            base_url=self.base_url)
         if new_cookie:
             # Set now, not after the route: a redirect or an error raised by the
             # route carries the headers set so far and no later ones.
@@ -177,11 +188,26 @@ def staff_departments(config: Config, person: Person | None) -> tuple[str, ...]:
     return tuple(d.slug for d in config.departments if people.is_agent_of(config, person, d))
 
 
+def redirect(path: str, code: int = 303) -> NoReturn:
+    """Answer with a redirect to a path of the portal, under ``[site] base_url``.
+
+    Bottle's own ``redirect`` joins the path to the request's URL, which it
+    builds from the ``Host`` header: a client choosing that header would
+    choose where the portal sends people. The headers set so far (a new
+    session cookie) go with the redirect, as with Bottle's.
+    """
+    response = bottle.response.copy(cls=bottle.HTTPResponse)
+    response.status = code
+    response.body = ""
+    response.set_header("Location", current().base_url + path)
+    raise response
+
+
 def require_login() -> Person:
     """The logged-in person, or a redirect to the login page that comes back here."""
     person = current().person
     if person is None:
-        bottle.redirect("/login?next=" + bottle.request.fullpath)
+        redirect("/login?next=" + quote(bottle.request.fullpath))
     return person
 
 
@@ -193,19 +219,34 @@ def safe_next(value: str, default: str = "/requests") -> str:
     return default
 
 
+# ASCII digits only: str.isdigit() and int() also take "²" and Arabic-Indic digits.
+_ID = re.compile(r"^[0-9]{1,12}$")
+# Far beyond any real list, and inside SQLite's 64-bit OFFSET (page * page_size).
+MAX_PAGE = 100_000
+
+
+def parse_id(value: str) -> int | None:
+    """An id written in ASCII digits (at most 12), or None."""
+    return int(value) if _ID.match(value or "") else None
+
+
 def route_id(value: str) -> int:
     """A route's numeric id, or 404 for anything that is not a sane integer."""
-    if not value.isdigit() or len(value) > 12:
+    number = parse_id(value)
+    if number is None:
         bottle.abort(404)
-    return int(value)
+    return number
 
 
 def page_number() -> int:
-    """The ``page`` of the query string, 1 when missing or not a number."""
-    try:
-        return max(1, int(bottle.request.query.get("page", "1")))
-    except ValueError:
+    """The ``page`` of the query string, 1 when missing; 404 when it is not a page number."""
+    value = bottle.request.query.get("page", "")
+    if not value:
         return 1
+    number = parse_id(value)
+    if number is None or not 1 <= number <= MAX_PAGE:
+        bottle.abort(404)
+    return number
 
 
 def random_id() -> str:

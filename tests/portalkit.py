@@ -67,13 +67,14 @@ def site(make_config, capture, monkeypatch, request):
     port = free_port()
     marker = request.node.get_closest_marker("settings")
     extra = marker.kwargs if marker else {}
+    others = {name: values for name, values in extra.items() if name not in ("portal", "site")}
     config = make_config(smtp_out={"transport": "smtp", "host": "127.0.0.1", "port": capture.port},
                          portal={"listen": f"127.0.0.1:{port}", **extra.get("portal", {})},
                          site={"base_url": f"http://127.0.0.1:{port}", "mail_domain": "desk.example.test",
-                               **extra.get("site", {})})
+                               **extra.get("site", {})}, **others)
     prepare(config).db.close()
     daemon = Daemon(config)
-    server = PortalServer(create_app(config, daemon.ctx), config["portal"]["listen"])
+    server = PortalServer(create_app(config, daemon.ctx), config)
     daemon.extras.append(server)
     daemon.start()
     yield Site(daemon=daemon, server=server, url=f"http://127.0.0.1:{port}", capture=capture)

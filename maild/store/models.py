@@ -376,6 +376,20 @@ class FaqVisit(BaseModel):
         indexes = ((("request", "article"), True),)
 
 
+class Heartbeat(BaseModel):
+    """A running daemon's word on its parts, renewed every few seconds (maild.health).
+
+    ``name`` is "host:pid"; ``parts`` maps each part ("smtp", "runner",
+    "portal" …) to whether it is running. A daemon that stops cleanly deletes
+    its row; one that died leaves it behind, growing stale.
+    """
+
+    name = CharField(max_length=300, unique=True)
+    started_at = DateTimeField(default=utcnow)
+    beat_at = DateTimeField(default=utcnow)
+    parts = JSONField(default=dict)
+
+
 ALL_MODELS = (Setting, Person, Membership, Spool, Case, Participant, Entry, InboundMessage, MessageRef, Blob,
               Attachment, Outbox, ImapMailbox, PortalSession, LoginLink, RateEvent, FormDraft, Approval,
-              Link, Notice, NoticeSubscription, Article, FaqVisit)
+              Link, Notice, NoticeSubscription, Article, FaqVisit, Heartbeat)

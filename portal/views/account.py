@@ -15,7 +15,7 @@ import bottle
 from maild import bounces, notify, people
 from maild.store.models import Person, utcnow
 from portal import auth
-from portal.web import current, safe_next
+from portal.web import current, redirect, safe_next
 
 # What the portal takes as an email address: one @, a dot in the domain, nothing that
 # could end an address in a header. Also used for the participants agents add.
@@ -58,12 +58,12 @@ def install(app, web) -> None:
         lang = bottle.request.get_cookie("lang")
         if lang in ("en", "nb") and not person.language:
             Person.update(language=lang).where(Person.id == person.id).execute()
-        bottle.redirect(next_path, 303)
+        redirect(next_path, 303)
 
     @app.get("/login")
     def login_form():
         if current().person is not None:
-            bottle.redirect(safe_next(bottle.request.params.get("next", "")))
+            redirect(safe_next(bottle.request.params.get("next", "")))
         return login_page()
 
     @app.post("/login")
@@ -133,7 +133,7 @@ def install(app, web) -> None:
         auth.end_session(state.sid)
         state.sid = auth.new_token()
         web.set_cookie(state.sid, persistent=False)
-        bottle.redirect("/", 303)
+        redirect("/", 303)
 
     @app.post("/language")
     def choose_language():
@@ -145,4 +145,4 @@ def install(app, web) -> None:
             Person.update(language=lang).where(Person.id == person.id).execute()
         bottle.response.set_cookie("lang", lang, path="/", max_age=365 * 86400, samesite="lax",
                                    secure=web.secure, httponly=True)
-        bottle.redirect(safe_next(bottle.request.forms.getunicode("next", ""), "/"), 303)
+        redirect(safe_next(bottle.request.forms.getunicode("next", ""), "/"), 303)

@@ -18,7 +18,7 @@ from maild.store.models import Person
 from portal import uploads
 from portal.views.account import ADDRESS
 from portal.views.agent import agent_case, case_page, department_agents
-from portal.web import is_admin
+from portal.web import is_admin, redirect
 
 TEXT_MAX = 20000
 
@@ -29,7 +29,7 @@ def install(app, web) -> None:
 
     def done(case, what: str, anchor: str = ""):
         ctx.outbox_wakeup.set()
-        bottle.redirect(f"/agent/cases/{case.id}?done={what}{anchor}", 303)
+        redirect(f"/agent/cases/{case.id}?done={what}{anchor}", 303)
 
     def written(form: str) -> tuple[str, list, dict]:
         """The text and files of the reply or note form, and what is wrong with them."""
@@ -128,7 +128,7 @@ def install(app, web) -> None:
         if not is_admin(person) and target.slug not in web.agent_departments():
             # The case has left the agent's departments: its page would now be 404.
             ctx.outbox_wakeup.set()
-            bottle.redirect("/agent?done=moved", 303)
+            redirect("/agent?done=moved", 303)
         done(case, "moved")
 
     @app.post("/agent/cases/<case_id>/participants")

@@ -13,7 +13,7 @@ import bottle
 from maild import runner
 from maild.outbound import outbox
 from maild.store.models import Outbox, Spool, utcnow
-from portal.web import is_admin, require_login, route_id
+from portal.web import is_admin, redirect, require_login, route_id
 
 # Rows shown per list, newest first; the command line lists them all.
 LIMIT = 100
@@ -69,9 +69,9 @@ def install(app, web) -> None:
             bottle.abort(404)
         if runner.retry(ctx.db, row_id):
             ctx.spool_wakeup.set()
-            bottle.redirect("/agent/admin?done=spool", 303)
+            redirect("/agent/admin?done=spool", 303)
         # Retried meanwhile by someone else, or processed: nothing to do, and no error.
-        bottle.redirect("/agent/admin?done=unchanged", 303)
+        redirect("/agent/admin?done=unchanged", 303)
 
     @app.post("/agent/admin/outbox/<row_id>/retry")
     def retry_outbox(row_id):
@@ -81,5 +81,5 @@ def install(app, web) -> None:
             bottle.abort(404)
         if outbox.retry(ctx.db, row_id, utcnow()):
             ctx.outbox_wakeup.set()
-            bottle.redirect("/agent/admin?done=outbox", 303)
-        bottle.redirect("/agent/admin?done=unchanged", 303)
+            redirect("/agent/admin?done=outbox", 303)
+        redirect("/agent/admin?done=unchanged", 303)

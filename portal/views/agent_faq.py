@@ -17,7 +17,7 @@ from peewee import Case as When
 from maild import deflection, faq, search
 from maild.store.models import Article, Case, Entry
 from portal.views.agent import require_agent
-from portal.web import current, is_admin, page_number, route_id
+from portal.web import current, is_admin, page_number, parse_id, redirect, route_id
 
 QUERY_MAX = 200
 
@@ -120,9 +120,10 @@ def install(app, web) -> None:
 
     def source_case(person, departments, value: str):
         """The case a new article was written from, if the agent may see it (else none is kept)."""
-        if not value.isdigit() or len(value) > 12:
+        case_id = parse_id(value)
+        if case_id is None:
             return None
-        case = Case.get_or_none(Case.id == int(value))
+        case = Case.get_or_none(Case.id == case_id)
         if case is None or not (is_admin(person) or case.department in departments):
             return None
         return case
@@ -144,7 +145,7 @@ def install(app, web) -> None:
         except faq.ArticleError as exc:
             return form_page(person, departments, values, article=article, status=400,
                              errors={exc.field: error_text(exc)})
-        bottle.redirect(f"/agent/faq/{article.id}?done=saved", 303)
+        redirect(f"/agent/faq/{article.id}?done=saved", 303)
 
     @app.post("/agent/faq/new")
     def add_article():
@@ -175,4 +176,4 @@ def install(app, web) -> None:
         article = article_or_404(person, departments, article_id)
         with ctx.db.atomic():
             faq.delete(article)
-        bottle.redirect("/agent/faq?done=deleted", 303)
+        redirect("/agent/faq?done=deleted", 303)

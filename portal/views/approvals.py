@@ -15,7 +15,7 @@ import bottle
 from maild import approvals
 from maild.store.models import Approval, Case
 from portal.views.agent import agent_case, case_page
-from portal.web import require_login, route_id
+from portal.web import redirect, require_login, route_id
 
 RECENT = 20
 
@@ -61,7 +61,7 @@ def install(app, web) -> None:
         if approval is None or approval.approver != person.email or approval.asked_at is None:
             bottle.abort(404)
         decision, decided = _decide(ctx, approval, "portal")
-        bottle.redirect(f"/approvals?done={approvals.DECISIONS[decision] if decided else 'late'}", 303)
+        redirect(f"/approvals?done={approvals.DECISIONS[decision] if decided else 'late'}", 303)
 
     def signed_or_404(approval_id: str, signature: str) -> Approval:
         approval = approvals.signed_approval(ctx, route_id(approval_id), signature)
@@ -94,7 +94,7 @@ def install(app, web) -> None:
         with ctx.db.atomic():
             approvals.withdraw(ctx, approval, by=person)
         ctx.outbox_wakeup.set()
-        bottle.redirect(f"/agent/cases/{case.id}?done=withdrawn#approvals", 303)
+        redirect(f"/agent/cases/{case.id}?done=withdrawn#approvals", 303)
 
     @app.post("/agent/cases/<case_id>/approval")
     def ask(case_id):
@@ -116,4 +116,4 @@ def install(app, web) -> None:
                              errors={"approval": {field: message[error.problem]}},
                              values={"approval-approver": address, "approval-question": question})
         ctx.outbox_wakeup.set()
-        bottle.redirect(f"/agent/cases/{case.id}?done=approval#approvals", 303)
+        redirect(f"/agent/cases/{case.id}?done=approval#approvals", 303)

@@ -23,7 +23,7 @@ from peewee import Case as When
 
 from maild import deflection, faq, search
 from maild.store.models import Article
-from portal.web import current, page_number, require_login, route_id
+from portal.web import current, page_number, redirect, require_login, route_id
 
 QUERY_MAX = 200
 SUGGESTIONS = 5
@@ -151,7 +151,7 @@ def install(app, web) -> None:
         if text:
             found = suggestions(text, dept, form, key)
             if not found:
-                bottle.redirect(form_url(dept, form, key, text), 303)
+                redirect(form_url(dept, form, key, text), 303)
         field = form.faq_field if form else "subject"
         action = f"/forms/{form.id}" if form else f"/new/{dept.slug}/message"
         return web.render("faq_similar.html", dept=dept, form=form, key=key, q=text, found=found,

@@ -21,7 +21,7 @@ from maild.mail.message import Part
 from maild.store.models import Blob, FormDraft, utcnow
 from portal import auth
 from portal.render import download_filename
-from portal.web import current, require_login
+from portal.web import current, redirect, require_login
 
 MAX_FILES_PER_FIELD = 10
 # Form parts that are not answers: the token, which way the person goes, and
@@ -111,7 +111,7 @@ def install(app, web) -> None:
         page = page_or_404(form, page_id)
         missing = first_unanswered(form, draft, before=page)
         if missing is not None:
-            bottle.redirect(f"/forms/{form.id}/{draft.id}/{missing.id}", 303)
+            redirect(f"/forms/{form.id}/{draft.id}/{missing.id}", 303)
         if page not in forms.visible_pages(form, draft.answers):
             bottle.abort(404)
         return show_page(form, page, draft)
@@ -178,7 +178,7 @@ def install(app, web) -> None:
         if going_back and target is None:
             target = page
         where = target.id if target is not None else "summary"
-        bottle.redirect(f"/forms/{form.id}/{draft.id}/{where}", 303)
+        redirect(f"/forms/{form.id}/{draft.id}/{where}", 303)
 
     def read_files(page, answers, language):
         """Uploads of the page's visible file fields: field id -> entries with their bytes (None: none sent)."""
@@ -213,7 +213,7 @@ def install(app, web) -> None:
     def summary(form, draft, status=200, errors=None):
         missing = first_unanswered(form, draft)
         if missing is not None:
-            bottle.redirect(f"/forms/{form.id}/{draft.id}/{missing.id}", 303)
+            redirect(f"/forms/{form.id}/{draft.id}/{missing.id}", 303)
         language = current().language
         sections = []
         for page in forms.visible_pages(form, draft.answers):
@@ -270,4 +270,4 @@ def install(app, web) -> None:
             deflection.mark_submitted(draft.id)
             draft.delete_instance()
         ctx.outbox_wakeup.set()
-        bottle.redirect(f"/requests/{case.id}?done=created", 303)
+        redirect(f"/requests/{case.id}?done=created", 303)

@@ -20,7 +20,7 @@ from maild import cases, deflection, faq, forms, links, notices
 from maild.store.models import utcnow
 from portal import auth, uploads
 from portal.views.faq import start_url
-from portal.web import require_login
+from portal.web import redirect, require_login
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 SUBJECT_MAX, TEXT_MAX = 200, 20000
@@ -67,7 +67,7 @@ def install(app, web) -> None:
         if not offered:
             require_login()
             if asks:
-                bottle.redirect(start_url(dept, None, asks), 303)
+                redirect(start_url(dept, None, asks), 303)
             return plain_form(dept)
         # The department's own links beside its forms (the home page has everyone's).
         own = [link for link in links.for_department(dept.slug) if link.department == dept.slug]
@@ -118,4 +118,4 @@ def install(app, web) -> None:
                                       body_text=values["description"], parts=parts, now=now)
             deflection.mark_submitted(values["request"])
         ctx.outbox_wakeup.set()
-        bottle.redirect(f"/requests/{case.id}?done=created", 303)
+        redirect(f"/requests/{case.id}?done=created", 303)

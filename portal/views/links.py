@@ -11,7 +11,7 @@ import bottle
 from maild import links
 from maild.store.models import Link
 from portal.views.agent_admin import require_admin
-from portal.web import route_id
+from portal.web import parse_id, redirect, route_id
 
 
 def install(app, web) -> None:
@@ -36,10 +36,8 @@ def install(app, web) -> None:
         values = {"title": forms.getunicode("title", ""), "url": forms.getunicode("url", ""),
                   "description": forms.getunicode("description", ""),
                   "department": forms.getunicode("department", ""), "position": forms.getunicode("position", "0")}
-        try:
-            position = int(values["position"] or 0)
-        except ValueError:
-            position = 0
+        # A place in the list: a few ASCII digits, anything else puts it first.
+        position = parse_id(values["position"].strip()[:6]) or 0
         try:
             with ctx.db.atomic():
                 links.save(ctx.config, title=values["title"], url=values["url"], description=values["description"],
@@ -47,7 +45,7 @@ def install(app, web) -> None:
         except links.LinkError as exc:
             return page(status=400, errors={exc.field: error_text(exc)}, values=values,
                         editing=link.id if link else None)
-        bottle.redirect("/agent/links?done=saved", 303)
+        redirect("/agent/links?done=saved", 303)
 
     @app.get("/agent/links")
     def links_page():
@@ -76,4 +74,4 @@ def install(app, web) -> None:
         link = link_or_404(link_id)
         with ctx.db.atomic():
             link.delete_instance()
-        bottle.redirect("/agent/links?done=deleted", 303)
+        redirect("/agent/links?done=deleted", 303)

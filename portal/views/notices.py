@@ -13,7 +13,7 @@ import bottle
 from maild import notices
 from maild.store.models import Notice, utcnow
 from portal.views.agent import require_agent
-from portal.web import current, is_admin, require_login, route_id
+from portal.web import current, is_admin, redirect, require_login, route_id
 
 # Resolved and ended notices shown to agents, newest first.
 RECENT = 20
@@ -68,7 +68,7 @@ def install(app, web) -> None:
             else:
                 notices.subscribe(person, slug)
                 done = "subscribed"
-        bottle.redirect(f"/notices?done={done}", 303)
+        redirect(f"/notices?done={done}", 303)
 
     def signed_or_404(sub_id, signature):
         sub_id = route_id(sub_id)
@@ -136,7 +136,7 @@ def install(app, web) -> None:
         except notices.NoticeError as exc:
             return agent_page(person, departments, status=400, errors={exc.field: error_text(exc)}, values=values)
         ctx.outbox_wakeup.set()
-        bottle.redirect("/agent/notices?done=published", 303)
+        redirect("/agent/notices?done=published", 303)
 
     def notice_or_404(person, departments, notice_id) -> Notice:
         notice = Notice.get_or_none(Notice.id == route_id(notice_id))
@@ -158,7 +158,7 @@ def install(app, web) -> None:
             return agent_page(person, departments, status=400, errors={exc.field: error_text(exc)},
                               values=values, editing=notice.id)
         ctx.outbox_wakeup.set()
-        bottle.redirect("/agent/notices?done=updated", 303)
+        redirect("/agent/notices?done=updated", 303)
 
     @app.post("/agent/notices/<notice_id>/resolve")
     def resolve(notice_id):
@@ -167,4 +167,4 @@ def install(app, web) -> None:
         with ctx.db.atomic():
             notices.resolve(ctx, notice)
         ctx.outbox_wakeup.set()
-        bottle.redirect("/agent/notices?done=resolved", 303)
+        redirect("/agent/notices?done=resolved", 303)

@@ -17,7 +17,7 @@ import bottle
 from maild import approvals, cases, notices, search
 from maild.store.models import Attachment, Case, Entry, Person, utcnow
 from portal import auth, downloads, history, render, uploads
-from portal.web import current, page_number, require_login, route_id
+from portal.web import current, page_number, redirect, require_login, route_id
 
 ACTIVE, CLOSED = ("new", "open", "pending"), ("closed",)
 
@@ -94,7 +94,7 @@ def install(app, web) -> None:
                 errors["form"] = web.gettext("This request was closed some time ago. Please start a new request.")
                 return _case_page(person, case, 400, errors, text)
         ctx.outbox_wakeup.set()
-        bottle.redirect(f"/requests/{case.id}?done=sent#reply", 303)
+        redirect(f"/requests/{case.id}?done=sent#reply", 303)
 
     @app.post("/requests/<case_id>/solve")
     def solve(case_id):
@@ -102,7 +102,7 @@ def install(app, web) -> None:
         with ctx.db.atomic():
             cases.mark_solved(ctx, case, person)
         ctx.outbox_wakeup.set()
-        bottle.redirect(f"/requests/{case.id}?done=solved", 303)
+        redirect(f"/requests/{case.id}?done=solved", 303)
 
     @app.get("/requests/<case_id>/files/<attachment_id>")
     def download(case_id, attachment_id):
