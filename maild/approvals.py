@@ -126,12 +126,13 @@ def approver_problem(ctx, address: str, requester: str) -> str:
     """Why an address cannot be asked to approve, as a key of PROBLEMS ("" if it can).
 
     It must be a person's and not ours, and not the requester's: nobody
-    approves their own request (a form's "manager" field may name anyone).
+    approves their own request (a form's "manager" field may name anyone),
+    not even through another address of the same mailbox (``alice+boss@``).
     """
     address = (address or "").strip().lower()
     if not _ADDRESS.match(address) or not notify.may_mail(ctx, address):
         return "address"
-    if address == requester.strip().lower():
+    if people.mailbox(address) == people.mailbox(requester):
         return "requester"
     return ""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 
 from maild import attachments, notices, notify, people, search
-from maild.mail.subject import base_subject
+from maild.mail.subject import base_subject, clean_header_text
 from maild.store import statements
 from maild.store.models import Approval, Case, Entry, MessageRef, Participant, Person, utcnow
 
@@ -61,7 +61,7 @@ def open_case(ctx, *, department, requester: Person, subject: str, body_text: st
         if person.id != requester.id:
             add_participant(case, person)
     entry = statements.create(Entry, case=case, kind="message", public=True, author=requester,
-                         subject=subject[:250], body_text=body_text, body_html=body_html,
+                         subject=clean_header_text(subject)[:250], body_text=body_text, body_html=body_html,
                          message_id=message_id[:250], spool_id=spool_id, automatic=automatic,
                          defects=list(defects), answers=answers, created_at=now)
     search.index_case(case)
@@ -86,10 +86,10 @@ def add_message(ctx, case: Case, *, author: Person, subject: str = "", body_text
                 unverified: bool = False, defects=(), parts=(), notify_agents: bool = True) -> Entry:
     """Add an inbound message to a case's history; tell the agents of a customer's reply."""
     now = now or utcnow()
-    entry = statements.create(Entry, case=case, kind=kind, public=public, author=author, subject=subject[:250],
-                         body_text=body_text, body_html=body_html, message_id=message_id[:250],
-                         spool_id=spool_id, automatic=automatic, unverified=unverified,
-                         defects=list(defects), created_at=now)
+    entry = statements.create(Entry, case=case, kind=kind, public=public, author=author,
+                              subject=clean_header_text(subject)[:250], body_text=body_text, body_html=body_html,
+                              message_id=message_id[:250], spool_id=spool_id, automatic=automatic,
+                              unverified=unverified, defects=list(defects), created_at=now)
     search.index_entry(entry)
     remember_message_id(case, message_id)
     changes = {"updated_at": now}

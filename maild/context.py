@@ -64,10 +64,31 @@ class Context:
         return Path(self.config["site"]["var_dir"])
 
 
+SUBJECT, BODY = "#subject", "#body"
+
+
+class MailTemplateLoader(jinja2.FileSystemLoader):
+    """Mail templates, each also as two: ``name#subject`` (its first line) and ``name#body`` (the rest).
+
+    The subject is rendered on its own, so that no value can add lines to it
+    and push the template's words down into the body (a subject typed with a
+    line break once forged the top of the agents' mail).
+    """
+
+    def get_source(self, environment, template):
+        """The source of a template, or of its subject line or body."""
+        for part in (SUBJECT, BODY):
+            if template.endswith(part):
+                source, filename, uptodate = super().get_source(environment, template[:-len(part)])
+                subject, _, body = source.partition("\n")
+                return (subject if part == SUBJECT else body), filename, uptodate
+        return super().get_source(environment, template)
+
+
 def mail_environment() -> jinja2.Environment:
     """Jinja2 for mail templates: sandboxed, plain text, no autoescape."""
     return jinja2.sandbox.SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "mail")),
+        loader=MailTemplateLoader(str(TEMPLATES_DIR / "mail")),
         autoescape=False,
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,

@@ -78,9 +78,10 @@ def save(config, *, title: str, body: str, department: str = "", tags: str | Ite
     """
     now = now or utcnow()
     tags = parse_tags(tags)
+    title = subject.clean_header_text(title)  # one line, as every title and subject is stored
     check(config, title, body, department, language, tags)
     article = article or Article(created_at=now, author=author, source_case=source_case)
-    article.title, article.body = title.strip(), body.strip()
+    article.title, article.body = title, body.strip()
     article.department, article.tags, article.language = department, tags, language
     if published and not article.published:
         article.published_at = now

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from maild.mail.subject import clean_header_text
 from maild.store.models import Link, utcnow
 
 TITLE_MAX, URL_MAX, DESCRIPTION_MAX = 200, 2000, 1000
@@ -45,9 +46,10 @@ def check(config, title: str, url: str, description: str, department: str) -> No
 def save(config, *, title: str, url: str, description: str = "", department: str = "", position: int = 0,
          link: Link | None = None, now=None) -> Link:
     """Add a link, or change ``link``; raises LinkError and saves nothing when a field is wrong."""
+    title = clean_header_text(title)  # one line, as every title and subject is stored
     check(config, title, url, description, department)
     link = link or Link(created_at=now or utcnow())
-    link.title, link.url, link.description = title.strip(), url.strip(), description.strip()
+    link.title, link.url, link.description = title, url.strip(), description.strip()
     link.department, link.position = department, position
     link.save()
     return link

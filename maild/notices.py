@@ -13,6 +13,7 @@ import datetime
 
 from maild import bounces, notify
 from maild.mail.compose import Outgoing
+from maild.mail.subject import clean_header_text
 from maild.outbound import outbox
 from maild.store.models import Notice, NoticeSubscription, Person, utcnow
 
@@ -152,8 +153,9 @@ def publish(ctx, *, title: str, text: str = "", severity: str = "info", departme
     now = now or utcnow()
     departments = sorted(set(departments))
     starts_at = starts_at or now
+    title = clean_header_text(title)  # one line: it becomes a mail's subject
     _check(ctx, title, text, severity, departments, starts_at, ends_at)
-    notice = Notice.create(title=title.strip(), text=text.strip(), severity=severity, departments=departments,
+    notice = Notice.create(title=title, text=text.strip(), severity=severity, departments=departments,
                            starts_at=starts_at, ends_at=ends_at, created_at=now, updated_at=now)
     _mail(ctx, notice, "published", now)
     return notice
@@ -166,7 +168,7 @@ def update(ctx, notice: Notice, *, title: str | None = None, text: str | None = 
            severity: str | None = None, ends_at=_UNSET, now=None) -> Notice:
     """Change a notice and mail its subscribers once; a change to nothing mails nobody."""
     now = now or utcnow()
-    new = {"title": notice.title if title is None else title.strip(),
+    new = {"title": notice.title if title is None else clean_header_text(title),
            "text": notice.text if text is None else text.strip(),
            "severity": notice.severity if severity is None else severity,
            "ends_at": notice.ends_at if ends_at is _UNSET else ends_at}

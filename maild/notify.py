@@ -14,10 +14,13 @@ import datetime
 import logging
 import re
 
+import jinja2
+
 from maild import attachments, bounces, people
+from maild.context import BODY, SUBJECT
 from maild.mail import signing
 from maild.mail.compose import Outgoing, ascii_address
-from maild.mail.subject import case_subject
+from maild.mail.subject import case_subject, clean_header_text
 from maild.outbound import outbox
 from maild.rules.automatic import NO_REPLY
 from maild.store.models import Case, Entry, MessageRef, Participant, Person
@@ -37,15 +40,22 @@ def may_mail(ctx, address: str) -> bool:
 
 
 def render(ctx, audience: str, event: str, language: str, **values) -> tuple[str, str]:
-    """(subject, body) of a mail template in a language, falling back to English."""
+    """(subject, body) of a mail template in a language, falling back to English.
+
+    The first line of the template is the subject, rendered apart from the
+    body and folded to one line: whatever the values hold, the body starts
+    where the template says.
+    """
     env = ctx.mail_templates
+    name = f"{audience}/{event}.{language}.txt"
     try:
-        template = env.get_template(f"{audience}/{event}.{language}.txt")
-    except Exception:  # jinja2.TemplateNotFound: a language without this template
-        template = env.get_template(f"{audience}/{event}.en.txt")
-    text = template.render(site=ctx.config["site"]["name"], **values)
-    subject, _, body = text.partition("\n")
-    return subject.strip(), body.lstrip("\n")
+        subject = env.get_template(name + SUBJECT)
+    except jinja2.TemplateNotFound:  # a language without this template
+        name = f"{audience}/{event}.en.txt"
+        subject = env.get_template(name + SUBJECT)
+    values = {"site": ctx.config["site"]["name"], **values}
+    body = env.get_template(name + BODY).render(**values)
+    return clean_header_text(subject.render(**values)), body.lstrip("\n")
 
 
 def _references(ctx, case: Case, in_reply_to: str) -> list[str]:

@@ -39,6 +39,25 @@ def find_or_create(email: str, name: str = "", now=None) -> Person:
     return person
 
 
+# Google ignores dots in the local part, and googlemail.com is gmail.com.
+_DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def mailbox(email: str) -> str:
+    """The mailbox an address delivers to, for telling whether two addresses are one person's.
+
+    A ``+tag`` in the local part reaches the same mailbox at nearly every
+    provider (Gmail, Microsoft 365, Fastmail), and Gmail ignores dots: so
+    ``alice+boss@example.org`` is ``alice@example.org``. Used to compare, never
+    to store or to send.
+    """
+    local, _, domain = email.strip().lower().rpartition("@")
+    local = local.split("+", 1)[0]
+    if domain in _DOTLESS:
+        local, domain = local.replace(".", ""), _DOTLESS[domain]
+    return f"{local}@{domain}"
+
+
 def find(email: str) -> Person | None:
     """The person with this address, or None."""
     return Person.get_or_none(Person.email == email.strip().lower())

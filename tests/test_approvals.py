@@ -104,11 +104,23 @@ def test_the_approver_gets_signed_links_and_a_reply_address_signed_for_them(ctx)
 def test_an_address_that_cannot_approve_is_refused_and_nobody_approves_their_own_request(ctx):
     case = new_case(ctx)
     for address, problem in (("helpdesk@example.test", "address"), ("not an address", "address"),
-                             ("noreply@example.org", "address"), ("Kari@Example.org", "requester")):
+                             ("noreply@example.org", "address"), ("Kari@Example.org", "requester"),
+                             # Another address of the requester's own mailbox (plus addressing).
+                             ("kari+boss@example.org", "requester"), ("KARI+x+y@example.org", "requester")):
         with pytest.raises(approvals.ApprovalError) as caught, ctx.db.atomic():
             approvals.ask(ctx, case, address)
         assert caught.value.problem == problem
     assert Approval.select().count() == 0 and not Case.get_by_id(case.id).awaiting_approval
+
+
+def test_the_same_mailbox_is_found_behind_plus_tags_and_gmail_dots():
+    from maild.people import mailbox
+
+    assert mailbox("Alice+Boss@Example.org") == mailbox("alice@example.org") == "alice@example.org"
+    assert mailbox("j.doe+hr@googlemail.com") == mailbox("JDoe@gmail.com") == "jdoe@gmail.com"
+    # Dots count elsewhere, and other people stay other people.
+    assert mailbox("j.doe@example.org") != mailbox("jdoe@example.org")
+    assert mailbox("alice@example.org") != mailbox("alice@example.net")
 
 
 def test_approvers_are_asked_one_after_another_and_the_last_approval_hands_the_case_on(ctx):

@@ -253,3 +253,38 @@ def test_header_lookup_is_case_insensitive():
     msg = read(raw("From: kari@example.org", "PRECEDENCE: Bulk", "x-autoreply: yes"), DOMAIN)
     assert msg.header("Precedence") == "Bulk" and msg.has_header("X-AutoReply")
     assert msg.header("X-Missing") == "" and not msg.has_header("X-Missing")
+
+
+BROKEN = [
+    # Declared multipart, but the body has no boundary line at all.
+    (raw("From: a@example.org", "Subject: broken", "MIME-Version: 1.0",
+         'Content-Type: multipart/mixed; boundary="XYZ"', body=b"The printer is broken.\r\nPlease help.\r\n"),
+     "The printer is broken.\nPlease help.", "kept as plain text"),
+    # Boundary lines in the body, but none named in the header.
+    (raw("From: a@example.org", "Subject: broken", "MIME-Version: 1.0", "Content-Type: multipart/mixed",
+         body=b"--XYZ\r\nContent-Type: text/plain\r\n\r\nThe printer is broken.\r\n--XYZ--\r\n"),
+     "The printer is broken.", "read by its boundary lines"),
+    # The header names one boundary and the body uses another.
+    (raw("From: a@example.org", "Subject: broken", "MIME-Version: 1.0",
+         'Content-Type: multipart/alternative; boundary="XYZ"',
+         body=b"--ABC\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSkriveren er \xc3\xb8delagt.\r\n--ABC--\r\n"),
+     "Skriveren er ødelagt.", "read by its boundary lines"),
+]
+
+
+@pytest.mark.parametrize("mail, text, how", BROKEN)
+def test_a_broken_multipart_structure_keeps_its_text(mail, text, how):
+    """SPEC 2.10: a malformed mail becomes a case with what it says, never an empty entry."""
+    read_back = read(mail, DOMAIN)
+    assert read_back.text.strip() == text
+    assert any(how in d for d in read_back.defects), read_back.defects
+
+
+def test_a_broken_multipart_mail_opens_a_case_with_its_text(ctx):
+    from conftest import deliver
+
+    from maild.store.models import Entry
+
+    row = deliver(ctx, BROKEN[0][0])
+    assert row.state == "processed"
+    assert "The printer is broken." in Entry.get(Entry.case == row.case_id).body_text

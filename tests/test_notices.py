@@ -122,6 +122,19 @@ def test_each_change_mails_each_subscriber_of_its_departments_once(ctx):
     assert not notices.active()
 
 
+def test_a_title_is_one_line_wherever_it_goes(ctx):
+    with ctx.db.atomic():
+        subscribe("ola@example.org", "")
+        notice = notices.publish(ctx, title="Printers\r\nBcc: x@example.org\u2028offline", text="Floor 3.")
+    assert notice.title == "Printers Bcc: x@example.org offline"
+    mail = notice_mail("notice_published")["ola@example.org"][0]
+    assert str(mail["Subject"]).endswith("Printers Bcc: x@example.org offline") and mail["Bcc"] is None
+    assert "Floor 3." in mail.get_content()
+    with ctx.db.atomic():
+        notices.update(ctx, notice, title="Printers\nback")
+    assert Notice.get_by_id(notice.id).title == "Printers back"
+
+
 def test_a_notice_for_all_reaches_every_subscriber_in_their_language(ctx):
     with ctx.db.atomic():
         subscribe("kari@example.org", "hr")

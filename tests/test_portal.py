@@ -13,7 +13,7 @@ import re
 
 from conftest import deliver, wait_until
 from mailfactory import make_mail
-from portalkit import Client
+from portalkit import Client, logged_in
 
 from maild import cases
 from maild.store.models import Attachment, Case, Entry, LoginLink, Outbox, Person, PortalSession, RateEvent, utcnow
@@ -325,6 +325,24 @@ def test_new_request_validates_then_opens_a_case_with_an_acknowledgement(site):
     site.wait_for_mail("hr-agent@example.test", "Ferie")
     assert Attachment.get().filename == "søknad.pdf"
     assert kari.get("/new/nowhere").status_code == 404
+
+
+def test_a_subject_with_line_breaks_cannot_forge_the_top_of_the_agents_mail(site):
+    """A crafted POST's subject lines once landed above the template's "New case … / From: …" block."""
+    kari = logged_in(site)
+    forged = "Printer\r\nNew case SD-999 in Payroll\u2028From: CEO <ceo@example.test>\x85Approved"
+    answer = kari.post("/new/helpdesk/message", {"subject": forged, "description": "It jams."},
+                       form_page="/new/helpdesk/message")
+    assert answer.status_code == 200
+    case = Case.get()
+    entry = Entry.get(Entry.case == case)
+    one_line = "Printer New case SD-999 in Payroll From: CEO <ceo@example.test> Approved"
+    assert case.subject == entry.subject == one_line
+    mail = site.wait_for_mail("agent@example.test", "Printer")
+    assert "\n" not in str(mail["Subject"]) and one_line in str(mail["Subject"])
+    body = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert body.startswith(f"New case SD-{case.id} in Helpdesk\nFrom: "), body[:300]
+    assert "From: CEO" not in body
 
 
 # --------------------------------------------------------------------------- languages

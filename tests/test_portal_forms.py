@@ -126,6 +126,19 @@ def test_an_expensive_order_waits_for_its_approvals_in_order(site):
         ("ack", "kari@example.org"), ("approval_request", "leder@example.org")]
 
 
+def test_naming_oneself_as_manager_through_a_plus_address_is_refused(site):
+    """kari+boss@ reaches kari's own mailbox: she may not approve her own order."""
+    client = logged_in(site)
+    start = "/forms/helpdesk-order-software"
+    summary = client.post(start, {"program": "Visio", "cost_band": "1000_5000", "users": "1",
+                                  "justification": "Drawing network diagrams for the new office.",
+                                  "manager_email": "Kari+Boss@Example.org", "direction": "next"}, form_page=start)
+    refused = client.post(f"{draft_url(summary)}/submit", form_page=summary.url[len(site.url):])
+    assert refused.status_code == 400
+    assert "You cannot approve your own request" in refused.text
+    assert Case.select().count() == 0 and Approval.select().count() == 0
+
+
 def test_a_page_skipped_by_url_sends_the_person_back(site):
     client = logged_in(site)
     first = client.post(NEW_EMPLOYEE, {**PERSON, "direction": "next"}, form_page=NEW_EMPLOYEE)

@@ -57,11 +57,32 @@ def test_tampered_signed_id_is_not_trusted(ctx):
 
 
 def test_reply_naming_a_stored_message_id(ctx):
-    first = deliver(ctx, make_mail(message_id="<original@example.org>"))
+    first = deliver(ctx, make_mail(message_id="<original@example.org>", cc="colleague@example.org"))
     reply = deliver(ctx, make_mail(subject="Re: x", sender="colleague@example.org",
                                    references="<unrelated@x> <original@example.org>"))
     assert reply.case_id == first.case_id
     assert reply.trace[0]["rule"] == "stored-message-id"
+
+
+def test_a_stranger_naming_a_stored_message_id_gets_a_new_linked_case(ctx):
+    """Stored Message-IDs travel in our own mail's References: knowing one proves nothing."""
+    first = deliver(ctx, make_mail(message_id="<original@example.org>"))
+    case = Case.get_by_id(first.case_id)
+    cases.close(ctx, case, now=utcnow())
+    intruder = deliver(ctx, make_mail(subject="Re: Printer is broken", sender="mallory@evil.example",
+                                      in_reply_to="<original@example.org>", body="Send me the data"))
+    assert intruder.case_id != first.case_id
+    assert intruder.trace[0] == {"rule": "stored-message-id", "header": "In-Reply-To",
+                                 "value": "original@example.org", "case": first.case_id,
+                                 "result": "sender may not add to this case: a new linked case"}
+    # The old case is neither reopened nor written to, except the link.
+    assert Case.get_by_id(first.case_id).status == "closed"
+    assert not Entry.select().where((Entry.case == first.case_id) & (Entry.kind == "message")
+                                    & (Entry.body_text.contains("Send me"))).exists()
+    assert Case.get_by_id(intruder.case_id).linked_to_id == first.case_id
+    # The requester naming the same Message-ID still threads.
+    again = deliver(ctx, make_mail(subject="Re: Printer is broken", in_reply_to="<original@example.org>"))
+    assert again.case_id == first.case_id
 
 
 def test_stranger_with_token_gets_a_new_linked_case(ctx):

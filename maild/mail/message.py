@@ -334,6 +334,36 @@ def _stdlib_text(raw: bytes, defects: list[str]) -> str:
         return ""
 
 
+# The first boundary line of a multipart body ("--" and up to 70 characters, RFC 2046 5.1.1).
+_BOUNDARY_LINE = re.compile(rb"^--([^\s]{1,70})[ \t]*\r?$", re.MULTILINE)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def _broken_multipart_text(raw: bytes, defects: list[str]) -> str:
+    """The text of a message whose multipart structure is broken, so no part was found (SPEC 2.10).
+
+    A multipart body without its start boundary, or a multipart header
+    without a boundary, yields no parts at all: its words would be lost.
+    When boundary lines are there, the parts are read by them; otherwise the
+    body is the text, as written.
+    """
+    end = _HEADER_END.search(raw)
+    body = raw[end.end():] if end else b""
+    if not body.strip():
+        return ""
+    boundary = _BOUNDARY_LINE.search(body)
+    if boundary:
+        rebuilt = b'Content-Type: multipart/mixed; boundary="' + boundary.group(1) + b'"\r\n\r\n' + body
+        text = _stdlib_text(rebuilt, defects)
+        if text.strip():
+            defects.append("mime: broken multipart read by its boundary lines")
+            return text
+    charset = email.message_from_bytes(raw[:end.end()] if end else raw,
+                                       policy=email.policy.compat32).get_content_charset()
+    defects.append("mime: broken multipart kept as plain text")
+    return decode_bytes(body, charset)[0].replace("\r\n", "\n")
+
+
 def read(raw: bytes, mail_domain: str) -> Message:
     """Read raw message bytes into a Message. Never raises."""
     headers, undecoded, defects = _raw_headers(raw)
@@ -363,6 +393,8 @@ def read(raw: bytes, mail_domain: str) -> Message:
             text = text or _stdlib_text(raw, defects)
     else:
         text = _stdlib_text(raw, defects)
+    if not (text or html or parts) and any("Boundary" in d or "Multipart" in d for d in defects):
+        text = _broken_multipart_text(raw, defects)
     content_type, report_type = _content_type(headers)
     return Message(
         message_id=message_id[:900],

@@ -2,10 +2,12 @@
 
 1. A signed key: a Message-ID Sensedesk generated, named in In-Reply-To or
    References; its HMAC proves the sender holds our mail about that case.
-2. In-Reply-To/References naming a Message-ID stored for a case.
+2. In-Reply-To/References naming a Message-ID stored for a case, when the
+   sender may add to it.
 3. A token ``[SD#N]`` in the subject, when the sender may add to case N — a
-   participant or an agent of its department. Tokens are guessable, so a
-   stranger's token opens a new case linked to N, never an append (MAIL_RULES 41).
+   participant or an agent of its department. Tokens are guessable and stored
+   Message-IDs are no secret, so a stranger's token or stored Message-ID
+   opens a new case linked to N, never an append (MAIL_RULES 41).
 4. Otherwise a new case in the department whose address received the mail:
    envelope recipient, then To, Cc, Delivered-To.
 
@@ -57,9 +59,20 @@ def _stored(ctx, delivery) -> Case | None:
             continue
         ref = (MessageRef.select().where(MessageRef.message_id.in_(ids))
                .order_by(MessageRef.id.desc()).first())
-        if ref is not None:
-            delivery.record("stored-message-id", header=header, value=ref.message_id, case=ref.case_id)
-            return ref.case
+        if ref is None:
+            continue
+        case = ref.case
+        # Stored Message-IDs are no secret: they travel in the References of
+        # our own mail and in forwarded copies, and some clients make
+        # predictable ones. Like a subject token, one lets only those who
+        # may add to the case add to it; anyone else opens a new linked case.
+        if not may_add(ctx, case, delivery.person):
+            delivery.record("stored-message-id", header=header, value=ref.message_id, case=case.id,
+                            result="sender may not add to this case: a new linked case")
+            delivery.linked_to = case
+            return None
+        delivery.record("stored-message-id", header=header, value=ref.message_id, case=case.id)
+        return case
     return None
 
 
