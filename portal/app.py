@@ -65,6 +65,7 @@ class PortalServer:
     def __init__(self, app: bottle.Bottle, config: Config, threads: int = 4):
         import waitress
 
+        self.app = app
         host, _, port = config["portal"]["listen"].rpartition(":")
         trusted_proxy = config["portal"]["trusted_proxy"]
         # Behind a reverse proxy every peer is the proxy: trusting its
