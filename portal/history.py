@@ -1,10 +1,11 @@
 """A case's entries as the portal shows them, to customers and agents alike.
 
 Each entry becomes a small dict for the templates: its new text split from
-the quoted part, its mail HTML cleaned into a document for a sandboxed frame
-(``cid:`` pictures from signed, short-lived URLs, because a sandboxed frame
-sends no cookie; MAIL_RULES 68-69), and its attachments without the pictures
-already shown inline.
+the quoted part, a signed, short-lived URL of its mail HTML cleaned into a
+document for a sandboxed frame (served with a policy of its own, so the
+mail's styles apply and nothing runs; ``cid:`` pictures from signed URLs
+too, because a sandboxed frame sends no cookie; MAIL_RULES 68-69), and its
+attachments without the pictures already shown inline.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ def files_by_entry(entries: list[Entry]) -> dict[int, list[Attachment]]:
     return files
 
 
-def entry_view(ctx, entry: Entry, files: list[Attachment], now: int, language: str) -> dict:
-    """What a page needs of one entry: text, quoted text, cleaned HTML, author, files."""
-    new_text, quoted = render.split_quoted(entry.body_text or "")
+def mail_document(ctx, entry: Entry, files: list[Attachment], now: int, language: str) -> str:
+    """The entry's mail HTML, cleaned, as the whole document its frame shows."""
     by_cid = {a.content_id.strip("<>"): a for a in files if a.content_id}
 
     def cid_url(cid: str):
@@ -38,9 +38,16 @@ def entry_view(ctx, entry: Entry, files: list[Attachment], now: int, language: s
         expires = now + INLINE_SECONDS
         return f"/inline/{attachment.id}/{expires}/{ctx.signer.sign('inline', attachment.id, expires)}"
 
-    html = ""
+    return render.html_document(render.clean_html(entry.body_html, cid_url), language)
+
+
+def entry_view(ctx, entry: Entry, files: list[Attachment], now: int, language: str) -> dict:
+    """What a page needs of one entry: text, quoted text, the URL of its HTML, author, files."""
+    new_text, quoted = render.split_quoted(entry.body_text or "")
+    html_url = ""
     if entry.body_html:
-        html = render.html_document(render.clean_html(entry.body_html, cid_url), language)
+        expires = now + INLINE_SECONDS
+        html_url = f"/mail/{entry.id}/{expires}/{ctx.signer.sign('mail', entry.id, expires)}"
     author = entry.author
     # A reply is always the department's, also from an agent who is one only by
     # configuration (role customer): the customer sees the department, never
@@ -48,5 +55,5 @@ def entry_view(ctx, entry: Entry, files: list[Attachment], now: int, language: s
     # Only replies: a message, even from an agent's address, is what a sender
     # wrote, and may be forged (SPEC 4).
     staff = entry.kind == "reply"
-    return {"entry": entry, "text": new_text, "quoted": quoted, "html": html, "staff": staff,
+    return {"entry": entry, "text": new_text, "quoted": quoted, "html_url": html_url, "staff": staff,
             "author": author, "files": [a for a in files if not (a.inline and a.content_id)]}

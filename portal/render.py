@@ -23,31 +23,32 @@ import nh3
 from maild.mail import urls
 from maild.mail.quotes import split_quoted
 
-__all__ = ["clean_html", "content_disposition", "download_filename", "html_document",
-           "is_inline_image", "split_quoted"]
+__all__ = ["FRAME_CSP", "clean_html", "content_disposition", "download_filename", "html_document",
+           "is_inline_image", "safe_css", "split_quoted"]
 
 # --- HTML -------------------------------------------------------------------
 
 _TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del",
+    "style", "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del",
     "div", "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins",
     "kbd", "li", "ol", "p", "pre", "q", "s", "small", "span", "strike", "strong", "sub",
     "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "tt", "u", "ul",
 }
 
 # Removed with everything inside them. Any other tag not allowed above (font,
-# center, html, body …) is dropped but its text is kept.
+# center, html, body …) is dropped but its text is kept. <style> stays: the
+# frame's own policy (FRAME_CSP) lets its rules apply and nothing load.
 _CLEAN_CONTENT_TAGS = {
-    "script", "style", "svg", "math", "form", "input", "textarea", "select", "button",
+    "script", "svg", "math", "form", "input", "textarea", "select", "button",
     "iframe", "frame", "frameset", "object", "embed", "applet", "base", "meta", "link",
     "noscript", "noembed", "noframes", "template", "title", "audio", "video", "canvas",
 }
 
-# No style (CSS can fetch URLs and once ran script via expression()), no
-# class or id, no URL-bearing attributes beyond a/href and img/src, which the
-# filter below checks.
+# Styles, with what could fetch or run taken out of them (safe_css), and class
+# and id for the mail's own <style> rules; no URL-bearing attributes beyond
+# a/href and img/src, which the filter below checks.
 _ATTRIBUTES = {
-    "*": {"title", "lang", "dir"},
+    "*": {"title", "lang", "dir", "style", "class", "id"},
     "a": {"href"},
     "img": {"src", "alt", "width", "height"},
     "table": {"border", "cellpadding", "cellspacing", "width", "align", "summary"},
@@ -70,11 +71,44 @@ _ATTRIBUTES = {
 _URL_SCHEMES = urls.LINK_SCHEMES | {"cid"}
 
 
+# What CSS may not keep, even behind the frame's policy: anything that
+# fetches (url(), image-set(), @import, @font-face), old script hooks
+# (expression(), behavior, -moz-binding), and backslash escapes, which could
+# spell any of these ("\\75 rl(" is url().
+_CSS_FETCH = re.compile(r"(?:url|image-set|image|cross-fade|element|expression)\s*\(|@import|@font-face|"
+                        r"behavior\s*:|-moz-binding|javascript:|vbscript:|\\", re.IGNORECASE)
+_CSS_BLOCK = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.IGNORECASE | re.DOTALL)
+
+
+def safe_css(css: str) -> str:
+    """CSS from a mail with everything that could fetch or run taken out.
+
+    A style attribute is a list of declarations; a declaration holding a
+    forbidden word goes. A style sheet is read as plain rules: statements
+    before a selector (``@import …;``) go, at-rules go with their blocks
+    (``@media`` included, so a mail shows its desktop layout), and each
+    remaining rule keeps its harmless declarations. What is left only
+    changes how the mail looks.
+    """
+    css = css.replace("<", "")
+    if "{" not in css:
+        return ";".join(d for d in css.split(";") if d.strip() and not _CSS_FETCH.search(d)).strip()
+    rules = []
+    for piece in css.split("}"):
+        selector, brace, body = piece.partition("{")
+        selector = selector.rpartition(";")[2].strip()
+        if not brace or not selector or "@" in selector or "{" in body or _CSS_FETCH.search(selector):
+            continue
+        kept = [d.strip() for d in body.split(";") if d.strip() and not _CSS_FETCH.search(d)]
+        rules.append(f"{selector}{{{';'.join(kept)}}}")
+    return "\n".join(rules)
+
+
 def clean_html(html: str, cid_url: Callable[[str], str | None]) -> str:
     """Mail HTML made safe to show in a sandboxed iframe (nh3, MAIL_RULES 68).
 
-    Only formatting tags survive; scripts, styles, forms, frames, SVG and
-    MathML go with their content. Links keep http, https and mailto targets
+    Only formatting tags and the mail's styles survive (its CSS through
+    ``safe_css``); scripts, forms, frames, SVG and MathML go with their content. Links keep http, https and mailto targets
     and open in a new window without a referrer. ``<img src="cid:X">`` becomes
     ``cid_url(X)`` (RFC 2392), or loses its source when that returns None;
     every other image source is removed, because remote images are tracking
@@ -88,9 +122,11 @@ def clean_html(html: str, cid_url: Callable[[str], str | None]) -> str:
             return _image_source(value, cid_url)
         if tag == "a" and attribute == "href":
             return urls.link_target(value)
+        if attribute == "style":
+            return safe_css(value) or None
         return value
 
-    return nh3.clean(
+    cleaned = nh3.clean(
         html,
         tags=_TAGS,
         clean_content_tags=_CLEAN_CONTENT_TAGS,
@@ -101,6 +137,8 @@ def clean_html(html: str, cid_url: Callable[[str], str | None]) -> str:
         set_tag_attribute_values={"a": {"target": "_blank"}},
         url_schemes=_URL_SCHEMES,
     )
+    # nh3 keeps a <style> element's text as it was: it goes through safe_css here.
+    return _CSS_BLOCK.sub(lambda m: "<style>" + safe_css(m.group(2)) + "</style>", cleaned)
 
 
 def _image_source(value: str, cid_url: Callable[[str], str | None]) -> str | None:
@@ -127,8 +165,12 @@ def _image_source(value: str, cid_url: Callable[[str], str | None]) -> str | Non
     return None
 
 
-# A constant without '"', '&' or '<', so it goes into the attribute as it is.
-_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'none'"
+# The frame's own policy, sent as a header with the frame's document and
+# repeated in it: nothing runs (sandbox, no script-src) and nothing is fetched
+# but the portal's own pictures; the mail's inline styles apply. A constant
+# without '"', '&' or '<', so it goes into the meta attribute as it is.
+_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'"
+FRAME_CSP = _CSP + "; frame-ancestors 'self'; sandbox"
 
 _STYLESHEET = (
     "body{margin:0;padding:12px;font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,"
@@ -145,7 +187,7 @@ _LANG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
 
 
 def html_document(fragment: str, lang: str) -> str:
-    """The whole document for the iframe's srcdoc around a clean_html() fragment.
+    """The whole document for the mail's frame around a clean_html() fragment.
 
     Its Content-Security-Policy is a second wall behind the sanitiser: no
     script, no frames, no remote fetch; images only from the portal itself.

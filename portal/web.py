@@ -126,8 +126,11 @@ class Web:
         """Security headers on every answer; close the store."""
         response = bottle.response
         response.set_header("X-Content-Type-Options", "nosniff")
-        response.set_header("Referrer-Policy", "same-origin")
-        response.set_header("X-Frame-Options", "DENY")
+        if "Referrer-Policy" not in response.headers:
+            response.set_header("Referrer-Policy", "same-origin")
+        # A mail's own frame (render.FRAME_CSP) may be framed by the portal's pages.
+        if "X-Frame-Options" not in response.headers:
+            response.set_header("X-Frame-Options", "DENY")
         if "Content-Security-Policy" not in response.headers:
             response.set_header("Content-Security-Policy", CSP)
         if not self.ctx.db.is_closed():

@@ -261,11 +261,20 @@ def test_html_mail_is_cleaned_into_a_sandboxed_frame(site):
     kari = Client(site)
     kari.log_in("kari@example.org")
     page = kari.get(f"/requests/{case.id}").text
-    frame = re.search(r'<iframe sandbox="" srcdoc="([^"]*)"', page)
+    frame = re.search(r'<iframe sandbox="" src="(/mail/\d+/\d+/[0-9a-f]+)"', page)
     assert frame, page
-    srcdoc = frame.group(1)
+    # A sandboxed frame sends no cookie: the signed URL alone shows the mail.
+    document = Client(site).get(frame.group(1))
+    assert document.status_code == 200 and document.headers["Content-Type"].startswith("text/html")
+    policy = document.headers["Content-Security-Policy"]
+    assert "sandbox" in policy and "style-src 'unsafe-inline'" in policy and "script-src" not in policy
+    assert "frame-ancestors 'self'" in policy and document.headers["X-Frame-Options"] == "SAMEORIGIN"
+    srcdoc = document.text
     assert "script" not in srcdoc.lower() and "javascript" not in srcdoc.lower()
     assert "tracker.example" not in srcdoc
+    for broken in (frame.group(1)[:-1] + ("0" if frame.group(1)[-1] != "0" else "1"),
+                   re.sub(r"/mail/\d+/", "/mail/999/", frame.group(1))):
+        assert kari.get(broken).status_code == 404
     inline = re.search(r"/inline/\d+/\d+/[0-9a-f]+", srcdoc)
     assert inline
     image = Client(site).get(inline.group(0))  # a sandboxed frame sends no cookie

@@ -154,3 +154,45 @@ def test_stored_xss_sent_as_mail_never_runs(site, page):
     # The subject and text were shown as text, not markup.
     assert page.get_by_role("heading", level=1).inner_text().endswith("<img src=x onerror=alert('subject')>")
     assert "<script>alert('text')</script>" in page.get_by_role("main").inner_text()
+
+
+def png(width: int, height: int, rgb=(200, 0, 0)) -> bytes:
+    """A small, valid PNG of one colour (PNG spec: signature, IHDR, IDAT, IEND, each with its CRC)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_the_mails_own_styles_and_pictures_show_in_its_frame_and_nothing_else_loads(site, page):
+    """The frame has a policy of its own: the mail's <style> applies, its cid: picture loads, scripts stay off."""
+    html = ('<style>.warn{color:rgb(200, 0, 0);font-weight:bold} p{background:url(https://t.example/p.gif)}</style>'
+            '<p class="warn">Red warning</p><p style="color: rgb(0, 0, 200)">Blue text</p>'
+            '<img src="cid:logo@x" alt="Logo" id="logo"><script>window.parent.__ran = 1</script>')
+    deliver(site.ctx, make_mail(sender="kari@example.org", subject="Styled mail", body="Red warning",
+                                html=html, inline=[("logo.png", "image/png", png(2, 2), "logo@x")]))
+    case = Case.get()
+    requests_out = []
+    page.on("request", lambda request: requests_out.append(request.url))
+    page.goto(site.url + "/login")
+    page.get_by_label("Email address").first.fill("kari@example.org")
+    page.get_by_role("button", name="Email me a link").click()
+    page.goto(link_from_mail(site, "kari@example.org"))
+    page.get_by_role("main").get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/requests$"))
+    page.goto(f"{site.url}/requests/{case.id}")
+    page.get_by_text("Show the original formatting").click()
+    frame = page.frame_locator("iframe[sandbox]")
+    frame.get_by_text("Red warning").wait_for()
+    assert frame.get_by_text("Red warning").evaluate("e => getComputedStyle(e).color") == "rgb(200, 0, 0)"
+    assert frame.get_by_text("Blue text").evaluate("e => getComputedStyle(e).color") == "rgb(0, 0, 200)"
+    frame.locator("#logo").evaluate("img => img.complete || new Promise(r => img.onload = r)")
+    assert frame.locator("#logo").evaluate("img => img.naturalWidth") == 2
+    screenshot(page, "mail-frame")
+    assert page.evaluate("() => window.__ran") is None
+    assert not [u for u in requests_out if "t.example" in u]

@@ -14,6 +14,7 @@ from portal.render import (
     content_disposition,
     download_filename,
     html_document,
+    safe_css,
     is_inline_image,
     split_quoted,
 )
@@ -392,21 +393,21 @@ class Elements(HTMLParser):
 
 
 def assert_inert(out: str) -> None:
-    """Only allowed tags; no handler, style or frame attributes; links and images only where safe."""
+    """Only allowed tags; no handler or frame attributes; CSS that fetches nothing; links and images only where safe."""
     for tag, attrs in Elements(out).found:
-        assert tag in ALLOWED_TAGS, (tag, out)
+        assert tag in ALLOWED_TAGS | {"style"}, (tag, out)
         for name, value in attrs.items():
             assert not name.startswith("on"), (name, out)
-            assert name not in ("style", "srcset", "srcdoc", "background", "action", "formaction",
-                                "xlink:href", "data", "class", "id"), (name, out)
+            assert name not in ("srcset", "srcdoc", "background", "action", "formaction",
+                                "xlink:href", "data"), (name, out)
             if name == "href":
                 assert urlsplit(value).scheme in ("http", "https", "mailto"), out
             if name == "src":
                 assert value in CID_URLS.values(), out
     lowered = out.lower()
-    for needle in ("<script", "<style", "<svg", "<math", "<iframe", "<object", "<embed", "<base",
+    for needle in ("<script", "<svg", "<math", "<iframe", "<object", "<embed", "<base",
                    "<meta", "<link", "<form", "<input", "<button", "<template", "javascript:",
-                   "vbscript:", "data:", "expression("):
+                   "vbscript:", "data:", "expression(", "url(", "@import", "\\"):
         assert needle not in lowered, (needle, out)
 
 
@@ -474,7 +475,7 @@ def test_nothing_executable_survives(payload):
 
 @pytest.mark.parametrize("payload", [
     "<script>alert(1)</script>", "<svg onload=alert(1)><text>svgtext</text></svg>",
-    "<math><mi>mathtext</mi></math>", "<iframe>frametext</iframe>", "<style>p{x:y}</style>",
+    "<math><mi>mathtext</mi></math>", "<iframe>frametext</iframe>",
     "<form><p>formtext</p><input value=v></form>", "<object>objtext</object>",
     "<noscript>nstext</noscript>", "<template>tpltext</template>",
 ])
@@ -491,9 +492,26 @@ def test_formatting_survives():
     assert clean_html(html, cid_url) == html
 
 
-def test_fonts_and_styles_are_dropped_but_their_text_kept():
-    html = '<font color="red" face="Comic Sans MS">red</font><p style="color:blue" class="x">blue</p>'
-    assert clean_html(html, cid_url) == "red<p>blue</p>"
+def test_fonts_are_dropped_but_their_text_kept_and_styles_kept_without_what_fetches():
+    """The frame's own policy lets the mail's styles apply; what could fetch or run is taken out first."""
+    html = ('<font color="red" face="Comic Sans MS">red</font>'
+            '<p style="color:blue; background:url(https://t.example/p.gif)" class="x" id="y">blue</p>')
+    assert clean_html(html, cid_url) == 'red<p style="color:blue" class="x" id="y">blue</p>'
+    sheet = ('<style>@import "https://evil.example/x.css"; .x{color:blue;background:url(https://t.example/p)}'
+             '@font-face{font-family:F;src:url(https://t.example/f.woff)} @media (max-width:600px){.x{color:red}}'
+             '.y{width:expression(alert(1))} .z{color:\\75 rl(x)} p{font-weight:bold}</style><p>x</p>')
+    assert clean_html(sheet, cid_url) == "<style>.x{color:blue}\n.y{}\n.z{}\np{font-weight:bold}</style><p>x</p>"
+
+
+@pytest.mark.parametrize("css, expected", [
+    ("color: red; background-image: url(x)", "color: red"),
+    ("color: red; behavior: url(x.htc)", "color: red"),
+    ("-moz-binding: url(x.xml#x); color: red", "color: red"),
+    ("color: \\72 ed", ""),
+    ("font: 12px <script>", "font: 12px script>"),
+])
+def test_safe_css_keeps_only_what_changes_the_look(css, expected):
+    assert safe_css(css) == expected
 
 
 def test_known_cid_image_gets_the_portal_url():

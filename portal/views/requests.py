@@ -115,6 +115,24 @@ def install(app, web) -> None:
             bottle.abort(404)
         return downloads.serve(attachment, inline=False)
 
+    @app.get("/mail/<entry_id>/<expires>/<signature>")
+    def mail_frame(entry_id, expires, signature):
+        """A message's HTML for its sandboxed frame, by a signed URL (a sandboxed frame sends no cookie)."""
+        entry_id, expires = route_id(entry_id), route_id(expires)
+        if expires < time.time() or not ctx.signer.verify(signature, "mail", entry_id, expires):
+            bottle.abort(404)
+        entry = Entry.get_or_none(Entry.id == entry_id)
+        if entry is None or not entry.body_html:
+            bottle.abort(404)
+        files = list(Attachment.select().where(Attachment.entry == entry).order_by(Attachment.id))
+        response = bottle.response
+        response.content_type = "text/html; charset=utf-8"
+        response.set_header("Content-Security-Policy", render.FRAME_CSP)
+        response.set_header("X-Frame-Options", "SAMEORIGIN")
+        response.set_header("Referrer-Policy", "no-referrer")
+        response.set_header("Cache-Control", "private, no-store")
+        return history.mail_document(ctx, entry, files, int(time.time()), current().language)
+
     @app.get("/inline/<attachment_id>/<expires>/<signature>")
     def inline_image(attachment_id, expires, signature):
         attachment_id, expires = route_id(attachment_id), route_id(expires)
