@@ -27,6 +27,12 @@ def files_by_entry(entries: list[Entry]) -> dict[int, list[Attachment]]:
     return files
 
 
+def signed_path(ctx, purpose: str, key: int, now: int) -> str:
+    """A short-lived signed portal path for one thing: "/mail/<entry>/…" or "/inline/<attachment>/…"."""
+    expires = now + INLINE_SECONDS
+    return f"/{purpose}/{key}/{expires}/{ctx.signer.sign(purpose, key, expires)}"
+
+
 def mail_document(ctx, entry: Entry, files: list[Attachment], now: int, language: str) -> str:
     """The entry's mail HTML, cleaned, as the whole document its frame shows."""
     by_cid = {a.content_id.strip("<>"): a for a in files if a.content_id}
@@ -35,8 +41,7 @@ def mail_document(ctx, entry: Entry, files: list[Attachment], now: int, language
         attachment = by_cid.get(cid.strip("<>"))
         if attachment is None or not render.is_inline_image(attachment.content_type):
             return None
-        expires = now + INLINE_SECONDS
-        return f"/inline/{attachment.id}/{expires}/{ctx.signer.sign('inline', attachment.id, expires)}"
+        return signed_path(ctx, "inline", attachment.id, now)
 
     return render.html_document(render.clean_html(entry.body_html, cid_url), language)
 
@@ -44,10 +49,7 @@ def mail_document(ctx, entry: Entry, files: list[Attachment], now: int, language
 def entry_view(ctx, entry: Entry, files: list[Attachment], now: int, language: str) -> dict:
     """What a page needs of one entry: text, quoted text, the URL of its HTML, author, files."""
     new_text, quoted = render.split_quoted(entry.body_text or "")
-    html_url = ""
-    if entry.body_html:
-        expires = now + INLINE_SECONDS
-        html_url = f"/mail/{entry.id}/{expires}/{ctx.signer.sign('mail', entry.id, expires)}"
+    html_url = signed_path(ctx, "mail", entry.id, now) if entry.body_html else ""
     author = entry.author
     # A reply is always the department's, also from an agent who is one only by
     # configuration (role customer): the customer sees the department, never

@@ -127,6 +127,18 @@ XSS_HTML = """
 """
 
 
+def open_case_as(site, page, address: str, case) -> None:
+    """Log in by the link mailed to ``address``, open the case and its mail's original formatting."""
+    page.goto(site.url + "/login")
+    page.get_by_label("Email address").first.fill(address)
+    page.get_by_role("button", name="Email me a link").click()
+    page.goto(link_from_mail(site, address))
+    page.get_by_role("main").get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/requests$"))
+    page.goto(f"{site.url}/requests/{case.id}")
+    page.get_by_text(re.compile("Show the original formatting|Vis opprinnelig formatering")).click()
+
+
 def test_stored_xss_sent_as_mail_never_runs(site, page):
     deliver(site.ctx, make_mail(
         sender="kari@example.org", subject="<img src=x onerror=alert('subject')>",
@@ -134,14 +146,7 @@ def test_stored_xss_sent_as_mail_never_runs(site, page):
     case = Case.get()
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.goto(site.url + "/login")
-    page.get_by_label("Email address").first.fill("kari@example.org")
-    page.get_by_role("button", name="Email me a link").click()
-    page.goto(link_from_mail(site, "kari@example.org"))
-    page.get_by_role("main").get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/requests$"))
-    page.goto(f"{site.url}/requests/{case.id}")
-    page.get_by_text("Show the original formatting").click()
+    open_case_as(site, page, "kari@example.org", case)
     frame = page.frame_locator("iframe[sandbox]")
     frame.get_by_text("Hello").wait_for()
     # Links in the cleaned mail: the javascript: one lost its href.
@@ -179,14 +184,7 @@ def test_the_mails_own_styles_and_pictures_show_in_its_frame_and_nothing_else_lo
     case = Case.get()
     requests_out = []
     page.on("request", lambda request: requests_out.append(request.url))
-    page.goto(site.url + "/login")
-    page.get_by_label("Email address").first.fill("kari@example.org")
-    page.get_by_role("button", name="Email me a link").click()
-    page.goto(link_from_mail(site, "kari@example.org"))
-    page.get_by_role("main").get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/requests$"))
-    page.goto(f"{site.url}/requests/{case.id}")
-    page.get_by_text("Show the original formatting").click()
+    open_case_as(site, page, "kari@example.org", case)
     frame = page.frame_locator("iframe[sandbox]")
     frame.get_by_text("Red warning").wait_for()
     assert frame.get_by_text("Red warning").evaluate("e => getComputedStyle(e).color") == "rgb(200, 0, 0)"
@@ -194,5 +192,10 @@ def test_the_mails_own_styles_and_pictures_show_in_its_frame_and_nothing_else_lo
     frame.locator("#logo").evaluate("img => img.complete || new Promise(r => img.onload = r)")
     assert frame.locator("#logo").evaluate("img => img.naturalWidth") == 2
     screenshot(page, "mail-frame")
+    # On a phone the frame fits the screen and the page does not scroll sideways.
+    page.set_viewport_size({"width": 360, "height": 780})
+    frame.get_by_text("Red warning").scroll_into_view_if_needed()
+    screenshot(page, "mail-frame-360")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
     assert page.evaluate("() => window.__ran") is None
     assert not [u for u in requests_out if "t.example" in u]

@@ -115,13 +115,17 @@ def install(app, web) -> None:
             bottle.abort(404)
         return downloads.serve(attachment, inline=False)
 
+    def signed_key(purpose: str, key: str, expires: str, signature: str) -> int:
+        """The id a signed, unexpired URL of history.signed_path names; 404 for anything else."""
+        key_id, expires = route_id(key), route_id(expires)
+        if expires < time.time() or not ctx.signer.verify(signature, purpose, key_id, expires):
+            bottle.abort(404)
+        return key_id
+
     @app.get("/mail/<entry_id>/<expires>/<signature>")
     def mail_frame(entry_id, expires, signature):
         """A message's HTML for its sandboxed frame, by a signed URL (a sandboxed frame sends no cookie)."""
-        entry_id, expires = route_id(entry_id), route_id(expires)
-        if expires < time.time() or not ctx.signer.verify(signature, "mail", entry_id, expires):
-            bottle.abort(404)
-        entry = Entry.get_or_none(Entry.id == entry_id)
+        entry = Entry.get_or_none(Entry.id == signed_key("mail", entry_id, expires, signature))
         if entry is None or not entry.body_html:
             bottle.abort(404)
         files = list(Attachment.select().where(Attachment.entry == entry).order_by(Attachment.id))
@@ -135,10 +139,7 @@ def install(app, web) -> None:
 
     @app.get("/inline/<attachment_id>/<expires>/<signature>")
     def inline_image(attachment_id, expires, signature):
-        attachment_id, expires = route_id(attachment_id), route_id(expires)
-        if expires < time.time() or not ctx.signer.verify(signature, "inline", attachment_id, expires):
-            bottle.abort(404)
-        attachment = Attachment.get_or_none(Attachment.id == attachment_id)
+        attachment = Attachment.get_or_none(Attachment.id == signed_key("inline", attachment_id, expires, signature))
         if attachment is None or not render.is_inline_image(attachment.content_type):
             bottle.abort(404)
         return downloads.serve(attachment, inline=True)
