@@ -237,7 +237,6 @@ class Daemon:
                     # loop, aiosmtpd's thread, the runner): stop all, and let the
                     # service manager restart the daemon (Restart=on-failure).
                     log.error("stopped: %s; stopping the daemon", ", ".join(stopped))
-                    self._beat(utcnow())
                     raise SystemExit(1)
                 if time.monotonic() >= next_beat:
                     self._beat(utcnow())
