@@ -42,13 +42,15 @@ def open_case(ctx, *, department, requester: Person, subject: str, body_text: st
               acknowledge: bool = True, defects=(), thread_topic: str = "",
               thread_index: str = "", parts=(), answers: dict | None = None, priority: str = "normal",
               request_type: str = "", tags=(), assignee: Person | None = None,
-              awaiting_approval: bool = False) -> tuple[Case, Entry]:
+              awaiting_approval: bool = False, by_mail: bool = True) -> tuple[Case, Entry]:
     """Open a case with its first entry; queue the acknowledgement and the notify-list mail.
 
     ``answers`` (an intake form's, kept as submitted), ``priority``,
     ``request_type``, ``tags`` and ``assignee`` come from a form and its rules.
     A case ``awaiting_approval`` says so in its acknowledgement and reaches
-    the agents only once approved (``approvals``).
+    the agents only once approved (``approvals``). A request made in the
+    portal (not ``by_mail``) is acknowledged whatever the cap on automatic
+    answers, which is there for mail loops.
     """
     now = now or utcnow()
     case = statements.create(Case, department=department.slug, subject=_subject(ctx, subject), status="new",
@@ -76,7 +78,7 @@ def open_case(ctx, *, department, requester: Person, subject: str, body_text: st
     # says the problem is known (one indexed query, only when there is one to send).
     known = notices.active(case.department, now) if acknowledge else []
     notify.case_opened(ctx, case, entry, acknowledge=acknowledge, now=now, files=files,
-                       tell_agents=not awaiting_approval, known=known)
+                       tell_agents=not awaiting_approval, known=known, by_mail=by_mail)
     return case, entry
 
 

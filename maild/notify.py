@@ -129,7 +129,7 @@ def over_auto_reply_cap(ctx, address: str, now) -> bool:
 
 
 def case_opened(ctx, case: Case, entry: Entry, *, acknowledge: bool, now, files=None,
-                tell_agents: bool = True, known=()) -> list[str]:
+                tell_agents: bool = True, known=(), by_mail: bool = True) -> list[str]:
     """Acknowledge to the requester; tell the notify list. Returns notes on what was held back.
 
     ``files`` are the entry's attachments as (name, type, bytes), when the
@@ -137,13 +137,16 @@ def case_opened(ctx, case: Case, entry: Entry, *, acknowledge: bool, now, files=
     that waits for approval reaches the agents when approved (``tell_agents``).
     ``known`` are the operational notices active for the case's department,
     which the acknowledgement names (SPEC 5: the problem is known).
+    The hourly cap on automatic answers guards against mail loops, so it
+    holds back only the acknowledgement of a request that came ``by_mail``;
+    a person's own request in the portal is always acknowledged.
     """
     notes = []
     requester = case.requester
     # A new case's history is its first message: no need to ask the store.
     references = [ctx.signer.case_reference(case.id)] + ([entry.message_id] if entry.message_id else [])
     if acknowledge and may_mail(ctx, requester.email):
-        if over_auto_reply_cap(ctx, requester.email, now):
+        if by_mail and over_auto_reply_cap(ctx, requester.email, now):
             notes.append("acknowledgement held back: the sender's automatic answers this hour are used up")
             log.warning("auto-reply cap reached for %s; case %s not acknowledged", requester.email, case.id)
         else:

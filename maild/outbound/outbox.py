@@ -61,6 +61,12 @@ def automatic_sent_since(recipient: str, since: datetime.datetime) -> int:
     return cursor.fetchone()[0]
 
 
+def acknowledged(case, recipient: str) -> bool:
+    """Whether an acknowledgement of a case was queued for a recipient."""
+    return (Outbox.select().where((Outbox.case == case) & (Outbox.kind == "ack")
+                                  & (Outbox.recipient == _recipient(recipient))).exists())
+
+
 def worker_id() -> str:
     """This process as a claimer of rows: ``host:pid``."""
     return f"{socket.gethostname()}:{os.getpid()}"

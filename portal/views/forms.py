@@ -264,7 +264,8 @@ def install(app, web) -> None:
                 ctx, department=dept, requester=person, subject=forms.subject(form, answers, language),
                 body_text=forms.answers_text(form, answers, language), parts=parts, now=now,
                 answers=stored, priority=routing.priority, request_type=routing.request_type,
-                tags=routing.tags, assignee=assignee, copied=copied, awaiting_approval=waits)
+                tags=routing.tags, assignee=assignee, copied=copied, awaiting_approval=waits,
+                by_mail=False)
             for approver in routing.approvers:
                 approvals.ask(ctx, case, approver, source="form", now=now)
             deflection.mark_submitted(draft.id)

@@ -115,7 +115,8 @@ def install(app, web) -> None:
                 errors["form"] = web.gettext("You have sent many requests in a short time. Try again later.")
                 return plain_form(dept, status=429, values=values, errors=errors)
             case, _ = cases.open_case(ctx, department=dept, requester=person, subject=values["subject"],
-                                      body_text=values["description"], parts=parts, now=now)
+                                      body_text=values["description"], parts=parts, now=now,
+                                      by_mail=False)
             deflection.mark_submitted(values["request"])
         ctx.outbox_wakeup.set()
         redirect(f"/requests/{case.id}?done=created", 303)

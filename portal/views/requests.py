@@ -15,6 +15,7 @@ import time
 import bottle
 
 from maild import approvals, cases, notices, search
+from maild.outbound import outbox
 from maild.store.models import Attachment, Case, Entry, Person, utcnow
 from portal import auth, downloads, history, render, uploads
 from portal.web import current, page_number, redirect, require_login, route_id
@@ -64,10 +65,14 @@ def install(app, web) -> None:
         now, language = int(time.time()), current().language
         views = [history.entry_view(ctx, e, files.get(e.id, []), now, language) for e in entries]
         dept = ctx.config.department(case.department)
+        done = bottle.request.query.get("done", "")
+        # The page claims a confirmation only when one is in the outbox (it may
+        # not be: the address may be stopped after bounces).
+        acknowledged = done == "created" and outbox.acknowledged(case, person.email)
         return web.render("case.html", status=status, case=case, entries=views, errors=errors or {},
                           reply=reply, dept=dept, banners=notices.active(case.department),
                           may_reply=cases.reopen_allowed(ctx, case), approvals=approvals.of_case(case),
-                          done=bottle.request.query.get("done", ""))
+                          done=done, acknowledged=acknowledged)
 
     @app.post("/requests/<case_id>/reply")
     def reply(case_id):
