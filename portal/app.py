@@ -17,21 +17,13 @@ import bottle
 from maild import context, forms
 from maild.config import Config
 from portal import views
-from portal.web import Web
+from portal.web import Web, max_body_bytes
 
 log = logging.getLogger(__name__)
 
 # Bodies above this are spooled to a temporary file (by waitress, then by Bottle), not kept in memory.
 MEMORY_BODY_BYTES = 1024 * 1024
 bottle.BaseRequest.MEMFILE_MAX = MEMORY_BODY_BYTES
-# What a multipart form adds around its files: boundaries, part headers, the text fields.
-FORM_OVERHEAD_BYTES = 1024 * 1024
-
-
-def max_body_bytes(config: Config) -> int:
-    """The largest request body the portal reads: the largest upload ([smtp_in] max_message_bytes) and a form."""
-    return config["smtp_in"]["max_message_bytes"] + FORM_OVERHEAD_BYTES
-
 
 def create_app(config: Config, ctx: context.Context | None = None) -> bottle.Bottle:
     """The portal application for a configuration (and, inside the daemon, its context)."""

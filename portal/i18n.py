@@ -14,6 +14,7 @@ import io
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
+from babel.numbers import format_decimal
 from babel.messages.pofile import read_po
 
 LANGUAGES = ("en", "nb")
@@ -33,6 +34,14 @@ def load(language: str) -> gettext.NullTranslations:
     write_mo(buffer, catalog)
     buffer.seek(0)
     return gettext.GNUTranslations(buffer)
+
+
+def file_size(size: int, language: str) -> str:
+    """A size limit as people read it: "25 MB", "1,5 MB" in Norwegian, "512 kB" below a megabyte."""
+    locale = "nb_NO" if language == "nb" else "en_GB"
+    if size >= 1024 * 1024:
+        return f"{format_decimal(size / (1024 * 1024), format='#,##0.#', locale=locale)} MB"
+    return f"{format_decimal(size / 1024, format='#,##0.#', locale=locale)} kB"
 
 
 def from_accept_language(header: str) -> str | None:

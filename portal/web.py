@@ -51,6 +51,21 @@ class State:
     agent_of: tuple[str, ...] | None = None
 
 
+# What a multipart form adds around its files: boundaries, part headers, the text fields.
+FORM_OVERHEAD_BYTES = 1024 * 1024
+
+
+def max_body_bytes(config: Config) -> int:
+    """The largest request body the portal reads: twice the largest upload and a form.
+
+    The files' own limits ([mail] max_attachment_bytes each, [smtp_in]
+    max_message_bytes together) are checked by the form that reads them, so a
+    file somewhat over the limit comes back as that form's error with
+    everything typed kept; a body past this is refused at once (413).
+    """
+    return 2 * config["smtp_in"]["max_message_bytes"] + FORM_OVERHEAD_BYTES
+
+
 class Web:
     """The portal's shared parts: store, templates per language, cookie settings."""
 
@@ -73,9 +88,11 @@ class Web:
                                  autoescape=True, extensions=["jinja2.ext.i18n"],
                                  trim_blocks=True, lstrip_blocks=True)
         env.install_gettext_translations(self.translations[language], newstyle=True)
+        env.filters["size"] = lambda size: i18n.file_size(size, language)
         env.globals.update(theme=self.config["portal.theme"], site=self.config["site"],
                            departments=self.config.departments, language=language,
-                           prefix=self.config["site"]["token_prefix"])
+                           prefix=self.config["site"]["token_prefix"],
+                           upload_limit=self.config["mail"]["max_attachment_bytes"])
         return env
 
     # ------------------------------------------------------------------ hooks
@@ -108,7 +125,7 @@ class Web:
         if origin and origin.lower() not in (self.base_origin, self._own_origin()):
             bottle.abort(403, "cross-site request")
         length = request.content_length or 0
-        if length > self.config["smtp_in"]["max_message_bytes"]:
+        if length > max_body_bytes(self.config):
             bottle.abort(413, "too large")
         if request.path.startswith(SIGNED_POSTS):
             # The signed URL itself is the permission, and a mail client's

@@ -105,6 +105,54 @@ def test_routing_from_the_answers(site):
     assert "Floor 3, HP LaserJet" in Entry.get(Entry.case == case).body_text
 
 
+def _shown(page: str) -> str:
+    return re.search(r'name="shown" value="([^"]*)"', page).group(1)
+
+
+def _field_hidden(page: str, field_id: str) -> bool:
+    tag = re.search(r'<[^>]*data-field="%s"[^>]*>' % field_id, page).group(0)
+    return " hidden" in tag
+
+
+def test_fields_a_pages_own_answers_show_come_back_before_going_on(site):
+    """Without the script: ticking equipment shows "Anything else about equipment?" on the same page."""
+    client = logged_in(site)
+    first = client.post(NEW_EMPLOYEE, {**PERSON, "direction": "next"}, form_page=NEW_EMPLOYEE)
+    base = draft_url(first)
+    assert _field_hidden(first.text, "equipment_notes") and "equipment_notes" not in _shown(first.text)
+    # With the script, the page's rules show it at once (test_portal_forms_browser.py).
+    assert 'data-rules=' in first.text and "/static/form_rules.js" in first.text
+    back = client.post(f"{base}/job", {**JOB, "shown": _shown(first.text), "direction": "next"},
+                       form_page=f"{base}/job")
+    assert back.status_code == 200 and back.url.endswith("/job")
+    assert "Your answers brought up more questions on this page" in back.text
+    assert not _field_hidden(back.text, "equipment_notes") and "equipment_notes" in _shown(back.text)
+    assert 'value="Konsulent"' in back.text  # the answers are kept
+    assert "job" not in FormDraft.get().done
+    on = client.post(f"{base}/job", {**JOB, "equipment_notes": "A second screen.", "shown": _shown(back.text),
+                                     "direction": "next"}, form_page=f"{base}/job")
+    assert on.url.endswith("/terms")
+    assert FormDraft.get().answers["equipment_notes"] == "A second screen."
+    # With nothing new to show, a page goes on at once.
+    again = client.post(f"{base}/job", {**JOB, "shown": _shown(back.text), "direction": "next"},
+                        form_page=f"{base}/job")
+    assert again.url.endswith("/terms")
+
+
+def test_a_field_a_rule_makes_required_is_not_called_optional(site):
+    start = "/forms/helpdesk-order-software"
+    client = logged_in(site)
+    page = client.get(start).text
+    label = re.search(r'<label for="manager_email">.*?</label>', page, re.S).group(0)
+    assert '<span class="optional">' in label  # optional while the cost is not known
+    refused = client.post(start, {"program": "Visio", "cost_band": "over_5000", "users": "3",
+                                  "justification": "Drawing network diagrams.", "direction": "next",
+                                  "shown": _shown(page)}, form_page=start)
+    assert refused.status_code == 400
+    label = re.search(r'<label for="manager_email">.*?</label>', refused.text, re.S).group(0)
+    assert '<span class="optional" hidden>' in label
+
+
 def order_software(client, cost_band: str, manager: str):
     """Fill the one page of "Order software" and submit it; the answer to the submit."""
     start = "/forms/helpdesk-order-software"
@@ -219,16 +267,45 @@ def test_files_of_a_form_become_attachments_of_the_case(site):
     assert [p.get_filename() for p in notice.iter_attachments()] == ["lønnsslipp.pdf"]
 
 
-def test_a_refused_page_stores_none_of_its_files(site):
-    from maild.store.models import Blob
-
+def test_a_file_chosen_on_a_refused_page_is_kept_shown_and_submitted(site):
+    start = "/forms/hr-other-question"
     client = logged_in(site)
-    blobs = Blob.select().count()
-    refused = client.post("/forms/hr-other-question", {"topic": "", "question": "", "direction": "next"},
-                          files=[("attachment", ("a.pdf", b"%PDF-1.4 unique bytes 8761", "application/pdf"))],
-                          form_page="/forms/hr-other-question")
+    refused = client.post(start, {"topic": "", "question": "Can I see my contract?", "direction": "next"},
+                          files=[("attachment", ("kontrakt.pdf", b"%PDF-1.4 unique bytes 8761", "application/pdf"))],
+                          form_page=start)
     assert refused.status_code == 400
-    assert Blob.select().count() == blobs and FormDraft.select().count() == 0
+    assert "Attached: kontrakt.pdf" in refused.text and 'name="remove_file"' in refused.text
+    assert "Can I see my contract?" in refused.text  # what was typed comes back too
+    draft = FormDraft.get()
+    assert [e["name"] for e in draft.files["attachment"]] == ["kontrakt.pdf"]
+    base = f"{start}/{draft.id}"
+    summary = client.post(f"{base}/ask", {"topic": "Contract", "question": "Can I see my contract?",
+                                          "direction": "next"}, form_page=f"{base}/ask")
+    assert summary.url.endswith("/summary") and "kontrakt.pdf" in summary.text
+    done = client.post(f"{base}/submit", {}, form_page=f"{base}/summary")
+    assert "/requests/" in done.url
+    case = Case.select().order_by(Case.id.desc()).get()
+    files = [a.filename for a in Attachment.select().join(Entry).where(Entry.case == case)]
+    assert files == ["kontrakt.pdf"]
+
+
+def test_a_kept_file_can_be_removed_or_replaced(site):
+    start = "/forms/hr-other-question"
+    client = logged_in(site)
+    client.post(start, {"topic": "", "question": "", "direction": "next"},
+                files=[("attachment", ("first.pdf", b"%PDF-1.4 first 1", "application/pdf"))], form_page=start)
+    draft = FormDraft.get()
+    base = f"{start}/{draft.id}"
+    # A new file on a single-file field takes the old one's place.
+    client.post(f"{base}/ask", {"topic": "", "question": "", "direction": "next"},
+                files=[("attachment", ("second.pdf", b"%PDF-1.4 second 2", "application/pdf"))],
+                form_page=f"{base}/ask")
+    assert [e["name"] for e in FormDraft.get().files["attachment"]] == ["second.pdf"]
+    kept = FormDraft.get().files["attachment"][0]
+    page = client.post(f"{base}/ask", {"topic": "Contract", "question": "Where is it?", "direction": "next",
+                                       "remove_file": f"attachment/{kept['sha256']}"}, form_page=f"{base}/ask")
+    assert page.url.endswith("/summary") and "second.pdf" not in page.text
+    assert FormDraft.get().files == {} and "attachment" not in FormDraft.get().answers
 
 
 def test_a_departments_own_links_show_beside_its_forms(site):

@@ -118,3 +118,51 @@ def test_something_broken_routes_by_the_answers_in_norwegian(site, page):
     page.wait_for_url(re.compile(r"done=created"))
     case = wait_until(lambda: Case.get_or_none())
     assert (case.department, case.priority, case.tags) == ("helpdesk", "high", ["hardware"])
+
+
+def test_a_pages_own_rules_apply_as_it_is_filled_in(site, page):
+    """Ticking equipment shows its follow-up question at once; a costly order makes the manager required."""
+    log_in(site, page)
+    page.goto(site.url + "/forms/hr-new-employee")
+    page.get_by_label("Full name").fill("Ola Nordmann")
+    page.get_by_label("Private email address").fill("ola@example.org")
+    page.get_by_label("First working day").fill("2027-01-04")
+    page.get_by_label("Permanent").check()
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_url(re.compile(r"/job$"))
+    notes = page.get_by_label("Anything else about equipment or access?")
+    assert not notes.is_visible()
+    page.get_by_label("Laptop").check()
+    assert notes.is_visible()
+    check(page, "page-2-follow-up-shown")
+    page.get_by_label("Laptop").uncheck()
+    assert not notes.is_visible()
+    page.get_by_label("Laptop").check()
+    page.get_by_label("Position title").fill("Konsulent")
+    page.get_by_label("Department or unit").fill("Lønn")
+    page.get_by_label("Manager's email address").fill("leder@example.org")
+    page.get_by_label("Bergen office").check()
+    notes.fill("A second screen, please.")
+    page.get_by_role("button", name="Continue to summary").click()
+    page.wait_for_url(re.compile(r"/summary$"))  # straight on: the script had shown the question
+    assert page.get_by_text("A second screen, please.").is_visible()
+
+    page.goto(site.url + "/forms/helpdesk-order-software")
+    optional = page.locator("label[for=manager_email] .optional")
+    assert optional.is_visible()
+    page.get_by_label("Licence cost per year").select_option("over_5000")
+    assert not optional.is_visible()
+    page.get_by_label("Licence cost per year").select_option("free")
+    assert optional.is_visible()
+
+
+def test_a_file_over_the_limit_is_refused_in_the_browser(site, page):
+    log_in(site, page)
+    page.goto(site.url + "/forms/hr-other-question")
+    assert page.get_by_text("At most 10 MB per file.").is_visible()
+    chooser = page.get_by_label("Attachment")
+    chooser.set_input_files({"name": "big.pdf", "mimeType": "application/pdf", "buffer": b"x" * (10 * 1024 * 1024 + 1)})
+    assert page.get_by_text("big.pdf is larger than 10 MB: choose a smaller file.").is_visible()
+    assert chooser.evaluate("input => input.files.length") == 0
+    chooser.set_input_files({"name": "small.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 small"})
+    assert page.get_by_text("big.pdf is larger").count() == 0

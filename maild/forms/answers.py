@@ -156,6 +156,38 @@ def visible_fields(page: Page, answers: Mapping[str, Any]) -> list[Field]:
     return fields
 
 
+def _named(condition: Condition | None) -> set[str]:
+    if condition is None:
+        return set()
+    return {condition.field} if condition.field else set().union(*(_named(t) for t in condition.terms))
+
+
+def page_fields(form: Form, page: Page, answers: Mapping[str, Any]) -> list[tuple[Field, bool, bool]]:
+    """The fields of ``page`` that show, or may show as it is filled in, as (field, shown, required).
+
+    As ``visible_fields``, a field reads the answers of earlier pages and of
+    the shown fields above it. A hidden field is listed only when its rule
+    names a field of this page: one hidden by an earlier page's answer cannot
+    appear here. ``required`` counts ``required_when``, so a field a rule
+    makes required is not called optional.
+    """
+    own = {field.id for field in page.fields}
+    effective = walk(form, answers, stop=page)[1]
+    states = []
+    for field in page.fields:
+        shown = _shows(field, effective)
+        if shown or _named(field.show_when) & own:
+            states.append((field, shown, shown and field.type != "help" and _required(field, effective)))
+        if shown and field.type != "help" and _answered(answers.get(field.id)):
+            effective[field.id] = answers[field.id]
+    return states
+
+
+def earlier_answers(form: Form, page: Page, answers: Mapping[str, Any]) -> dict:
+    """The answers of the shown fields of the pages before ``page``: what its conditions read from there."""
+    return walk(form, answers, stop=page)[1]
+
+
 def _required(field: Field, answers: Mapping[str, Any]) -> bool:
     return field.required or (field.required_when is not None and evaluate(field.required_when, answers))
 

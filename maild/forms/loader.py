@@ -63,8 +63,9 @@ WIDGETS = ("radio", "select")
 DEFAULT_MAX_LENGTH = {"text": 200, "textarea": 10000}
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-# Names the portal's form pages send beside the answers (portal/views/forms.py _CONTROL).
-RESERVED_IDS = frozenset({"csrf", "direction", "request"})
+# Names the portal's form pages send beside the answers (portal/views/forms.py _CONTROL):
+# the token, the way, the first page's key, the fields shown, and kept files to remove.
+RESERVED_IDS = frozenset({"csrf", "direction", "request", "shown", "remove_file"})
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,59}$")
 _OPTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$")
 

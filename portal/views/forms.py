@@ -29,6 +29,28 @@ MAX_FILES_PER_FIELD = 10
 _CONTROL = forms.RESERVED_IDS
 
 
+def script_rules(form, page, answers, states) -> dict | None:
+    """What ``static/form_rules.js`` needs to show a page's fields as it is filled in; None without rules.
+
+    ``states`` are the page's fields as ``forms.page_fields`` lists them. The
+    conditions are ``maild.forms.Condition`` as data, with the answers of
+    earlier pages they may read; the server decides again on every page sent.
+    """
+    fields = [f for f, _shown, _required in states]
+    if not any(f.show_when or f.required_when for f in fields):
+        return None
+
+    def condition(c):
+        if c is None:
+            return None
+        value = list(c.value) if isinstance(c.value, tuple) else c.value
+        return {"op": c.op, "field": c.field, "value": value, "terms": [condition(t) for t in c.terms]}
+
+    return {"earlier": forms.earlier_answers(form, page, answers),
+            "fields": [{"id": f.id, "type": f.type, "show": condition(f.show_when), "require": condition(f.required_when)}
+                       for f in fields]}
+
+
 def install(app, web) -> None:
     """Add the catalogue, page, summary and submit routes."""
     ctx = web.ctx
@@ -69,17 +91,23 @@ def install(app, web) -> None:
         index = ids.index(page.id) + step
         return pages[index] if 0 <= index < len(pages) else None
 
-    def show_page(form, page, draft, status=200, errors=None, raw=None, notice=""):
-        answers = dict(draft.answers) if draft else {}
+    def show_page(form, page, draft, status=200, errors=None, raw=None, notice="", answers=None, revealed=()):
+        """A form page; ``answers`` (the draft's by default) decide which fields show."""
+        answers = dict(answers if answers is not None else (draft.answers if draft else {}))
         pages = forms.visible_pages(form, answers)
         number = next((i for i, p in enumerate(pages, 1) if p.id == page.id), 1)
         action = f"/forms/{form.id}/{draft.id}/{page.id}" if draft else f"/forms/{form.id}"
         # The attempt's key for FAQ suggestions: the draft's id once there is a draft.
         key = draft.id if draft else deflection.key_or_new(bottle.request.params.get("request"))
+        # Every field is on the page, those hidden by a rule with ``hidden``:
+        # the script shows them as soon as an answer above calls for them.
+        states = forms.page_fields(form, page, answers)
         return web.render("form_page.html", status=status, form=form, page=page, number=number,
-                          count=len(pages), fields=forms.visible_fields(page, answers), answers=answers,
-                          raw=raw or {}, errors=errors or {}, action=action, notice=notice,
-                          files=(draft.files if draft else {}), first=number == 1, request_key=key)
+                          count=len(pages), states=states, answers=answers, raw=raw or {},
+                          errors=errors or {}, action=action, notice=notice, revealed=revealed,
+                          shown=" ".join(f.id for f, visible, _ in states if visible),
+                          rules=script_rules(form, page, answers, states), files=(draft.files if draft else {}),
+                          first=number == 1, request_key=key)
 
     @app.get("/forms/<form_id>")
     def start(form_id):
@@ -147,33 +175,54 @@ def install(app, web) -> None:
                              notice=web.gettext("The form was changed in a way we cannot accept. "
                                                 "Please check your answers."))
         answers, errors = forms.parse_page(form, page, data, language, draft.answers)
-        files, file_errors = read_files(page, {**draft.answers, **answers}, language)
+        removed = set(submitted.getall("remove_file"))
+        stored_files = {k: [e for e in v if f"{k}/{e['sha256']}" not in removed]
+                        for k, v in draft.files.items()}
+        uploads, file_errors = read_files(page, {**draft.answers, **answers}, language)
         errors.update(file_errors)
-        if errors and not going_back:
-            return show_page(form, page, None if new else draft, status=400, errors=errors, raw=data)
+        for field in page.fields:
+            if uploads.get(field.id):
+                kept = stored_files.get(field.id, []) if field.multiple else []
+                fresh = [e for e in uploads[field.id] if e["sha256"] not in {k["sha256"] for k in kept}]
+                if len(kept) + len(fresh) > MAX_FILES_PER_FIELD:
+                    errors[field.id] = web.gettext("Too many files.")
+                    fresh = fresh[:MAX_FILES_PER_FIELD - len(kept)]
+                stored_files[field.id] = kept + [{k: v for k, v in e.items() if k != "data"} for e in fresh]
         merged = {k: v for k, v in draft.answers.items() if k not in known}
         merged.update({k: v for k, v in answers.items() if k not in errors})
-        stored_files = {k: v for k, v in draft.files.items() if k not in files or files[k] is None}
-        for field_id, entries in files.items():
-            if entries is not None:
-                stored_files[field_id] = [{k: v for k, v in e.items() if k != "data"} for e in entries]
         for field_id, entries in stored_files.items():
-            if field_id in known:
+            if field_id in known and entries:
                 merged[field_id] = [e["name"] for e in entries]
+        # Without the script, fields a rule shows for this page's own answers
+        # were hidden when it was sent ("shown" lists what was on screen): the
+        # page comes back with them instead of going on past them.
+        revealed = []
+        if "shown" in submitted:
+            on_screen = set(submitted.get("shown", "").split())
+            revealed = [f.id for f, visible, _ in forms.page_fields(form, page, merged)
+                        if visible and f.id not in on_screen]
+        errors = {k: v for k, v in errors.items() if k not in revealed}
+        refused = bool(errors or revealed) and not going_back
         draft.answers = forms.clean(form, merged)
-        draft.files = {k: v for k, v in stored_files.items() if k in draft.answers}
-        done = [p for p in draft.done if p != page.id]
-        if not errors:
-            done.append(page.id)
-        draft.done = done
+        draft.files = {k: v for k, v in stored_files.items() if v and k in draft.answers}
+        draft.done = [p for p in draft.done if p != page.id] + ([] if errors or revealed else [page.id])
         draft.updated_at = utcnow()
+        notice = web.gettext("Your answers brought up more questions on this page. "
+                             "Please look at them before you go on.") if revealed and not errors else ""
+        if refused and new and not draft.files:
+            # Nothing to keep yet: no draft is made for a first page sent back.
+            return show_page(form, page, None, status=400 if errors else 200, errors=errors, raw=data,
+                             answers=merged, notice=notice, revealed=revealed)
         with ctx.db.atomic():
-            # Files are stored only with a page that is kept: a refused page
-            # leaves nothing behind in the store.
-            for entries in files.values():
+            # Files accepted are kept even when the page is refused, so that
+            # the person need not choose them again.
+            for entries in uploads.values():
                 for e in entries or ():
                     Blob.insert(sha256=e["sha256"], size=e["size"], data=e["data"]).on_conflict_ignore().execute()
             draft.save(force_insert=new)
+        if refused:
+            return show_page(form, page, draft, status=400 if errors else 200, errors=errors, raw=data,
+                             answers=merged, notice=notice, revealed=revealed)
         target = neighbour(form, draft.answers, page, -1 if going_back else 1)
         if going_back and target is None:
             target = page
@@ -181,7 +230,11 @@ def install(app, web) -> None:
         redirect(f"/forms/{form.id}/{draft.id}/{where}", 303)
 
     def read_files(page, answers, language):
-        """Uploads of the page's visible file fields: field id -> entries with their bytes (None: none sent)."""
+        """Uploads of the page's visible file fields: field id -> entries with their bytes (None: none sent).
+
+        A field with a file refused has an error and no entries; the other
+        fields' files are accepted.
+        """
         found, errors = {}, {}
         for field in forms.visible_fields(page, answers):
             if field.type != "file":
