@@ -4,7 +4,12 @@ Answers live in a ``FormDraft`` between pages, so back and forward lose
 nothing and no JavaScript is needed; a page is shown only when every visible
 page before it was answered (a page skipped by URL sends the person back).
 Every rule is evaluated here on the server by ``maild.forms``: a field hidden
-by a rule is ignored even when a tampered page submits it. Submitting opens
+by a rule is ignored even when a tampered page submits it. A field that a
+rule on the same page may show is sent hidden, and ``static/form_rules.js``
+shows it as the page is filled in; without the script the page comes back
+with the fields its answers showed (the hidden ``shown`` input says what was
+on screen) instead of going on past them. Files accepted on a refused page
+are kept in the draft and listed with a box to remove them. Submitting opens
 the case through ``cases.open_case``, as mail does, with the answers kept as
 JSON on the first entry and as readable text in it and in the mails.
 """
