@@ -69,7 +69,14 @@ def test_new_employee_over_three_pages_with_back_and_forward(site):
     assert "Ola Nordmann" in entry.body_text and "Bergen office" in entry.body_text
     manager = Person.get(Person.email == "leder@example.org")
     assert Participant.select().where((Participant.case == case) & (Participant.person == manager)).exists()
-    assert FormDraft.select().count() == 0
+    sent = FormDraft.get()  # kept without its answers, so that Back can say where it went
+    assert (sent.sent_case, sent.answers, sent.files) == (case.id, {}, {})
+    back = client.get(f"{base}/summary")
+    assert back.status_code == 200
+    assert f"This request has already been sent as SD-{case.id}." in back.text
+    assert f'href="/requests/{case.id}"' in back.text
+    twice = client.post(f"{base}/submit", form_page=f"{base}/job")
+    assert twice.status_code == 200 and "already been sent" in twice.text and Case.select().count() == 1
     ack = site.wait_for_mail("kari@example.org", "New employee")
     assert "Bergen office" in ack.get_body(("plain",)).get_content()
     notice = site.wait_for_mail("hr-agent@example.test", "New employee")

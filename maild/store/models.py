@@ -275,6 +275,9 @@ class FormDraft(BaseModel):
     done = JSONField(default=list)  # ids of the pages validated so far
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow, index=True)
+    # Once sent: the case it opened (answers and files are then cleared), so
+    # that the browser's Back says where the request went instead of 404.
+    sent_case = IntegerField(null=True)
 
 
 class Approval(BaseModel):

@@ -23,7 +23,7 @@ import bottle
 
 from maild import approvals, cases, deflection, forms, people
 from maild.mail.message import Part
-from maild.store.models import Blob, FormDraft, utcnow
+from maild.store.models import Blob, Case, FormDraft, utcnow
 from portal import auth
 from portal.render import download_filename
 from portal.web import current, redirect, require_login
@@ -72,6 +72,11 @@ def install(app, web) -> None:
         if draft is None:
             bottle.abort(404)
         return draft
+
+    def already_sent(form, draft):
+        """The page a sent draft's URLs show: where the request went, never a second case."""
+        case = Case.get_or_none(Case.id == draft.sent_case)
+        return web.render("form_sent.html", form=form, case=case)
 
     def page_or_404(form, page_id: str):
         for page in form.pages:
@@ -139,6 +144,8 @@ def install(app, web) -> None:
         person = require_login()
         form = form_or_404(form_id)
         draft = draft_or_404(form, draft_id, person)
+        if draft.sent_case is not None:
+            return already_sent(form, draft)
         if page_id == "summary":
             return summary(form, draft)
         page = page_or_404(form, page_id)
@@ -154,6 +161,8 @@ def install(app, web) -> None:
         person = require_login()
         form = form_or_404(form_id)
         draft = draft_or_404(form, draft_id, person)
+        if draft.sent_case is not None:
+            return already_sent(form, draft)
         if page_id == "submit":
             return submit(form, draft, person)
         page = page_or_404(form, page_id)
@@ -327,6 +336,7 @@ def install(app, web) -> None:
             for approver in routing.approvers:
                 approvals.ask(ctx, case, approver, source="form", now=now)
             deflection.mark_submitted(draft.id)
-            draft.delete_instance()
+            draft.sent_case, draft.answers, draft.files, draft.updated_at = case.id, {}, {}, now
+            draft.save()
         ctx.outbox_wakeup.set()
         redirect(f"/requests/{case.id}?done=created", 303)
