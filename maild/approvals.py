@@ -10,8 +10,10 @@ They may also decide under *My approvals* in the portal. Every way ends in
 
 While an approval is pending the case waits (``awaiting_approval``). The last
 approval continues it: a form's case gets the assignee its routing named, and
-the agents are told of it as of a new case. A rejection closes the case,
-cancels the approvals still to come and tells the requester why. Every
+the agents are told of it as of a new case. A rejection of a form's
+approval closes the case, cancels the approvals still to come and tells the
+requester why; a rejection of an approval an agent asked for tells the
+agents and leaves the case open, no longer waiting. Every
 decision is an entry (who, when, how, comment); the requester and the
 assignee are told. A job reminds an approver once after ``[approvals]
 remind_after_days`` and gives up after ``expire_after_days``, telling the
@@ -229,12 +231,26 @@ def decide(ctx, approval: Approval, decision: str, *, via: str, comment: str = "
         else:
             final = True
             _carry_on(ctx, case, now)
-    else:
-        # Closing cancels the approvals still to come; the requester's mail
-        # about the rejection says it is closed.
+    elif approval.source == "form":
+        # The form's rule put the request on hold for this approval: closing
+        # cancels the approvals still to come, and the requester's mail about
+        # the rejection says it is closed.
         cases.close(ctx, case, by=approver, now=now, notify_customer=False)
-    notify.approval_decided(ctx, case, approval, request_entry(case), final=final, now=now)
+    else:
+        # An agent's question: the answer is theirs to act on. The case stays
+        # as it was, only no longer waiting; the approvals after this one are
+        # cancelled, as they would approve what was just rejected.
+        _stop_waiting(case, now)
+    notify.approval_decided(ctx, case, approval, request_entry(case), final=final, now=now,
+                            tell_requester=decision == "approve" or approval.source == "form")
     return True
+
+
+def _stop_waiting(case: Case, now) -> None:
+    Approval.update(state="cancelled", decided_at=now).where(
+        (Approval.case == case.id) & (Approval.state == "pending")).execute()
+    Case.update(awaiting_approval=False, updated_at=now).where(Case.id == case.id).execute()
+    case.awaiting_approval, case.updated_at = False, now
 
 
 def withdraw(ctx, approval: Approval, *, by, now=None) -> bool:

@@ -301,13 +301,14 @@ def _approval_agents(ctx, case: Case, approval, *, everyone: bool) -> list[Perso
     return agents
 
 
-def approval_decided(ctx, case: Case, approval, entry: Entry | None, *, final: bool, now) -> None:
-    """Tell the requester and the agents of a decision.
+def approval_decided(ctx, case: Case, approval, entry: Entry | None, *, final: bool, now,
+                     tell_requester: bool = True) -> None:
+    """Tell the requester (unless not ``tell_requester``) and the agents of a decision.
 
     The last approval hands the case to the agents as a new one (the
     assignee, else the notify list): they were not told while it waited.
     """
-    for person in [case.requester] if may_mail(ctx, case.requester.email) else []:
+    for person in [case.requester] if tell_requester and may_mail(ctx, case.requester.email) else []:
         _send(ctx, case, person, audience="customer", event="approval_decided", kind="approval_decided",
               now=now, auto_submitted="auto-generated", approval=approval, final=final)
     for agent in _approval_agents(ctx, case, approval, everyone=final):

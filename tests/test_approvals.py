@@ -53,9 +53,12 @@ def new_case(ctx, subject="New laptop", body="My laptop is five years old.") -> 
     return Case.select().order_by(Case.id.desc()).get()
 
 
-def ask(ctx, case, *approvers, now=None, question="") -> list[Approval]:
+def ask(ctx, case, *approvers, now=None, question="", source="agent") -> list[Approval]:
+    """Ask for approvals as an agent does, or (``source="form"``) as a form's rule does."""
+    by = AGENT if source == "agent" else ""
     with ctx.db.atomic():
-        return [approvals.ask(ctx, Case.get_by_id(case.id), a, requested_by=AGENT, question=question, now=now)
+        return [approvals.ask(ctx, Case.get_by_id(case.id), a, source=source, requested_by=by, question=question,
+                              now=now)
                 for a in approvers]
 
 
@@ -167,7 +170,7 @@ def test_a_form_case_waits_unseen_and_gets_its_routed_assignee_once_approved(ctx
 
 def test_a_rejection_closes_the_case_cancels_the_rest_and_tells_the_requester(ctx):
     case = new_case(ctx)
-    first, second = ask(ctx, case, BOSS, CFO)
+    first, second = ask(ctx, case, BOSS, CFO, source="form")
     assert decide(ctx, first, "reject", via="link", comment="Not this year.")
     assert [(a.state, a.decided_via) for a in approvals.of_case(case)] == [("rejected", "link"), ("cancelled", "")]
     case = Case.get_by_id(case.id)
@@ -177,6 +180,19 @@ def test_a_rejection_closes_the_case_cancels_the_rest_and_tells_the_requester(ct
     assert not mails("closed")  # one mail says both
     assert [m.recipient for m in mails("approval_request")] == [BOSS]  # the second is never asked
     assert not decide(ctx, second, "approve")
+
+
+def test_rejecting_an_approval_an_agent_asked_for_tells_the_agent_and_leaves_the_case_open(ctx):
+    case = new_case(ctx)
+    first, second = ask(ctx, case, BOSS, CFO)
+    assert decide(ctx, first, "reject", via="link", comment="Too dear.")
+    assert [a.state for a in approvals.of_case(case)] == ["rejected", "cancelled"]
+    case = Case.get_by_id(case.id)
+    assert case.status != "closed" and not case.awaiting_approval
+    assert not mails("approval_decided", "kari@example.org") and not mails("closed")
+    told = text_of(mails("approval_decided", AGENT)[0])
+    assert "rejected by boss@example.org" in told and "stays open" in told and "Too dear." in told
+    assert [m.recipient for m in mails("approval_request")] == [BOSS]
 
 
 def test_closing_a_waiting_case_cancels_its_approvals(ctx):
@@ -289,7 +305,7 @@ def test_approve_by_reply_with_a_comment(ctx):
 
 def test_reject_by_reply_closes_the_case(ctx):
     case = new_case(ctx)
-    ask(ctx, case, BOSS)
+    ask(ctx, case, BOSS, source="form")
     raw, to = approver_reply(mails("approval_request")[0], "REJECT", more="Use the spare one.")
     deliver(ctx, raw, rcpt=(to,), mail_from=BOSS)
     assert Case.get_by_id(case.id).status == "closed"
@@ -393,6 +409,15 @@ def ask_on_site(site, *approvers) -> tuple[Case, list[Approval]]:
     deliver(ctx, make_mail(sender="kari@example.org", subject="New laptop", body="Five years old."))
     case = Case.get()
     return case, ask(ctx, case, *approvers)
+
+
+def test_the_approver_is_told_who_hears_of_a_rejection(site):
+    """A rejection of an agent's question closes nothing, and the approver's page does not say it does."""
+    case, (approval,) = ask_on_site(site, BOSS)
+    path = approval_path(site, approval, "reject").split("?")[0]
+    done = Client(site).post(path, {"decision": "reject"}, token="")
+    assert "Rejected. The agent who asked has been told." in done.text and "request is closed" not in done.text
+    assert Case.get_by_id(case.id).status != "closed"
 
 
 def test_a_link_shows_a_confirmation_and_only_its_post_decides(site):

@@ -61,7 +61,7 @@ def install(app, web) -> None:
         if approval is None or approval.approver != person.email or approval.asked_at is None:
             bottle.abort(404)
         decision, decided = _decide(ctx, approval, "portal")
-        redirect(f"/approvals?done={approvals.DECISIONS[decision] if decided else 'late'}", 303)
+        redirect(f"/approvals?done={_outcome(approval, decision, decided)}", 303)
 
     def signed_or_404(approval_id: str, signature: str) -> Approval:
         approval = approvals.signed_approval(ctx, route_id(approval_id), signature)
@@ -83,7 +83,7 @@ def install(app, web) -> None:
         decision, decided = _decide(ctx, approval, "link")
         approval = Approval.get_by_id(approval.id)  # as decided, by this POST or an earlier one
         return web.render("approval.html", chosen="", signature=signature,
-                          done=approvals.DECISIONS[decision] if decided else "late", v=view(approval))
+                          done=_outcome(approval, decision, decided), v=view(approval))
 
     @app.post("/agent/cases/<case_id>/approvals/<approval_id>/withdraw")
     def withdraw(case_id, approval_id):
@@ -117,3 +117,13 @@ def install(app, web) -> None:
                              values={"approval-approver": address, "approval-question": question})
         ctx.outbox_wakeup.set()
         redirect(f"/agent/cases/{case.id}?done=approval#approvals", 303)
+
+
+def _outcome(approval: Approval, decision: str, decided: bool) -> str:
+    """What the approver's page says: approved; rejected (a form's request, now closed); rejected for
+    the agent who asked (the case stays open); or late, when it was already decided."""
+    if not decided:
+        return "late"
+    if decision == "reject" and approval.source != "form":
+        return "rejected_for_agent"
+    return approvals.DECISIONS[decision]
