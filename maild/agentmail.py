@@ -51,7 +51,7 @@ def process(ctx, delivery, parts) -> Entry:
         # Files alone are sent on; with commands and no text they are a
         # signature's logo more often than not, and stay internal.
         if case.status == "closed" and not parsed.has("close"):
-            cases.reopen(ctx, case, by=agent, now=now, reason=f"Reopened by {agent.email}'s reply.")
+            cases.reopen(ctx, case, by=agent, now=now, how="agent_mail")
         entry = cases.agent_reply(ctx, case, agent, parsed.text, **common)
         relayed = True
     elif parts:

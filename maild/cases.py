@@ -113,13 +113,20 @@ def event(case: Case, text: str, now, author: Person | None = None, public: bool
                         created_at=now)
 
 
-def reopen(ctx, case: Case, *, by: Person | None = None, now=None, reason: str = "Reopened by a reply.") -> None:
-    """Reopen a closed case and tell the assignee."""
+# How a case was reopened: the entry it gets, and the agents' mail says the same.
+REOPENED = {"customer_mail": "Reopened by a reply from {who}.",
+            "customer_portal": "Reopened by {who} in the portal.",
+            "agent_mail": "Reopened by {who}'s reply.",
+            "agent_portal": "Reopened by {who} in the portal."}
+
+
+def reopen(ctx, case: Case, *, by: Person | None = None, now=None, how: str = "customer_mail") -> None:
+    """Reopen a closed case and tell the assignee (else the notify list) who did it and how (``REOPENED``)."""
     now = now or utcnow()
     Case.update(status="open", closed_at=None, updated_at=now).where(Case.id == case.id).execute()
     case.status, case.closed_at, case.updated_at = "open", None, now
-    event(case, reason, now, author=by)
-    notify.case_reopened(ctx, case, now=now)
+    event(case, REOPENED[how].format(who=by.email if by else "someone"), now, author=by)
+    notify.case_reopened(ctx, case, by=by, how=how, now=now)
 
 
 def _closing(case: Case, now) -> None:
@@ -189,7 +196,7 @@ def customer_message(ctx, case: Case, person: Person, body_text: str, parts=(), 
     entry = add_message(ctx, case, author=person, body_text=body_text, parts=parts, now=now,
                         notify_agents=not reopening)
     if reopening:
-        reopen(ctx, case, by=person, now=now)
+        reopen(ctx, case, by=person, now=now, how="customer_portal")
         notify.customer_replied(ctx, case, entry, now=now)
     return entry
 

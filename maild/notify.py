@@ -174,11 +174,11 @@ def customer_replied(ctx, case: Case, entry: Entry, *, now, files=None) -> None:
               author=entry.author, files=files, references=references)
 
 
-def case_reopened(ctx, case: Case, *, now) -> None:
-    """Tell the assignee (else the notify list) that a reply reopened the case."""
-    for agent in _agents_to_tell(ctx, case, exclude=None):
+def case_reopened(ctx, case: Case, *, by: Person | None, how: str, now) -> None:
+    """Tell the assignee (else the notify list), but not the one who did it, who reopened the case and how."""
+    for agent in _agents_to_tell(ctx, case, exclude=by):
         _send(ctx, case, agent, audience="agent", event="reopened", kind="reopened", now=now,
-              auto_submitted="auto-generated")
+              auto_submitted="auto-generated", by=by, how=how)
 
 
 def case_closed(ctx, case: Case, *, now, exclude: Person | None = None) -> None:

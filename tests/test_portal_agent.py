@@ -179,6 +179,24 @@ def test_close_reopen_status_assign_move_and_add_participant_change_the_case(sit
         assert event in hr_page, event
 
 
+def test_an_agents_reopen_says_who_reopened_it_and_how(site):
+    case = open_case_by_mail(site)
+    with site.ctx.db.atomic():
+        second = Person.create(email="second@example.test", name="Second Agent", role="agent")
+        Membership.create(person=second, department="helpdesk")
+        Case.update(assignee=second).where(Case.id == case.id).execute()
+        cases.close(site.ctx, Case.get_by_id(case.id))
+    client = logged_in(site, AGENT)
+    path = f"/agent/cases/{case.id}"
+    assert "The case is open again." in client.post(f"{path}/reopen", {}, form_page=path).text
+    told = site.wait_for_mail("second@example.test", "Printer on floor 3")
+    text = " ".join(told.get_body(("plain",)).get_content().split())
+    assert f"was reopened by {AGENT} in the portal." in text and "reply from the customer" not in text
+    assert f"Reopened by {AGENT} in the portal." in client.get(path).text
+    # The one who reopened it is not told of it.
+    assert not Outbox.select().where((Outbox.kind == "reopened") & (Outbox.recipient == AGENT)).exists()
+
+
 def test_the_case_page_shows_the_match_trace_of_each_inbound_message(site):
     case = open_case_by_mail(site)
     deliver(site.ctx, make_mail(subject=f"Re: [SD#{case.id}] Printer on floor 3", body="Still jams."))

@@ -116,7 +116,9 @@ def test_reply_to_closed_case_reopens_within_window(ctx):
     reply = deliver(ctx, make_mail(subject=f"Re: [SD#{case.id}] Printer is broken"))
     assert reply.case_id == case.id
     assert Case.get_by_id(case.id).status == "open"
-    assert Outbox.select().where(Outbox.kind == "reopened").count() == 1
+    (told,) = Outbox.select().where(Outbox.kind == "reopened")
+    assert b"was reopened by a reply from the customer" in bytes(told.raw)
+    assert Entry.select().where((Entry.case == case) & (Entry.body_text == "Reopened by a reply from kari@example.org.")).exists()
 
 
 def test_reply_to_case_closed_long_ago_opens_linked_case(ctx):

@@ -78,7 +78,7 @@ def install(app, web) -> None:
         person, case = agent_case(web, case_id)
         if case.status == "closed":
             with ctx.db.atomic():
-                cases.reopen(ctx, case, by=person)
+                cases.reopen(ctx, case, by=person, how="agent_portal")
         done(case, "reopened")
 
     @app.post("/agent/cases/<case_id>/status")
