@@ -18,7 +18,7 @@ import jinja2
 
 from maild import attachments, bounces, people
 from maild.context import BODY, SUBJECT
-from maild.mail import signing
+from maild.mail import quotes, signing
 from maild.mail.compose import Outgoing, ascii_address
 from maild.mail.subject import case_subject, clean_header_text
 from maild.outbound import outbox
@@ -222,7 +222,7 @@ def agent_replied(ctx, case: Case, entry: Entry, *, now, files=None) -> None:
     for person in _customers(ctx, case, exclude=agent):
         _send(ctx, case, person, audience="customer", event="agent_reply", kind="agent_reply", now=now,
               auto_submitted="", entry=entry, agent=agent, files=files, from_name=name,
-              references=references)
+              references=references, sign_off=not quotes.signed_off(entry.body_text, agent.name or ""))
 
 
 def note_added(ctx, case: Case, entry: Entry, *, now, files=None) -> None:

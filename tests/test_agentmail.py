@@ -155,6 +155,18 @@ def test_commands_with_only_a_signature_logo_send_nothing_to_the_customer(ctx):
     assert Case.get_by_id(case.id).assignee.email == AGENT
 
 
+def test_the_department_signs_a_reply_only_when_the_agent_did_not(ctx):
+    case, notice = new_case(ctx)
+    raw, to = agent_mail(notice, "Try switching it off and on again.\n\nMvh\nAgnes")
+    deliver(ctx, raw, rcpt=(to,), mail_from=AGENT)
+    signed = parsed(Outbox.get(Outbox.kind == "agent_reply")).get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "Mvh\nAgnes\n\n--" in signed and "Agnes Agent, Helpdesk" not in signed
+    raw, to = agent_mail(notice, "It should work now.")
+    deliver(ctx, raw, rcpt=(to,), mail_from=AGENT)
+    unsigned = parsed(Outbox.select().where(Outbox.kind == "agent_reply").order_by(Outbox.id.desc()).get())
+    assert "It should work now.\n\nAgnes Agent, Helpdesk" in unsigned.get_body(("plain",)).get_content().replace("\r\n", "\n")
+
+
 def test_an_html_only_reply_is_relayed_as_text(ctx):
     case, notice = new_case(ctx)
     message = email.message.EmailMessage(policy=email.policy.SMTP)

@@ -812,3 +812,18 @@ def test_the_portal_folds_with_the_same_function():
     imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
     imported += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
     assert not [name for name in imported if name.split(".")[0] == "portal"]
+
+
+@pytest.mark.parametrize("text, name, expected", [
+    ("Try again.\n\nMvh\nOla", "Ola Nordmann", True),
+    ("Try again.\n\nOla", "Ola Nordmann", True),
+    ("Try again.\nBest regards,\nAgnes Agent", "Agnes Agent", True),
+    ("Fixed.\n\nMed vennlig hilsen\nOla Nordmann, IT", "", True),
+    ("Fixed.\nThanks, Ola", "", True),
+    ("Try again.", "Ola Nordmann", False),
+    ("Ola will fix it tomorrow.", "Ola Nordmann", False),
+    ("Thanks for your patience while we look at it.", "Ola Nordmann", False),
+    ("", "", False),
+])
+def test_a_reply_with_its_own_sign_off_is_recognised(text, name, expected):
+    assert quotes.signed_off(text, name) is expected

@@ -4,7 +4,8 @@ Two callers, one concept. The portal folds quoted history for display
 (``split_quoted``; presentation only, the full text stays stored, MAIL_RULES
 59). The mail daemon relays an agent's reply to the customer and must send
 only what the agent wrote (``reply_text``): no quoted notification, no
-signature, no "Sent from my iPhone".
+signature, no "Sent from my iPhone"; and it adds the agent's name and
+department only when the reply has no sign-off of its own (``signed_off``).
 
 Reply headers come from mail-parser-reply (MAIL_RULES 60) with our own
 patterns where it falls short; the search is bounded in time (MAIL_RULES 61).
@@ -355,3 +356,30 @@ def _without_footers(lines: list[str]) -> list[str]:
             break
         lines = _trimmed(lines[:-1])
     return lines
+
+
+# Closings that end a letter, in the languages replies come in: "Regards",
+# "Best wishes", "Thanks", "Mvh", "Med vennlig hilsen", "Hilsen", "Takk".
+_CLOSING = re.compile(
+    r"^(?:(?:best|kind|warm|many)\s+)?(?:regards|wishes|thanks)\b|^(?:thank you|cheers|sincerely|yours)\b"
+    r"|^(?:med\s+)?(?:vennlig|venlig|beste)\s+hilsen\b|^(?:hilsen|mvh|vh|takk|tusen takk|hälsningar)\b"
+    r"|^med vänliga hälsningar\b|^(?:viele|liebe|beste)\s+grüße\b|^mfg\b",
+    re.IGNORECASE)
+_SIGN_OFF_LINES = 3
+_CLOSING_WORDS = 4
+
+
+def signed_off(text: str, name: str = "") -> bool:
+    """Whether a reply ends with a sign-off of its own: a closing or the writer's name in its last lines.
+
+    The customer then reads no second signature under the agent's own
+    "Mvh Ola" (the department's is added only without one).
+    """
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()][-_SIGN_OFF_LINES:]
+    names = {name.strip().lower(), (name.split() or [""])[0].lower()} - {""}
+    for line in lines:
+        words = line.strip(" ,.!-\u2013").lower()
+        # A closing is a short line of its own: "Thanks, Ola", not "Thanks for waiting, it works now".
+        if (_CLOSING.match(words) and len(words.split()) <= _CLOSING_WORDS) or words.split(",")[0].strip() in names:
+            return True
+    return False
