@@ -88,6 +88,7 @@ class Client:
         self.site = site
         self.http = requests.Session()
         self.last = None
+        self.landed = ""  # where the last login went
 
     def get(self, path: str, **kwargs) -> requests.Response:
         """GET a path of the portal (redirects followed unless told)."""
@@ -128,7 +129,9 @@ class Client:
         page = self.get(path)
         assert page.status_code == 200 and address.lower() in page.text
         answer = self.post(path, token=CSRF.search(page.text).group(1))
-        assert answer.status_code == 200 and answer.url.endswith("/requests"), answer.url
+        # Agents and admins start at the queue, everyone else at My requests.
+        assert answer.status_code == 200 and answer.url.endswith(("/requests", "/agent")), answer.url
+        self.landed = answer.url[len(self.site.url):]
 
 
 def logged_in(site: Site, address: str = "kari@example.org") -> Client:

@@ -179,6 +179,16 @@ def test_close_reopen_status_assign_move_and_add_participant_change_the_case(sit
         assert event in hr_page, event
 
 
+def test_an_agent_lands_on_the_queue_and_a_customer_on_my_requests(site):
+    case = open_case_by_mail(site)
+    agent = logged_in(site, AGENT)
+    assert agent.landed == "/agent"
+    assert logged_in(site, KARI).landed == "/requests"
+    assert agent.get("/login").url.endswith("/agent")
+    # Where a person was going is kept: a link from a mail still goes to its case.
+    assert agent.get(f"/login?next=/agent/cases/{case.id}").url.endswith(f"/agent/cases/{case.id}")
+
+
 def test_an_agents_reopen_says_who_reopened_it_and_how(site):
     case = open_case_by_mail(site)
     with site.ctx.db.atomic():

@@ -48,7 +48,7 @@ def log_in(site, page, address: str, language: str = "en") -> None:
     mail = wait_until(lambda: len(links()) > before and links())[-1]
     page.goto(LINK.search(mail.get_body(("plain",)).get_content()).group(1))
     page.get_by_role("main").get_by_role("button", name=confirm).click()
-    page.wait_for_url(re.compile(r"/requests$"))
+    page.wait_for_url(re.compile(r"/agent$"))  # an agent starts at the queue
 
 
 def test_an_agent_works_a_case_in_the_browser(site, page, tmp_path):

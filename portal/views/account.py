@@ -15,7 +15,7 @@ import bottle
 from maild import bounces, notify, people
 from maild.store.models import Person, utcnow
 from portal import auth
-from portal.web import current, redirect, safe_next
+from portal.web import current, redirect, safe_next, staff_departments
 
 # What the portal takes as an email address: one @, a dot in the domain, nothing that
 # could end an address in a header. Also used for the participants agents add.
@@ -45,10 +45,15 @@ def install(app, web) -> None:
     ctx = web.ctx
 
     def login_page(status=200, **values):
-        next_path = safe_next(bottle.request.params.get("next", ""))
+        next_path = safe_next(bottle.request.params.get("next", ""), "")
         return web.render("login.html", status=status, next=next_path, **values)
 
+    def home(person: Person) -> str:
+        # An agent starts at the queue, a customer at their own requests.
+        return "/agent" if staff_departments(ctx.config, person) else "/requests"
+
     def log_in(person: Person, next_path: str):
+        """Start a session and go to ``next_path``, or to the person's home when none was asked for."""
         # A new id at login: a cookie planted before it is worth nothing after (MAIL_RULES 72).
         sid = auth.start_session(person)
         state = current()
@@ -58,19 +63,19 @@ def install(app, web) -> None:
         lang = bottle.request.get_cookie("lang")
         if lang in ("en", "nb") and not person.language:
             Person.update(language=lang).where(Person.id == person.id).execute()
-        redirect(next_path, 303)
+        redirect(next_path or home(person), 303)
 
     @app.get("/login")
     def login_form():
         if current().person is not None:
-            redirect(safe_next(bottle.request.params.get("next", "")))
+            redirect(safe_next(bottle.request.params.get("next", ""), "") or home(current().person))
         return login_page()
 
     @app.post("/login")
     def login_with_password():
         email = bottle.request.forms.getunicode("email", "").strip().lower()
         password = bottle.request.forms.getunicode("password", "")
-        next_path = safe_next(bottle.request.forms.getunicode("next", ""))
+        next_path = safe_next(bottle.request.forms.getunicode("next", ""), "")
         errors = {}
         if not ADDRESS.match(email):
             errors["email"] = web.gettext("Enter your email address, like name@example.org.")
@@ -125,7 +130,7 @@ def install(app, web) -> None:
             person = people.find_or_create(email)
             # The link arrived: the address works, whatever an old bounce said.
             bounces.wrote_again(ctx, person)
-        log_in(person, "/requests")
+        log_in(person, "")
 
     @app.post("/logout")
     def log_out():
