@@ -396,7 +396,15 @@ def main(argv=None) -> int:
     from maild.forms import FormError
 
     try:
-        return args.func(config, args)
+        status = args.func(config, args)
+        sys.stdout.flush()  # a reader gone shows here, not in Python's own flush at exit
+        return status
+    except BrokenPipeError:
+        # The reader went away (`sensedesk spool list | head`): stop quietly.
+        # Python's own flush at exit would fail again, so stdout goes to
+        # /dev/null first (as the signal module's documentation advises).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except FormError as exc:  # an intake form the portal cannot load (sensedesk check lists them all)
         print(f"sensedesk: {exc}", file=sys.stderr)
         return EX_CONFIG

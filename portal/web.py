@@ -30,7 +30,7 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src '
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 # Pages for machines (a monitor's health check): no session, no cookie.
-SESSIONLESS = frozenset({"/healthz"})
+SESSIONLESS = frozenset({"/healthz", "/favicon.ico"})
 
 # POSTs whose URL carries an HMAC over what they change: no CSRF token needed.
 SIGNED_POSTS = ("/unsubscribe/", "/approval/")

@@ -70,6 +70,18 @@ def test_init_is_idempotent_and_ingest_opens_a_case(config_file):
     assert sorted(r["state"] for r in sent) == ["sent", "sent"]  # maildir transport
 
 
+def test_a_listing_whose_reader_goes_away_stops_quietly(config_file):
+    """`sensedesk spool list | head` used to end in a BrokenPipeError traceback."""
+    config = config_file()
+    run(config, "init")
+    run(config, "ingest", "--to", "helpdesk@example.test", stdin=make_mail())
+    listing = subprocess.Popen(SENSEDESK + ["--config", str(config), "spool", "list"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    listing.stdout.close()  # the reader is gone before a line is written
+    _, stderr = listing.communicate(timeout=60)
+    assert listing.returncode == 1 and b"Traceback" not in stderr and b"BrokenPipe" not in stderr, stderr
+
+
 def test_ingest_the_same_message_twice_is_one_case(config_file):
     config = config_file()
     run(config, "init")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import re
 
+import pytest
 from conftest import deliver, wait_until
 from mailfactory import make_mail
 from portalkit import Client, logged_in
@@ -416,3 +417,11 @@ def test_a_forged_forwarded_for_does_not_escape_the_rate_limit(site):
     codes = [client.post("/login/link", {"email": f"q{i}@example.org"}, token=token,
                          headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(22)]
     assert 429 in codes  # every request still counts against the one real peer
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_site_has_an_icon(site):
+    answer = Client(site).get("/favicon.ico")
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "image/x-icon"
+    assert answer.content[:4] == b"\x00\x00\x01\x00" and "Set-Cookie" not in answer.headers
+    assert '<link rel="icon" href="/favicon.ico">' in Client(site).get("/").text

@@ -40,6 +40,13 @@ def install(app, web) -> None:
         response.set_header("Cache-Control", "public, max-age=3600")
         return response
 
+    @app.get("/favicon.ico")
+    def favicon():
+        # Browsers ask for it on every site whatever the page links to.
+        response = bottle.static_file("favicon.ico", root=str(STATIC), mimetype="image/x-icon")
+        response.set_header("Cache-Control", "public, max-age=86400")
+        return response
+
     @app.get("/theme.css")
     def theme():
         # Values were checked by the configuration (colours, font): safe in CSS.
