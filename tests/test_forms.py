@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime
 import tomllib
 from pathlib import Path
 
@@ -287,6 +288,31 @@ def test_date_bounds_in_norwegian():
     assert parse({"day": "2024-12-31"}, "nb")[1]["day"] == "Datoen kan ikke være før 01.01.2025."
 
 
+def test_a_date_may_be_bound_by_today_or_by_an_earlier_date():
+    doc = document()
+    fields = doc["pages"][0]["fields"]
+    fields.insert(fields.index(field_of(doc, "day")) + 1, {"id": "until", "type": "date", "label": text("Until"),
+                                                            "min_date": "field:day", "max_date": "2030-06-30"})
+    fields.append({"id": "needed", "type": "date", "label": text("Needed by"), "min_date": "today"})
+    form = make(doc)
+    first = page(form, "first")
+    today = datetime.date(2026, 12, 3)
+
+    def errors(data, language="en"):
+        return forms.parse_page(form, first, {k: [v] for k, v in data.items()}, language, today=today)[1]
+
+    assert errors({"day": "2027-01-04", "until": "2027-01-03"})["until"] == "The date must be 2027-01-04 or later."
+    assert errors({"day": "2027-01-04", "until": "2027-01-03"}, "nb")["until"] == "Datoen kan ikke være før 04.01.2027."
+    assert "until" not in errors({"day": "2027-01-04", "until": "2027-01-04"})
+    assert "until" not in errors({"until": "2026-01-01"})  # no start given: nothing to compare with
+    assert errors({"needed": "2026-12-02"})["needed"] == "The date cannot be in the past."
+    assert errors({"needed": "2026-12-02"}, "nb")["needed"] == "Datoen kan ikke være tilbake i tid."
+    assert "needed" not in errors({"needed": "2026-12-03"})
+    # Checked again on submit, with the answers kept.
+    answers = {"category": "other", "day": "2027-01-04", "until": "2027-01-01", "needed": "2020-01-01"}
+    assert set(forms.validate(form, answers, "en", today=today)) >= {"first.until", "first.needed"}
+
+
 @pytest.mark.parametrize("field, value, ok", [
     ("contact", "per@example.no", True),
     ("contact", "Per.Hansen+desk@mail.example.no", True),
@@ -524,6 +550,10 @@ BAD = {
                             "greater than max_length"),
     "min-date-after-max": (change("@day.min_date", "2031-01-01"), "pages[1].fields.day.min_date", "later than"),
     "bad-min-date": (change("@day.min_date", "1.1.2025"), "pages[1].fields.day.min_date", "YYYY-MM-DD"),
+    "min-date-unknown-field": (change("@day.min_date", "field:start"), "pages[1].fields.day.min_date",
+                               "names no date field asked before"),
+    "min-date-not-a-date-field": (change("@day.max_date", "field:code"), "pages[1].fields.day.max_date",
+                                  "names no date field asked before"),
     "max-bytes-zero": (change("@files.max_bytes", 0), "pages[1].fields.files.max_bytes", "at least 1"),
     "required-not-bool": (change("@category.required", "yes"), "pages[1].fields.category.required",
                           "expected true or false"),

@@ -121,6 +121,21 @@ def _field_hidden(page: str, field_id: str) -> bool:
     return " hidden" in tag
 
 
+def test_an_end_before_its_start_and_a_needed_by_date_in_the_past_are_refused(site):
+    client = logged_in(site)
+    first = client.post(NEW_EMPLOYEE, {**PERSON, "direction": "next"}, form_page=NEW_EMPLOYEE)
+    base = draft_url(first)
+    client.post(f"{base}/job", {**JOB, "direction": "next"}, form_page=f"{base}/job")
+    early = client.post(f"{base}/terms", {"end_date": "2027-01-03", "hours_per_week": "20", "direction": "next"},
+                        form_page=f"{base}/terms")
+    assert early.status_code == 400 and "The date must be 2027-01-04 or later." in early.text
+    start = "/forms/helpdesk-order-software"
+    past = client.post(start, {"program": "Visio", "cost_band": "free", "users": "3",
+                               "justification": "Drawing network diagrams.", "needed_by": "2020-01-01",
+                               "direction": "next"}, form_page=start)
+    assert past.status_code == 400 and "The date cannot be in the past." in past.text
+
+
 def test_fields_a_pages_own_answers_show_come_back_before_going_on(site):
     """Without the script: ticking equipment shows "Anything else about equipment?" on the same page."""
     client = logged_in(site)

@@ -53,6 +53,8 @@ MESSAGES = {
     "date": ("Please give a valid date (YYYY-MM-DD).", "Oppgi en gyldig dato (DD.MM.ÅÅÅÅ)."),
     "date_min": ("The date must be {min} or later.", "Datoen kan ikke være før {min}."),
     "date_max": ("The date must be {max} or earlier.", "Datoen kan ikke være etter {max}."),
+    "date_past": ("The date cannot be in the past.", "Datoen kan ikke være tilbake i tid."),
+    "date_future": ("The date cannot be in the future.", "Datoen kan ikke være fram i tid."),
     "yesno": ("Please answer yes or no.", "Svar ja eller nei."),
     "files": ("Attach at most {n} file(s) here.", "Legg ved høyst {n} fil(er) her."),
     "file_size": ("{name} is too large: at most {limit} per file.",
@@ -224,8 +226,25 @@ def _range_problem(field: Field, value: float, language: str) -> str | None:
     return _say(key, language, **shown)
 
 
-def _problem(field: Field, value: Any, language: str) -> str | None:
-    """Why a typed answer is not acceptable for ``field``, or None."""
+def _date_bound(bound: str | None, answers: Mapping[str, Any], today: datetime.date | None) -> str | None:
+    """A date field's bound as YYYY-MM-DD: itself, today's date, or the earlier field's answer (None if unanswered)."""
+    if not bound:
+        return None
+    if bound == "today":
+        return (today or datetime.date.today()).isoformat()
+    if bound.startswith("field:"):
+        other = answers.get(bound[len("field:"):])
+        return other if isinstance(other, str) and _valid_date(other) else None
+    return bound
+
+
+def _problem(field: Field, value: Any, language: str, answers: Mapping[str, Any] | None = None,
+             today: datetime.date | None = None) -> str | None:
+    """Why a typed answer is not acceptable for ``field``, or None.
+
+    ``answers`` (the others given so far) and ``today`` (the site's date)
+    settle date bounds that name a field or "today".
+    """
     kind = field.type
     custom = localised(field.message, language) if field.message else ""
     if kind in ("text", "textarea"):
@@ -254,10 +273,13 @@ def _problem(field: Field, value: Any, language: str) -> str | None:
     elif kind == "date":
         if not isinstance(value, str) or not _valid_date(value):
             return _say("date", language)
-        if field.min_date and value < field.min_date:
-            return custom or _say("date_min", language, min=_date_text(field.min_date, language))
-        if field.max_date and value > field.max_date:
-            return custom or _say("date_max", language, max=_date_text(field.max_date, language))
+        low, high = (_date_bound(b, answers or {}, today) for b in (field.min_date, field.max_date))
+        if low and value < low:
+            return custom or (_say("date_past", language) if field.min_date == "today"
+                              else _say("date_min", language, min=_date_text(low, language)))
+        if high and value > high:
+            return custom or (_say("date_future", language) if field.max_date == "today"
+                              else _say("date_max", language, max=_date_text(high, language)))
     elif kind == "choice":
         if value not in [option.value for option in field.options]:
             return _say("choice", language)
@@ -313,7 +335,8 @@ _CONVERT = {
 _CONVERT_ERROR = {"number": "number", "date": "date", "yesno": "yesno"}
 
 
-def _parse(field: Field, raw: list[str], language: str) -> tuple[Any, str | None]:
+def _parse(field: Field, raw: list[str], language: str, answers: Mapping[str, Any],
+           today: datetime.date | None) -> tuple[Any, str | None]:
     """(typed value or None when empty, error or None) for one field's submitted strings."""
     if field.type == "multichoice":
         chosen = {v.strip() for v in raw if v.strip()}
@@ -332,12 +355,13 @@ def _parse(field: Field, raw: list[str], language: str) -> tuple[Any, str | None
             value = _CONVERT.get(field.type, str)(text)
         except ValueError:
             return None, _say(_CONVERT_ERROR[field.type], language)
-    problem = _problem(field, value, language)
+    problem = _problem(field, value, language, answers, today)
     return (None, problem) if problem else (value, None)
 
 
 def parse_page(form: Form, page: Page, data: Mapping[str, list[str]], language: str,
-               answers: Mapping[str, Any] | None = None) -> tuple[dict, dict[str, str]]:
+               answers: Mapping[str, Any] | None = None,
+               today: datetime.date | None = None) -> tuple[dict, dict[str, str]]:
     """(typed answers, errors by field id) for one submitted page.
 
     ``data`` maps field ids to the submitted strings; ``answers`` are the
@@ -345,7 +369,8 @@ def parse_page(form: Form, page: Page, data: Mapping[str, list[str]], language: 
     page's visible fields are read, in order, so a field may depend on one
     above it; anything submitted for a hidden field is ignored. Empty optional
     fields are left out. File fields are the portal's: their earlier answer is
-    kept for the conditions below them, and never checked here.
+    kept for the conditions below them, and never checked here. ``today`` is
+    the site's date, for bounds that say "today" (the machine's when not given).
     """
     answers = answers or {}
     effective = walk(form, answers, stop=page)[1]
@@ -359,7 +384,7 @@ def parse_page(form: Form, page: Page, data: Mapping[str, list[str]], language: 
                 effective[field.id] = answers[field.id]
             continue
         raw = data.get(field.id) or []
-        value, error = _parse(field, [raw] if isinstance(raw, str) else list(raw), language)
+        value, error = _parse(field, [raw] if isinstance(raw, str) else list(raw), language, effective, today)
         if error:
             errors[field.id] = error
         elif value is None:
@@ -383,7 +408,8 @@ def _size_text(size: int, language: str) -> str:
     return f"{_number_text(round(size / 1024, 1), language)} kB"
 
 
-def validate(form: Form, answers: Mapping[str, Any], language: str) -> dict[str, str]:
+def validate(form: Form, answers: Mapping[str, Any], language: str,
+             today: datetime.date | None = None) -> dict[str, str]:
     """Errors keyed "<page_id>.<field_id>" for a final submit; empty when all is well.
 
     Every visible field of every visible page is checked again: required
@@ -401,7 +427,7 @@ def validate(form: Form, answers: Mapping[str, Any], language: str) -> dict[str,
                 if _required(field, effective):
                     errors[key] = _say("required", language)
                 continue
-            problem = _problem(field, effective[field.id], language)
+            problem = _problem(field, effective[field.id], language, effective, today)
             if problem:
                 errors[key] = problem
     return errors

@@ -50,7 +50,8 @@ class Field:
     """One question (or, with type "help", a piece of text shown on the page).
 
     ``min``/``max`` bound numbers; dates are bounded by ``min_date``/``max_date``
-    ("YYYY-MM-DD"). ``widget`` is "radio" or "select" for choice fields and ""
+    ("YYYY-MM-DD", "today", or "field:<id>" for the answer to an earlier date
+    field, such as an end date that may not come before its start). ``widget`` is "radio" or "select" for choice fields and ""
     for every other type. ``help``, ``message`` and ``text`` are {} when not
     given. ``max_bytes`` is None when the field has no limit of its own.
     """

@@ -17,6 +17,7 @@ The format, in brief (``config/forms/*.toml`` are full examples)::
     [[pages.fields]]  id, type, label, help?, required?, required_when?, show_when?
                       text/textarea: min_length?, max_length?, pattern?, message?
                       number: min?, max?, message?    date: min_date?, max_date?, message?
+                      (a date's bound: YYYY-MM-DD, "today", or "field:<id>" of an earlier date)
                       choice: options, widget?        multichoice: options
                       file: multiple?, max_bytes?     help: text (label optional)
     [[routes]]        when?, department?, priority?, request_type?, assignee?, tags?, participants?
@@ -152,6 +153,18 @@ class _Reader:
             self.fail(where, f"expected a date as YYYY-MM-DD, got {value!r}")
         return value
 
+    def date_bound(self, where: str, value: Any, earlier: dict[str, Field]) -> str:
+        """A date's bound: YYYY-MM-DD, "today", or "field:<id>" naming a date field asked before."""
+        value = self.string(where, value).strip()
+        if value == "today":
+            return value
+        if value.startswith("field:"):
+            field = earlier.get(value[len("field:"):])
+            if field is None or field.type != "date":
+                self.fail(where, f"{value!r} names no date field asked before this one")
+            return value
+        return self.date(where, value)
+
     def text(self, where: str, value: Any, required: bool = True) -> dict[str, str]:
         """A text table {en = …, nb = …}: en required, nb falling back to en."""
         if value is None and not required:
@@ -252,8 +265,9 @@ class _Reader:
                 self.fail(f"{where}.min", f"greater than max ({data['min']} > {data['max']})")
         if kind == "date":
             for key in ("min_date", "max_date"):
-                f[key] = self.date(f"{where}.{key}", data[key]) if key in data else None
-            if f["min_date"] and f["max_date"] and f["min_date"] > f["max_date"]:
+                f[key] = self.date_bound(f"{where}.{key}", data[key], earlier) if key in data else None
+            literal = [f[k] for k in ("min_date", "max_date") if f[k] and f[k][0].isdigit()]
+            if len(literal) == 2 and f["min_date"] > f["max_date"]:
                 self.fail(f"{where}.min_date", f"later than max_date ({f['min_date']} > {f['max_date']})")
         if kind in DEFAULT_MAX_LENGTH:
             self.lengths(where, data, f, kind)

@@ -16,8 +16,10 @@ JSON on the first entry and as readable text in it and in the mails.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import mimetypes
+import zoneinfo
 
 import bottle
 
@@ -59,6 +61,10 @@ def script_rules(form, page, answers, states) -> dict | None:
 def install(app, web) -> None:
     """Add the catalogue, page, summary and submit routes."""
     ctx = web.ctx
+
+    def site_today() -> datetime.date:
+        # "today" in a form's date bounds is the site's day, not the server's (UTC).
+        return datetime.datetime.now(zoneinfo.ZoneInfo(ctx.config["site"]["timezone"])).date()
 
     def form_or_404(form_id: str) -> forms.Form:
         form = web.forms.get(form_id)
@@ -188,7 +194,7 @@ def install(app, web) -> None:
             return show_page(form, page, None if new else draft, status=400, raw=data,
                              notice=web.gettext("The form was changed in a way we cannot accept. "
                                                 "Please check your answers."))
-        answers, errors = forms.parse_page(form, page, data, language, draft.answers)
+        answers, errors = forms.parse_page(form, page, data, language, draft.answers, today=site_today())
         removed = set(submitted.getall("remove_file"))
         stored_files = {k: [e for e in v if f"{k}/{e['sha256']}" not in removed]
                         for k, v in draft.files.items()}
@@ -298,7 +304,7 @@ def install(app, web) -> None:
             return show_page(form, missing, draft, status=400,
                              notice=web.gettext("Please answer this page first."))
         answers = forms.clean(form, draft.answers)
-        errors = forms.validate(form, answers, language)
+        errors = forms.validate(form, answers, language, today=site_today())
         if errors:
             return summary(form, draft, status=400, errors=errors)
         routing = forms.route(form, answers)
