@@ -1,4 +1,4 @@
-"""``sensedesk check``: the configuration, the intake forms, the store, each connection and each running daemon.
+"""``sensedesk check``: the configuration, the intake forms, the logo, the store, each connection and each daemon.
 
 Nothing fails silently (SPEC 2.11): failed spool rows and dead outbox rows
 are reported here too, so an operator's routine check shows them.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import smtplib
 import ssl
+import urllib.request
 from pathlib import Path
 
 from maild import context, forms, health
@@ -109,6 +110,31 @@ def _check_forms(config) -> bool:
     return _line(True, "forms", f"{directory}: {len(found)} form(s): {counts or 'no departments'}")
 
 
+STATIC_DIR = Path(__file__).resolve().parent.parent / "portal" / "static"
+LOGO_TIMEOUT = 5
+
+
+def _check_logo(config) -> bool:
+    """The theme's logo is there: a file of the portal's /static/, or an image its address serves."""
+    url = config["portal.theme"]["logo_url"]
+    if url.startswith("/static/"):
+        name = url[len("/static/"):].split("?")[0]
+        found = (STATIC_DIR / name).resolve()
+        ok = found.is_file() and STATIC_DIR in found.parents
+        return _line(ok, "logo", f"{url}: " + ("found" if ok else f"no such file in {STATIC_DIR}"))
+    # Elsewhere on the site (served by the proxy in front) or on another host.
+    address = url if url.startswith("https://") else config["site"]["base_url"].rstrip("/") + url
+    request = urllib.request.Request(address, method="GET", headers={"User-Agent": "Sensedesk check"})
+    try:
+        with urllib.request.urlopen(request, timeout=LOGO_TIMEOUT) as answer:
+            kind = answer.headers.get_content_type()
+    except (OSError, ValueError) as exc:  # URLError and HTTPError are OSErrors
+        return _line(False, "logo", f"{address}: cannot fetch it: {exc}")
+    if not kind.startswith("image/"):
+        return _line(False, "logo", f"{address}: serves {kind}, not an image")
+    return _line(True, "logo", f"{address}: {kind}")
+
+
 def run(config) -> int:
     """Print one line per check; exit code 0 only when all pass."""
     _line(True, "config", f"{config.path}: {len(config.departments)} department(s), "
@@ -116,6 +142,8 @@ def run(config) -> int:
     results = [_line(bool(config.departments), "departments",
                      ", ".join(f"{d.slug} <{d.address}>" for d in config.departments) or "none configured")]
     results.append(_check_forms(config))
+    if config["portal.theme"]["logo_url"]:
+        results.append(_check_logo(config))
     results.append(_check_store(config))
     results.extend(_check_imap(account) for account in config.imap)
     results.append(_check_transport(config))

@@ -183,7 +183,11 @@ def cmd_outbox(config, args) -> int:
 def cmd_user(config, args) -> int:
     """Add or update a person."""
     from maild import people
+    from maild.forms.definition import EMAIL
 
+    if not EMAIL.match(args.email.strip()):
+        print(f"{args.email}: not an email address (name@example.org)", file=sys.stderr)
+        return 2
     for slug in args.dept:
         if config.department(slug) is None:
             print(f"--dept {slug}: no such department in {config.path}", file=sys.stderr)

@@ -29,6 +29,9 @@ from portal import auth, i18n
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
+# A host (and port) as a CSP source may name it: nothing that could end the directive.
+_HOST = re.compile(r"^[A-Za-z0-9.-]+(?::[0-9]{1,5})?$")
+
 # Pages for machines (a monitor's health check): no session, no cookie.
 SESSIONLESS = frozenset({"/healthz", "/favicon.ico"})
 
@@ -80,6 +83,10 @@ class Web:
         # The __Host- prefix pins the cookie to this host and path /, Secure only (RFC 6265bis 4.1.3.2).
         self.cookie = "__Host-sd" if self.secure else "sd"
         self.forms: dict = {}  # intake forms by id, set by create_app
+        # A logo on another host is the one image the pages may load from elsewhere.
+        logo = urlsplit(self.config["portal.theme"]["logo_url"])
+        self.csp = CSP.replace("img-src 'self' data:", f"img-src 'self' data: https://{logo.netloc}") \
+            if logo.scheme == "https" and _HOST.match(logo.netloc) else CSP
         self.translations = {language: i18n.load(language) for language in i18n.LANGUAGES}
         self.envs = {language: self._environment(language) for language in i18n.LANGUAGES}
 
@@ -149,7 +156,7 @@ class Web:
         if "X-Frame-Options" not in response.headers:
             response.set_header("X-Frame-Options", "DENY")
         if "Content-Security-Policy" not in response.headers:
-            response.set_header("Content-Security-Policy", CSP)
+            response.set_header("Content-Security-Policy", self.csp)
         if not self.ctx.db.is_closed():
             self.ctx.db.close()
 

@@ -144,9 +144,45 @@ def test_user_add_and_check(config_file, capture):
                 "--dept", "helpdesk", "--password", env={"SENSEDESK_PASSWORD": "correct horse"})
     assert added.returncode == 0 and b"per@example.test: agent in helpdesk" in added.stdout
     assert run(config, "user", "add", "x@example.test", "--dept", "nope").returncode == 2
+    for bad in ("not-an-address", "per@", "per hansen@example.test", "<per@example.test>"):
+        refused = run(config, "user", "add", bad)
+        assert refused.returncode == 2 and b"not an email address" in refused.stderr, bad
     checked = run(config, "check")
     assert checked.returncode == 0, checked.stdout
     assert b"ok   smtp_out" in checked.stdout and b"ok   store" in checked.stdout
+
+
+def test_check_says_whether_the_logo_is_there(config_file, tmp_path):
+    import http.server
+    import threading
+
+    class Images(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the name http.server calls)
+            found = self.path == "/logo.png"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "image/png" if found else "text/html")
+            self.end_headers()
+            self.wfile.write(b"\x89PNG" if found else b"<p>Not found</p>")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Images)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    site = f"http://127.0.0.1:{server.server_port}"
+    try:
+        for logo, line in (("/static/favicon.ico", b"ok   logo: /static/favicon.ico: found"),
+                           ("/static/nope.png", b"FAIL logo: /static/nope.png: no such file"),
+                           ("/static/../../README.md", b"FAIL logo"),
+                           ("/logo.png", b"ok   logo: " + site.encode() + b"/logo.png: image/png"),
+                           ("/missing.png", b"FAIL logo: " + site.encode() + b"/missing.png: cannot fetch it")):
+            config = config_file(site={"base_url": site}, **{"portal.theme": {"logo_url": logo}})
+            run(config, "init")
+            checked = run(config, "check")
+            assert line in checked.stdout, (logo, checked.stdout)
+            assert (checked.returncode == 1) == line.startswith(b"FAIL"), checked.stdout
+    finally:
+        server.shutdown()
 
 
 def test_check_reports_an_unreachable_relay(config_file):

@@ -425,3 +425,11 @@ def test_the_site_has_an_icon(site):
     assert answer.status_code == 200 and answer.headers["Content-Type"] == "image/x-icon"
     assert answer.content[:4] == b"\x00\x00\x01\x00" and "Set-Cookie" not in answer.headers
     assert '<link rel="icon" href="/favicon.ico">' in Client(site).get("/").text
+
+
+@pytest.mark.settings(portal={"theme": {"logo_url": "https://cdn.example.org/logo.png"}})
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_logo_on_another_host_is_allowed_by_the_pages_policy(site):
+    answer = Client(site).get("/")
+    assert "img-src 'self' data: https://cdn.example.org;" in answer.headers["Content-Security-Policy"]
+    assert '<img src="https://cdn.example.org/logo.png"' in answer.text
