@@ -164,7 +164,8 @@ def ask(ctx, case: Case, approver: str, *, source: str = "agent", requested_by: 
         Case.update(awaiting_approval=True, updated_at=now).where(Case.id == case.id).execute()
         case.awaiting_approval = True
     who = f" by {requested_by}" if requested_by else " by the form"
-    cases.event(case, f"Approval by {approver} requested{who}.", now, public=False)
+    cases.event(case, f"Approval by {approver} requested{who}.", now, public=False,
+                change=f"approval_asked:{approver}")
     _ask_next(ctx, case, now)
     return approval
 
@@ -223,7 +224,8 @@ def decide(ctx, approval: Approval, decision: str, *, via: str, comment: str = "
     approval.state, approval.decided_at, approval.decided_via, approval.comment = state, now, via, comment
     approver = people.find_or_create(approval.approver, now=now)
     text = f"{state.capitalize()} by {approval.approver} {VIAS[via]}."
-    cases.event(case, text + (f"\n\n{comment}" if comment else ""), now, author=approver, public=True)
+    cases.event(case, text + (f"\n\n{comment}" if comment else ""), now, author=approver, public=True,
+                change=f"{state}:{approval.approver}")
     final = False
     if decision == "approve":
         if current(case) is not None:

@@ -107,10 +107,16 @@ def add_message(ctx, case: Case, *, author: Person, subject: str = "", body_text
     return entry
 
 
-def event(case: Case, text: str, now, author: Person | None = None, public: bool = True) -> Entry:
-    """Record a status or assignment change as an entry."""
+# The changes a customer's history shows, as quiet lines in their language
+# (templates/portal/_change.html): the kind before any ":<value>".
+CUSTOMER_CHANGES = ("closed", "reopened", "solved", "status", "moved", "approval_asked", "approved", "rejected")
+
+
+def event(case: Case, text: str, now, author: Person | None = None, public: bool = True,
+          change: str = "") -> Entry:
+    """Record a status or assignment change as an entry; ``change`` names it for the customer's history."""
     return Entry.create(case=case, kind="event", public=public, author=author, body_text=text,
-                        created_at=now)
+                        created_at=now, change=change[:255])
 
 
 # How a case was reopened: the entry it gets, and the agents' mail says the same.
@@ -125,7 +131,7 @@ def reopen(ctx, case: Case, *, by: Person | None = None, now=None, how: str = "c
     now = now or utcnow()
     Case.update(status="open", closed_at=None, updated_at=now).where(Case.id == case.id).execute()
     case.status, case.closed_at, case.updated_at = "open", None, now
-    event(case, REOPENED[how].format(who=by.email if by else "someone"), now, author=by)
+    event(case, REOPENED[how].format(who=by.email if by else "someone"), now, author=by, change="reopened")
     notify.case_reopened(ctx, case, by=by, how=how, now=now)
 
 
@@ -144,7 +150,7 @@ def close(ctx, case: Case, *, by: Person | None = None, now=None, notify_custome
         return
     now = now or utcnow()
     _closing(case, now)
-    event(case, "Closed.", now, author=by)
+    event(case, "Closed.", now, author=by, change="closed")
     if notify_customer:
         notify.case_closed(ctx, case, now=now)
 
@@ -167,9 +173,13 @@ def visible_case(person: Person, case_id: int) -> Case | None:
 
 
 def public_entries(case: Case):
-    """What a customer sees of a case's history: public messages and replies, oldest first."""
-    return (Entry.select().where((Entry.case == case) & (Entry.public == True)  # noqa: E712
-                                 & Entry.kind.in_(("message", "reply")))
+    """What a customer sees of a case's history, oldest first: public messages and replies, and the
+    changes of ``CUSTOMER_CHANGES`` (closed, moved, waiting …), which are recorded whoever may see them."""
+    changes = Entry.change.in_(CUSTOMER_CHANGES)
+    for kind in CUSTOMER_CHANGES:
+        changes |= Entry.change.startswith(kind + ":")
+    said = (Entry.public == True) & Entry.kind.in_(("message", "reply"))  # noqa: E712
+    return (Entry.select().where((Entry.case == case) & (said | ((Entry.kind == "event") & changes)))
             .order_by(Entry.created_at, Entry.id))
 
 
@@ -207,7 +217,7 @@ def mark_solved(ctx, case: Case, person: Person, now=None) -> None:
     if case.status == "closed":
         return
     _closing(case, now)
-    event(case, "Marked as solved by the customer.", now, author=person)
+    event(case, "Marked as solved by the customer.", now, author=person, change="solved")
     notify.case_closed(ctx, case, now=now, exclude=person)
 
 
@@ -255,7 +265,7 @@ def set_status(ctx, case: Case, status: str, *, by: Person | None = None, now=No
         reopen(ctx, case, by=by, now=now, reason=f"Reopened by {by.email}." if by else "Reopened.")
     Case.update(status=status, updated_at=now).where(Case.id == case.id).execute()
     case.status, case.updated_at = status, now
-    event(case, f"Status set to {status}.", now, author=by, public=False)
+    event(case, f"Status set to {status}.", now, author=by, public=False, change=f"status:{status}")
 
 
 def assign(ctx, case: Case, agent: Person | None, *, by: Person | None = None, now=None) -> None:
@@ -280,7 +290,8 @@ def move(ctx, case: Case, department, *, by: Person | None = None, now=None) -> 
     case.department, case.updated_at = department.slug, now
     if "assignee" in changes:
         case.assignee = None
-    event(case, f"Moved from {old} to {department.slug}.", now, author=by, public=False)
+    event(case, f"Moved from {old} to {department.slug}.", now, author=by, public=False,
+          change=f"moved:{department.slug}")
 
 
 def add_cc(ctx, case: Case, person: Person, *, by: Person | None = None, now=None) -> None:

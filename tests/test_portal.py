@@ -16,7 +16,7 @@ from conftest import deliver, wait_until
 from mailfactory import make_mail
 from portalkit import Client, logged_in
 
-from maild import cases
+from maild import approvals, cases
 from maild.store.models import Attachment, Case, Entry, LoginLink, Outbox, Person, PortalSession, RateEvent, utcnow
 from portal import auth
 
@@ -433,3 +433,29 @@ def test_a_logo_on_another_host_is_allowed_by_the_pages_policy(site):
     answer = Client(site).get("/")
     assert "img-src 'self' data: https://cdn.example.org;" in answer.headers["Content-Security-Policy"]
     assert '<img src="https://cdn.example.org/logo.png"' in answer.text
+
+
+def test_the_customers_history_shows_what_happened_to_the_case_as_quiet_lines(site):
+    deliver(site.ctx, make_mail(sender="kari@example.org", subject="Printer on floor 3", body="It jams."))
+    case = Case.get()
+    agent = Person.get(Person.email == "agent@example.test")
+    with site.ctx.db.atomic():
+        cases.set_status(site.ctx, Case.get_by_id(case.id), "pending", by=agent)
+        approvals.ask(site.ctx, Case.get_by_id(case.id), "boss@example.org", requested_by=agent.email)
+    with site.ctx.db.atomic():
+        approval = approvals.of_case(case)[0]
+        approvals.decide(site.ctx, approval, "approve", via="link")
+        cases.move(site.ctx, Case.get_by_id(case.id), site.ctx.config.department("hr"), by=agent)
+        cases.assign(site.ctx, Case.get_by_id(case.id), agent, by=agent)  # internal: not shown
+        cases.close(site.ctx, Case.get_by_id(case.id), by=agent)
+    kari = logged_in(site)
+    page = kari.get(f"/requests/{case.id}").text
+    lines = re.findall(r'<li class="event">(.*?) · <time', page)
+    assert lines == ["Waiting for an answer from you", "Approval asked of boss@example.org",
+                     "Approved by boss@example.org", "Moved to HR", "Closed"]
+    assert "agent@example.test" not in page
+    kari.post("/language", {"lang": "nb", "next": f"/requests/{case.id}"}, form_page="/requests")
+    page = kari.get(f"/requests/{case.id}").text
+    assert re.findall(r'<li class="event">(.*?) · <time', page) == [
+        "Venter på svar fra deg", "Godkjenning bedt om fra boss@example.org", "Godkjent av boss@example.org",
+        "Flyttet til HR", "Lukket"]
