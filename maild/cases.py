@@ -212,13 +212,15 @@ def customer_message(ctx, case: Case, person: Person, body_text: str, parts=(), 
 
 
 def mark_solved(ctx, case: Case, person: Person, now=None) -> None:
-    """The requester or a participant says the case is solved: close it, tell the others."""
+    """The requester or a participant says the case is solved: close it; confirm it to them, tell
+    the others on the case and the assignee (else the notify list)."""
     now = now or utcnow()
     if case.status == "closed":
         return
     _closing(case, now)
     event(case, "Marked as solved by the customer.", now, author=person, change="solved")
-    notify.case_closed(ctx, case, now=now, exclude=person)
+    notify.case_closed(ctx, case, now=now, solved_by=person)
+    notify.case_solved(ctx, case, person, now=now)
 
 
 # --------------------------------------------------------------------------- for agents (SPEC 3.4, 4)

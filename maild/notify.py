@@ -181,11 +181,22 @@ def case_reopened(ctx, case: Case, *, by: Person | None, how: str, now) -> None:
               auto_submitted="auto-generated", by=by, how=how)
 
 
-def case_closed(ctx, case: Case, *, now, exclude: Person | None = None) -> None:
-    """Tell the requester and participants (but the one who closed it) that the case is closed."""
+def case_closed(ctx, case: Case, *, now, exclude: Person | None = None, solved_by: Person | None = None) -> None:
+    """Tell the requester and participants (but ``exclude``) that the case is closed.
+
+    When a customer marked it ``solved_by`` themselves, their mail confirms
+    it and the others' says who did.
+    """
     for person in _customers(ctx, case, exclude=exclude):
         _send(ctx, case, person, audience="customer", event="closed", kind="closed", now=now,
-              auto_submitted="auto-generated")
+              auto_submitted="auto-generated", solved_by=solved_by)
+
+
+def case_solved(ctx, case: Case, person: Person, *, now) -> None:
+    """Tell the assignee (else the notify list) that a customer marked the case as solved."""
+    for agent in _agents_to_tell(ctx, case, exclude=person):
+        _send(ctx, case, agent, audience="agent", event="solved", kind="solved", now=now,
+              auto_submitted="auto-generated", solved_by=person)
 
 
 def site_sender(ctx, department: str = "") -> str:

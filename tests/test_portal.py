@@ -232,9 +232,19 @@ def test_mark_as_solved_closes_the_case_and_tells_the_others(site):
     assert Case.get_by_id(case.id).status == "closed"
     assert f"SD-{case.id}" in kari.get("/requests?status=closed").text
     assert f"SD-{case.id}" not in kari.get("/requests?status=active").text
-    site.wait_for_mail("ola@example.org", "Printer on floor 3")
-    closed = [o.recipient for o in Outbox.select().where(Outbox.kind == "closed")]
-    assert closed == ["ola@example.org"]  # not to the person who solved it
+    def said(address, words):
+        """The first mail to an address whose text says ``words``, waited for."""
+        def found():
+            texts = [" ".join(m.get_body(("plain",)).get_content().split()) for m in site.mails_to(address)]
+            return next((t for t in texts if words in t), None)
+        return wait_until(found)
+
+    assert said("ola@example.org", f"Kari Nordmann marked case SD-{case.id} as solved")  # the others: who did it
+    assert said("kari@example.org", f"You marked case SD-{case.id} as solved")  # the one who did: confirmed
+    # The agents hear of it too (nobody is assigned: the notify list).
+    assert said("agent@example.test", "was marked as solved by the customer kari@example.org")
+    closed = sorted(o.recipient for o in Outbox.select().where(Outbox.kind == "closed"))
+    assert closed == ["kari@example.org", "ola@example.org"]
 
 
 def test_downloads_are_attachments_never_rendered(site):
