@@ -281,7 +281,7 @@ def assign(ctx, case: Case, agent: Person | None, *, by: Person | None = None, n
 
 
 def move(ctx, case: Case, department, *, by: Person | None = None, now=None) -> None:
-    """Move the case to another department (an internal event records it)."""
+    """Move the case to another department (an internal event records it) and tell its notify list."""
     now = now or utcnow()
     old = case.department
     changes = {"department": department.slug, "updated_at": now}
@@ -294,6 +294,7 @@ def move(ctx, case: Case, department, *, by: Person | None = None, now=None) -> 
         case.assignee = None
     event(case, f"Moved from {old} to {department.slug}.", now, author=by, public=False,
           change=f"moved:{department.slug}")
+    notify.case_moved(ctx, case, ctx.config.department(old), by=by, now=now)
 
 
 def add_cc(ctx, case: Case, person: Person, *, by: Person | None = None, now=None) -> None:

@@ -192,6 +192,23 @@ def case_closed(ctx, case: Case, *, now, exclude: Person | None = None, solved_b
               auto_submitted="auto-generated", solved_by=solved_by)
 
 
+def case_moved(ctx, case: Case, old, *, by: Person | None, now) -> None:
+    """Tell the new department's notify list (and an assignee kept) of a case moved to it, with its request."""
+    dept = ctx.config.department(case.department)
+    bounces.refresh_staff(ctx)
+    agents = [case.assignee] if case.assignee_id else []
+    agents += [ctx.staff.get(a) or people.find_or_create(a) for a in (dept.notify if dept else ())]
+    first = Entry.select().where((Entry.case == case) & (Entry.kind == "message")).order_by(Entry.id).first()
+    seen = set()
+    for agent in agents:
+        if agent.id in seen or (by is not None and agent.id == by.id) or not may_mail(ctx, agent.email):
+            continue
+        seen.add(agent.id)
+        _send(ctx, case, agent, audience="agent", event="moved", kind="moved", now=now,
+              auto_submitted="auto-generated", entry=first, requester=case.requester, by=by,
+              old_department=old.name if old else "")
+
+
 def case_solved(ctx, case: Case, person: Person, *, now) -> None:
     """Tell the assignee (else the notify list) that a customer marked the case as solved."""
     for agent in _agents_to_tell(ctx, case, exclude=person):

@@ -171,6 +171,10 @@ def test_close_reopen_status_assign_move_and_add_participant_change_the_case(sit
     moved = post("move", department="hr")
     assert moved.url.endswith("/agent?done=moved") and "moved to another department" in moved.text
     assert Case.get_by_id(case.id).department == "hr"
+    # HR's notify list is told, in HR's language, with the request to act on.
+    told = " ".join(site.wait_for_mail("hr-agent@example.test", "Printer on floor 3").get_body(
+        ("plain",)).get_content().split())
+    assert f"Sak SD-{case.id} ble flyttet til HR fra Helpdesk av {AGENT}." in told and "It jams." in told
     assert client.get(path).status_code == 404  # no longer one of this agent's cases
     hr_page = logged_in(site, HR_AGENT).get(path).text
     # Every change is in the history the next agent reads.
