@@ -79,6 +79,11 @@ def open_case(ctx, *, department, requester: Person, subject: str, body_text: st
     known = notices.active(case.department, now) if acknowledge else []
     notify.case_opened(ctx, case, entry, acknowledge=acknowledge, now=now, files=files,
                        tell_agents=not awaiting_approval, known=known, by_mail=by_mail)
+    if not by_mail:
+        # A mail's Cc read the mail itself; people a form copied hear of it here, once.
+        for person in copied:
+            if person.id != requester.id:
+                notify.copied(ctx, case, entry, person, now=now)
     return case, entry
 
 

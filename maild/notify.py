@@ -163,6 +163,13 @@ def case_opened(ctx, case: Case, entry: Entry, *, acknowledge: bool, now, files=
     return notes
 
 
+def copied(ctx, case: Case, entry: Entry, person: Person, *, now) -> None:
+    """Tell a person a form's rule copied on a new case that they are on it, and what it asks."""
+    if may_mail(ctx, person.email):
+        _send(ctx, case, person, audience="customer", event="copied", kind="copied", now=now,
+              auto_submitted="auto-generated", entry=entry, requester=case.requester)
+
+
 def customer_replied(ctx, case: Case, entry: Entry, *, now, files=None) -> None:
     """Tell the assignee, else the notify list, of a customer's message."""
     files = attachments.for_entry(entry) if files is None else files

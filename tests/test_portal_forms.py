@@ -69,6 +69,10 @@ def test_new_employee_over_three_pages_with_back_and_forward(site):
     assert "Ola Nordmann" in entry.body_text and "Bergen office" in entry.body_text
     manager = Person.get(Person.email == "leder@example.org")
     assert Participant.select().where((Participant.case == case) & (Participant.person == manager)).exists()
+    # The manager the form copied is told so, once, in HR's language, with the request.
+    copied = " ".join(site.wait_for_mail("leder@example.org", "New employee").get_body(("plain",)).get_content().split())
+    assert "har sendt en henvendelse til HR og nevnt deg i den" in copied and "Ola Nordmann" in copied
+    assert Outbox.select().where((Outbox.recipient == "leder@example.org") & (Outbox.kind == "copied")).count() == 1
     sent = FormDraft.get()  # kept without its answers, so that Back can say where it went
     assert (sent.sent_case, sent.answers, sent.files) == (case.id, {}, {})
     back = client.get(f"{base}/summary")
@@ -198,7 +202,7 @@ def test_an_expensive_order_waits_for_its_approvals_in_order(site):
     assert Approval.get(Approval.position == 1).asked_at is not None
     assert Approval.get(Approval.position == 2).asked_at is None
     assert [(o.kind, o.recipient) for o in Outbox.select().where(Outbox.kind != "login_link").order_by(Outbox.id)] == [
-        ("ack", "kari@example.org"), ("approval_request", "leder@example.org")]
+        ("ack", "kari@example.org"), ("copied", "leder@example.org"), ("approval_request", "leder@example.org")]
 
 
 def test_naming_oneself_as_manager_through_a_plus_address_is_refused(site):
