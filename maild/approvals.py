@@ -296,7 +296,7 @@ def from_reply(ctx, delivery, common: dict) -> Entry:
     The mail is an internal entry either way. Its first line decides when it
     is ``APPROVE`` or ``REJECT`` (the rest is the comment); otherwise, or
     when the approval is no longer theirs to decide, the approver is told
-    how to decide instead.
+    how to decide instead; a decision is confirmed to them.
     """
     approval, msg = delivery.approval, delivery.msg
     case = approval.case
@@ -310,6 +310,10 @@ def from_reply(ctx, delivery, common: dict) -> Entry:
         _not_decided(ctx, case, approval, delivery, "unclear")
     elif decide(ctx, approval, decision, via="reply", comment=comment, now=delivery.now):
         delivery.record("approval", result=DECISIONS[decision], value=str(approval.id))
+        # A mail decided: the approver hears that it did (an automatic answer, so capped).
+        if not notify.over_auto_reply_cap(ctx, delivery.person.email, delivery.now):
+            notify.approval_confirmed(ctx, case, approval, delivery.person, url=link_url(ctx, approval),
+                                      now=delivery.now)
     else:
         delivery.record("approval", result=f"{decision} came too late: the approval is {approval.state}")
         _not_decided(ctx, case, approval, delivery, "closed")

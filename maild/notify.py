@@ -359,6 +359,14 @@ def approval_expired(ctx, case: Case, approval, *, days: int, now) -> None:
               auto_submitted="auto-generated", approval=approval, days=days)
 
 
+def approval_confirmed(ctx, case: Case, approval, approver: Person, *, url: str, now) -> None:
+    """Confirm to an approver that their mail decided the approval."""
+    if may_mail(ctx, approver.email):
+        _send(ctx, case, approver, audience="approver", event="approval_confirmed", kind="approval_confirmed",
+              now=now, auto_submitted="auto-replied", references=[], approval=approval, url=url,
+              message_id=ctx.signer.message_id(0, approver.id))
+
+
 def approval_not_decided(ctx, case: Case, approval, approver: Person, *, reason: str, url: str,
                          reply_to: str, now) -> None:
     """Tell an approver their mail decided nothing: ``unclear`` first line, or the approval is ``closed``.

@@ -310,6 +310,9 @@ def test_reject_by_reply_closes_the_case(ctx):
     deliver(ctx, raw, rcpt=(to,), mail_from=BOSS)
     assert Case.get_by_id(case.id).status == "closed"
     assert "Use the spare one." in text_of(mails("approval_decided", "kari@example.org")[0])
+    (confirmed,) = mails("approval_confirmed", BOSS)  # the approver hears their mail decided
+    assert "Rejected: New laptop" in str(parsed(confirmed)["Subject"])
+    assert "was recorded: you rejected it." in text_of(confirmed) and "Use the spare one." in text_of(confirmed)
 
 
 def test_a_reply_that_is_not_a_decision_decides_nothing_and_says_so(ctx):
