@@ -81,7 +81,7 @@ def _obey(ctx, case, agent: Person, command: commands.Command, now, done: list, 
             cases.close(ctx, case, by=agent, now=now)
             done.append("#close: closed; the requester and participants were told")
     elif name in ("open", "pending"):
-        cases.set_status(ctx, case, name, by=agent, now=now)
+        cases.set_status(ctx, case, name, by=agent, now=now, how="agent_mail")
         done.append(f"#{name}: status set to {name}")
     elif name == "assign":
         target = agent if argument.lower() == "me" else people.find(argument)

@@ -263,13 +263,14 @@ def add_note(ctx, case: Case, author: Person, body_text: str, *, parts=(), messa
     return entry
 
 
-def set_status(ctx, case: Case, status: str, *, by: Person | None = None, now=None) -> None:
-    """Set a case open or pending; closing and reopening have their own operations."""
+def set_status(ctx, case: Case, status: str, *, by: Person | None = None, now=None,
+               how: str = "agent_portal") -> None:
+    """Set a case open or pending (a closed one is reopened, ``how`` as ``REOPENED`` says)."""
     if status not in ("open", "pending"):
         raise ValueError(f"status must be open or pending, not {status!r}")
     now = now or utcnow()
     if case.status == "closed":
-        reopen(ctx, case, by=by, now=now, reason=f"Reopened by {by.email}." if by else "Reopened.")
+        reopen(ctx, case, by=by, now=now, how=how)
     Case.update(status=status, updated_at=now).where(Case.id == case.id).execute()
     case.status, case.updated_at = status, now
     event(case, f"Status set to {status}.", now, author=by, public=False, change=f"status:{status}")

@@ -13,6 +13,7 @@ import smtplib
 from conftest import deliver, wait_until
 from mailfactory import make_mail
 
+from maild import cases
 from maild.mail import commands
 from maild.mail.signing import read_reply_address, reply_address, reply_verifies
 from maild.store.models import Case, Entry, Outbox, Person
@@ -94,6 +95,17 @@ def test_close_closes_and_tells_the_customer_and_confirms_to_the_agent(ctx):
                      ("closed", "kari@example.org"), ("commands", AGENT)]
     text = parsed(Outbox.get(Outbox.kind == "commands")).get_body(("plain",)).get_content()
     assert "#close: closed" in text
+
+
+def test_open_by_mail_reopens_a_closed_case_and_says_it_was_the_agents_mail(ctx):
+    case, notice = new_case(ctx)
+    with ctx.db.atomic():
+        cases.close(ctx, Case.get_by_id(case.id))
+    raw, to = agent_mail(notice, "#open\nLooking at it again.")
+    row = deliver(ctx, raw, rcpt=(to,), mail_from=AGENT)
+    assert row.state == "processed", row.error
+    assert Case.get_by_id(case.id).status == "open"
+    assert Entry.select().where((Entry.case == case) & (Entry.body_text == f"Reopened by {AGENT}'s reply.")).exists()
 
 
 def test_commands_with_problems_are_listed_back(ctx):
