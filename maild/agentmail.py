@@ -105,6 +105,24 @@ def _obey(ctx, case, agent: Person, command: commands.Command, now, done: list, 
             return
         cases.add_cc(ctx, case, people.find_or_create(address, now=now), by=agent, now=now)
         done.append(f"#cc: {address} added")
+    elif name == "priority":
+        level = argument.lower()
+        if level not in cases.PRIORITIES:
+            problems.append(f"#priority {argument}: one of {', '.join(cases.PRIORITIES)}")
+            return
+        cases.set_details(ctx, case, priority=level, by=agent, now=now)
+        done.append(f"#priority: set to {level}")
+    elif name == "tag":
+        tag = argument.lower()
+        remove = tag.startswith("-")
+        tag = tag.lstrip("-")
+        if not cases.TAG.match(tag):
+            problems.append(f"#tag {argument}: a tag is lowercase letters, digits, - and _")
+            return
+        tags = set(case.tags or [])
+        tags = tags - {tag} if remove else tags | {tag}
+        cases.set_details(ctx, case, tags=tags, by=agent, now=now)
+        done.append(f"#tag: {tag} {'taken off' if remove else 'added'}")
     elif name == "approval":
         address = argument.strip("<>").lower()
         try:

@@ -8,10 +8,11 @@ it causes through ``notify`` in that same transaction (docs/architecture.md, pro
 from __future__ import annotations
 
 import datetime
+import re
 
 from maild import attachments, notices, notify, people, search
 from maild.mail.subject import base_subject, clean_header_text
-from maild.store import statements
+from maild.store import models, statements
 from maild.store.models import Approval, Case, Entry, MessageRef, Participant, Person, utcnow
 
 STATUSES = ("new", "open", "pending", "closed")
@@ -274,6 +275,47 @@ def set_status(ctx, case: Case, status: str, *, by: Person | None = None, now=No
     Case.update(status=status, updated_at=now).where(Case.id == case.id).execute()
     case.status, case.updated_at = status, now
     event(case, f"Status set to {status}.", now, author=by, public=False, change=f"status:{status}")
+
+
+PRIORITIES, REQUEST_TYPES = models.PRIORITIES, models.REQUEST_TYPES
+TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,59}$")
+
+
+def set_details(ctx, case: Case, *, priority: str | None = None, request_type: str | None = None,
+                tags=None, by: Person | None = None, now=None) -> list[str]:
+    """Change a case's priority, request type or tags (None: unchanged); one internal event says what.
+
+    Returns what changed, as the event says it. Values are checked by the
+    caller (``PRIORITIES``, ``REQUEST_TYPES``, ``TAG``); a wrong one here is a
+    programming error.
+    """
+    now = now or utcnow()
+    changes, said = {}, []
+    if priority is not None and priority != case.priority:
+        if priority not in PRIORITIES:
+            raise ValueError(f"priority {priority!r}")
+        changes["priority"] = priority
+        said.append(f"priority {priority}")
+    if request_type is not None and request_type != case.request_type:
+        if request_type and request_type not in REQUEST_TYPES:
+            raise ValueError(f"request type {request_type!r}")
+        changes["request_type"] = request_type
+        said.append(f"request type {request_type or 'none'}")
+    if tags is not None:
+        tags = sorted(set(tags))
+        if any(not TAG.match(t) for t in tags):
+            raise ValueError(f"tags {tags!r}")
+        if tags != sorted(case.tags or []):
+            changes["tags"] = tags
+            said.append(f"tags {', '.join(tags) or 'none'}")
+    if not changes:
+        return []
+    Case.update(updated_at=now, **changes).where(Case.id == case.id).execute()
+    for field, value in changes.items():
+        setattr(case, field, value)
+    case.updated_at = now
+    event(case, "Set " + "; ".join(said) + ".", now, author=by, public=False)
+    return said
 
 
 def assign(ctx, case: Case, agent: Person | None, *, by: Person | None = None, now=None) -> None:

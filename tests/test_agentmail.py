@@ -108,6 +108,22 @@ def test_open_by_mail_reopens_a_closed_case_and_says_it_was_the_agents_mail(ctx)
     assert Entry.select().where((Entry.case == case) & (Entry.body_text == f"Reopened by {AGENT}'s reply.")).exists()
 
 
+def test_priority_and_tags_by_mail(ctx):
+    case, notice = new_case(ctx)
+    raw, to = agent_mail(notice, "#note\n#priority HIGH\n#tag printer\n#tag floor-3\nNoted.")
+    deliver(ctx, raw, rcpt=(to,), mail_from=AGENT)
+    case = Case.get_by_id(case.id)
+    assert case.priority == "high" and case.tags == ["floor-3", "printer"]
+    raw, to = agent_mail(notice, "#note\n#tag -printer\n#priority soon\n#tag Not_A+tag\nMore.")
+    deliver(ctx, raw, rcpt=(to,), mail_from=AGENT)
+    case = Case.get_by_id(case.id)
+    assert case.priority == "high" and case.tags == ["floor-3"]
+    text = parsed(Outbox.select().where(Outbox.kind == "commands").order_by(Outbox.id.desc()).get()).get_body(
+        ("plain",)).get_content()
+    assert "#tag: printer taken off" in text and "#priority soon: one of low, normal, high, urgent" in text
+    assert "#tag Not_A+tag: a tag is lowercase letters" in text
+
+
 def test_commands_with_problems_are_listed_back(ctx):
     case, notice = new_case(ctx)
     raw, to = agent_mail(notice, "#assign me\n#cc ola@example.org\n#dept nowhere\n#frobnicate\n"

@@ -54,11 +54,10 @@ from typing import Any, NoReturn
 
 from maild.forms.definition import (EMAIL, PLACEHOLDER, ApprovalRule, Condition, Field, Form, Option, Page,
                                     Route)
+from maild.store.models import PRIORITIES, REQUEST_TYPES
 
 FIELD_TYPES = ("text", "textarea", "email", "phone", "number", "date", "choice", "multichoice",
                "yesno", "file", "person", "help")
-REQUEST_TYPES = ("incident", "service_request", "question", "change", "access")
-PRIORITIES = ("low", "normal", "high", "urgent")
 LANGUAGES = ("en", "nb")
 WIDGETS = ("radio", "select")
 DEFAULT_MAX_LENGTH = {"text": 200, "textarea": 10000}

@@ -10,6 +10,8 @@ Each command stands alone on its line, before any other text:
     #dept SLUG            move the case to another department
     #cc ADDRESS           add a participant
     #approval ADDRESS     ask a person to approve (after anyone already asked)
+    #priority LEVEL       low, normal, high or urgent
+    #tag NAME             add a tag (#tag -NAME takes it off)
 
 Blank lines between commands are allowed; the first other line starts the
 text. A line that starts with ``#`` but is not one of these is reported back
@@ -21,8 +23,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-NAMES = ("note", "close", "open", "pending", "assign", "dept", "cc", "approval")
-_WITH_ARGUMENT = {"assign", "dept", "cc", "approval"}
+NAMES = ("note", "close", "open", "pending", "assign", "dept", "cc", "approval", "priority", "tag")
+_WITH_ARGUMENT = {"assign", "dept", "cc", "approval", "priority", "tag"}
 _LINE = re.compile(r"^#([A-Za-z]+)(?:[ \t]+(\S+))?[ \t]*$")
 MAX_COMMANDS = 20
 

@@ -21,6 +21,12 @@ def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
+# A case's priority, most urgent last; and the kinds of request a form may set
+# and an agent may choose ("" when none was said).
+PRIORITIES = ("low", "normal", "high", "urgent")
+REQUEST_TYPES = ("incident", "service_request", "question", "change", "access")
+
+
 class JSONField(TextField):
     """A JSON document kept as text, so SQLite and PostgreSQL store it alike."""
 
@@ -107,7 +113,7 @@ class Case(BaseModel):
     requester = ForeignKeyField(Person, backref="requested", index=True)
     assignee = ForeignKeyField(Person, null=True, backref="assigned")
     linked_to = ForeignKeyField("self", null=True, backref="links")
-    priority = CharField(default="normal")  # low | normal | high | urgent
+    priority = CharField(default="normal")  # PRIORITIES
     request_type = CharField(default="")  # incident | service_request | question | … (from a form)
     tags = JSONField(default=list)
     created_at = DateTimeField(default=utcnow)
