@@ -374,3 +374,51 @@ def test_the_admin_retries_a_failed_spool_row_and_a_dead_outbox_row(site):
     assert admin.post("/agent/admin/outbox/999999/retry", form_page="/agent/admin").status_code == 404
     # An admin sees every case, as an agent of every department.
     assert admin.get(f"/agent/cases/{case.id}").status_code == 200
+
+
+def test_priority_type_and_tags_are_shown_and_edited_on_the_case(site):
+    case = open_case_by_mail(site)
+    client = logged_in(site, AGENT)
+    path = f"/agent/cases/{case.id}"
+    saved = client.post(f"{path}/details", {"priority": "urgent", "request_type": "incident",
+                                            "tags": "printer, Floor-3 printer"}, form_page=path)
+    assert "Priority, type and tags are saved." in saved.text
+    case = Case.get_by_id(case.id)
+    assert (case.priority, case.request_type, case.tags) == ("urgent", "incident", ["floor-3", "printer"])
+    assert '<a href="/agent?tag=printer" class="tag">printer</a>' in saved.text and "Incident" in saved.text
+    assert "Set priority urgent; request type incident; tags floor-3, printer." in saved.text  # the history
+    bad = client.post(f"{path}/details", {"priority": "asap", "request_type": "wish", "tags": "a+b"},
+                      form_page=path)
+    assert bad.status_code == 400 and bad.text.count('class="field-error"') == 3
+    assert 'value="a+b"' in bad.text  # what was typed comes back
+    assert Case.get_by_id(case.id).priority == "urgent"
+
+
+def test_the_queue_has_a_closed_tab_a_priority_column_order_and_filters(site):
+    first = open_case_by_mail(site, subject="Printer jams")
+    second = open_case_by_mail(site, subject="VPN is down")
+    third = open_case_by_mail(site, subject="Old laptop")
+    with site.ctx.db.atomic():
+        cases.set_details(site.ctx, Case.get_by_id(first.id), priority="low", tags=["printer"])
+        cases.set_details(site.ctx, Case.get_by_id(second.id), priority="urgent", request_type="incident")
+        cases.close(site.ctx, Case.get_by_id(third.id))
+    client = logged_in(site, AGENT)
+
+    def subjects(params):
+        page = client.get("/agent", params=params).text
+        return re.findall(r'<td class="subject"><a href="/agent/cases/\d+">([^<]+)</a>', page), page
+
+    listed, page = subjects({})
+    assert listed == ["VPN is down", "Printer jams"] and 'Closed <span class="count">(1)</span>' in page
+    assert 'data-label="Priority"><span class="priority priority-urgent">Urgent</span>' in page
+    assert subjects({"sort": "priority"})[0] == ["VPN is down", "Printer jams"]
+    with site.ctx.db.atomic():
+        cases.set_details(site.ctx, Case.get_by_id(first.id), priority="high")
+    assert subjects({"sort": "activity"})[0][0] == "Printer jams"  # touched last
+    assert subjects({"sort": "priority"})[0] == ["VPN is down", "Printer jams"]
+    assert subjects({"tab": "closed"})[0] == ["Old laptop"]
+    assert subjects({"tag": "printer"})[0] == ["Printer jams"]
+    assert subjects({"tag": "print"})[0] == []  # whole tags only
+    assert subjects({"type": "incident"})[0] == ["VPN is down"]
+    filtered = subjects({"type": "incident", "tab": "new"})[1]
+    assert 'href="/agent?tab=closed&amp;type=incident"' in filtered  # the tabs keep the filter

@@ -14,14 +14,26 @@ from __future__ import annotations
 import time
 
 import bottle
+from peewee import SQL, NodeList
+from peewee import Case as SqlCase
 
-from maild import approvals, notices, search
-from maild.store.models import Attachment, Case, Entry, Membership, Participant, Person, Spool, utcnow
+from maild import approvals, cases, notices, search
+from maild.store.models import (PRIORITIES, REQUEST_TYPES, Attachment, Case, Entry, Membership, Participant, Person,
+                                Spool, utcnow)
 from portal import downloads, history
 from portal.web import current, is_admin, page_number, require_login, route_id
 
 ACTIVE = ("new", "open", "pending")
-TABS = ("new", "open", "pending", "mine")
+TABS = ("new", "open", "pending", "mine", "closed")
+SORTS = ("activity", "priority")
+# Most urgent first when the queue is sorted by priority.
+_PRIORITY_RANK = SqlCase(Case.priority, [(p, i) for i, p in enumerate(reversed(PRIORITIES))], len(PRIORITIES))
+
+
+def _tagged(tag: str):
+    """Cases carrying ``tag``: its JSON string inside the stored list (``_`` escaped, a LIKE wildcard)."""
+    pattern = '%"' + tag.replace("_", "\\_") + '"%'
+    return NodeList((Case.tags, SQL("LIKE"), pattern, SQL("ESCAPE '\\'")))
 
 
 def require_agent(web) -> tuple[Person, tuple[str, ...]]:
@@ -112,7 +124,7 @@ def case_page(web, person: Person, case: Case, *, status: int = 200, errors: dic
                       assignee=assignee, participants=participants, agents=agents, others=others,
                       errors=errors or {}, values=values or {}, done=bottle.request.query.get("done", ""),
                       banners=notices.active(case.department), approvals=approvals.of_case(case),
-                      now=utcnow())
+                      now=utcnow(), priorities=PRIORITIES, request_types=REQUEST_TYPES)
 
 
 def install(app, web) -> None:
@@ -131,9 +143,19 @@ def install(app, web) -> None:
         slugs = (dept,) if dept else departments
         text = query.getunicode("q", "").strip()[:200]
         page = page_number()
+        sort = query.get("sort", "activity")
+        sort = sort if sort in SORTS else "activity"
+        tag = query.getunicode("tag", "").strip().lower()
+        tag = tag if cases.TAG.match(tag) else ""
+        kind = query.get("type", "")
+        kind = kind if kind in REQUEST_TYPES else ""
 
         def in_tab(name):
             scope = Case.select().where(Case.department.in_(slugs))
+            if tag:
+                scope = scope.where(_tagged(tag))
+            if kind:
+                scope = scope.where(Case.request_type == kind)
             if name == "mine":
                 return scope.where((Case.assignee == person) & Case.status.in_(ACTIVE))
             return scope.where(Case.status == name)
@@ -146,14 +168,22 @@ def install(app, web) -> None:
             rows = search.in_order(Case, ids)
         else:
             total = counts[tab]
-            rows = list(in_tab(tab).order_by(Case.updated_at.desc(), Case.id.desc()).paginate(page, size))
+            order = [Case.updated_at.desc(), Case.id.desc()]
+            if sort == "priority":
+                order.insert(0, _PRIORITY_RANK)
+            rows = list(in_tab(tab).order_by(*order).paginate(page, size))
         wanted = {c.requester_id for c in rows} | {c.assignee_id for c in rows if c.assignee_id}
         people = {p.id: p for p in Person.select().where(Person.id.in_(sorted(wanted)))} if wanted else {}
         names = {d.slug: d.name for d in ctx.config.departments}
         return web.render("agent_queue.html", rows=rows, people=people, tab=tab, counts=counts, q=text,
                           page=page, pages=max(1, (total + size - 1) // size), total=total, dept=dept,
                           mine=[d for d in ctx.config.departments if d.slug in departments], names=names,
-                          done=query.get("done", ""))
+                          done=query.get("done", ""), sort=sort, tag=tag, kind=kind, known_tags=known_tags(),
+                          request_types=REQUEST_TYPES)
+
+    def known_tags() -> list[str]:
+        """The tags the forms' rules set: offered while typing a tag to filter by."""
+        return sorted({t for form in web.forms.values() for route in form.routes for t in route.tags})
 
     @app.get("/agent/cases/<case_id>")
     def show_case(case_id):

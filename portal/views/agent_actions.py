@@ -21,6 +21,7 @@ from portal.views.agent import agent_case, case_page, department_agents
 from portal.web import is_admin, redirect
 
 TEXT_MAX = 20000
+MAX_TAGS = 20
 
 
 def install(app, web) -> None:
@@ -130,6 +131,30 @@ def install(app, web) -> None:
             ctx.outbox_wakeup.set()
             redirect("/agent?done=moved", 303)
         done(case, "moved")
+
+    @app.post("/agent/cases/<case_id>/details")
+    def details(case_id):
+        person, case = agent_case(web, case_id)
+        data = bottle.request.forms
+        priority = data.get("priority", "")
+        request_type = data.get("request_type", "")
+        words = data.getunicode("tags", "").replace(",", " ").lower().split()
+        errors = {}
+        if priority not in cases.PRIORITIES:
+            errors["details-priority"] = web.gettext("Choose one of the priorities.")
+        if request_type and request_type not in cases.REQUEST_TYPES:
+            errors["details-type"] = web.gettext("Choose one of the request types.")
+        bad = [w for w in words if not cases.TAG.match(w)]
+        if bad or len(words) > MAX_TAGS:
+            errors["details-tags"] = web.gettext(
+                "Tags are lowercase letters, digits, - and _, at most %(count)d of them.") % {"count": MAX_TAGS}
+        if errors:
+            return case_page(web, person, case, status=400, errors={"manage": errors}, values={
+                "details-priority": priority, "details-type": request_type,
+                "details-tags": data.getunicode("tags", "")})
+        with ctx.db.atomic():
+            cases.set_details(ctx, case, priority=priority, request_type=request_type, tags=words, by=person)
+        done(case, "details")
 
     @app.post("/agent/cases/<case_id>/participants")
     def add_participant(case_id):
