@@ -89,6 +89,7 @@ class Client:
         self.http = requests.Session()
         self.last = None
         self.landed = ""  # where the last login went
+        self.address = ""  # who logged in
 
     def get(self, path: str, **kwargs) -> requests.Response:
         """GET a path of the portal (redirects followed unless told)."""
@@ -124,6 +125,7 @@ class Client:
 
     def log_in(self, address: str) -> None:
         """Log in by the link mailed to the address: GET the confirmation, POST it."""
+        self.address = address.lower()
         link = self.login_link(address)
         path = link[len(self.site.url):]
         page = self.get(path)
