@@ -14,7 +14,11 @@ AXE_VERSION := 4.14.1
 NPM_DIR := tests/.npm
 AXE_PACKAGE := $(NPM_DIR)/node_modules/axe-core/package.json
 
-.PHONY: run test deps venv bench clean
+# Logins for the demo that `make run` starts (make demo-users), all with this password.
+DEMO_PASSWORD ?= sensedesk-demo
+SENSEDESK := SENSEDESK_CONFIG=$(CONFIG) $(BIN)/sensedesk
+
+.PHONY: run demo-users reset test deps venv bench clean
 
 $(BIN)/sensedesk: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +49,24 @@ deps:
 	fi
 
 run: venv
-	SENSEDESK_CONFIG=$(CONFIG) $(BIN)/sensedesk init
-	SENSEDESK_CONFIG=$(CONFIG) $(BIN)/sensedesk run
+	$(SENSEDESK) init
+	$(SENSEDESK) run
+
+# An agent of each example department and an admin, with DEMO_PASSWORD, in the
+# store `make run` uses (run it beside `make run`, or before it).
+demo-users: venv
+	@$(SENSEDESK) init >/dev/null 2>&1 || $(SENSEDESK) init
+	@SENSEDESK_PASSWORD=$(DEMO_PASSWORD) $(SENSEDESK) user add agent@example.test --name "Agnes Agent" \
+	  --role agent --dept helpdesk --password
+	@SENSEDESK_PASSWORD=$(DEMO_PASSWORD) $(SENSEDESK) user add hr-agent@example.test --name "Hanne HR" \
+	  --role agent --dept hr --password
+	@SENSEDESK_PASSWORD=$(DEMO_PASSWORD) $(SENSEDESK) user add admin@example.test --name "Ada Admin" \
+	  --role admin --password
+	@echo "log in at http://127.0.0.1:8080/login with one of these and the password $(DEMO_PASSWORD)"
+
+# Forget the demo: its store, its spool and the mail it wrote (var/). Stop `make run` first.
+reset:
+	rm -rf var
 
 test: deps venv
 	$(BIN)/python -m pytest
