@@ -183,6 +183,9 @@ class Daemon:
             health.forget(self.name)
         except Exception:
             log.exception("could not clear the health report")
+        # Everyone who waits on them has stopped: their pipes can go.
+        self.ctx.spool_wakeup.close()
+        self.ctx.outbox_wakeup.close()
         self.ctx.db.close()
 
     def _run_sender(self) -> None:

@@ -143,3 +143,33 @@ def test_a_killed_runner_process_ends_a_real_daemon_with_status_1(config_file, c
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _open_descriptors() -> int:
+    import gc
+
+    gc.collect()
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_daemon_that_stops_leaves_no_descriptor_behind(make_config, capture):
+    """Its wake-up pipes and each thread's store lock file were left open: a process that starts
+    daemons again and again (the test session) ran past 1,023 descriptors, where select() fails."""
+    config = make_config(smtp_out={"transport": "smtp", "host": "127.0.0.1", "port": capture.port},
+                         portal={"listen": f"127.0.0.1:{free_port()}"})
+    prepare(config).db.close()
+
+    def start_and_stop():
+        daemon = Daemon(config)
+        server = PortalServer(create_app(config, daemon.ctx), config)
+        daemon.extras.append(server)
+        daemon.start()
+        assert requests.get(f"http://127.0.0.1:{server.port}/healthz", timeout=10).text == "ok"
+        daemon.stop()
+
+    start_and_stop()  # the first one loads what stays loaded
+    before = _open_descriptors()
+    for _ in range(3):
+        start_and_stop()
+    assert _open_descriptors() <= before
+

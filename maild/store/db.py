@@ -51,12 +51,15 @@ class QueuedSqliteDatabase(SqliteDatabase):
         super().__init__(database, *args, **kwargs)
 
     def _lock_file(self) -> int:
-        fd = getattr(self._lock_files, "fd", None)
-        if fd is None:
+        file = getattr(self._lock_files, "file", None)
+        if file is None:
             # One descriptor per thread: flock locks belong to an open file
             # description, so two threads of one process exclude each other too.
-            fd = self._lock_files.fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        return fd
+            # A file object, not a bare number: when a thread ends without
+            # close() (a server's worker), its descriptor is closed with it.
+            file = self._lock_files.file = os.fdopen(
+                os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600), "r+b", buffering=0)
+        return file.fileno()
 
     def begin(self, lock_type=None):
         fd = self._lock_file()
@@ -68,9 +71,9 @@ class QueuedSqliteDatabase(SqliteDatabase):
             raise
 
     def _unlock(self) -> None:
-        fd = getattr(self._lock_files, "fd", None)
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        file = getattr(self._lock_files, "file", None)
+        if file is not None:
+            fcntl.flock(file.fileno(), fcntl.LOCK_UN)
 
     def commit(self):
         try:
@@ -89,10 +92,10 @@ class QueuedSqliteDatabase(SqliteDatabase):
         try:
             return super().close()
         finally:
-            fd = getattr(self._lock_files, "fd", None)
-            if fd is not None:
-                self._lock_files.fd = None
-                os.close(fd)
+            file = getattr(self._lock_files, "file", None)
+            if file is not None:
+                self._lock_files.file = None
+                file.close()
 
 
 def open_database(url: str) -> Database:
