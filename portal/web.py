@@ -157,6 +157,11 @@ class Web:
             response.set_header("X-Frame-Options", "DENY")
         if "Content-Security-Policy" not in response.headers:
             response.set_header("Content-Security-Policy", self.csp)
+        state = bottle.request.environ.get("sd.state")
+        if state is not None and state.person is not None and "Cache-Control" not in response.headers:
+            # A logged-in person's pages are theirs alone: kept by no cache, and
+            # Back asks again, so a form already sent says so instead of showing it.
+            response.set_header("Cache-Control", "private, no-store")
         if not self.ctx.db.is_closed():
             self.ctx.db.close()
 

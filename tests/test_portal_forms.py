@@ -76,7 +76,7 @@ def test_new_employee_over_three_pages_with_back_and_forward(site):
     sent = FormDraft.get()  # kept without its answers, so that Back can say where it went
     assert (sent.sent_case, sent.answers, sent.files) == (case.id, {}, {})
     back = client.get(f"{base}/summary")
-    assert back.status_code == 200
+    assert back.status_code == 200 and back.headers["Cache-Control"] == "private, no-store"
     assert f"This request has already been sent as SD-{case.id}." in back.text
     assert f'href="/requests/{case.id}"' in back.text
     twice = client.post(f"{base}/submit", form_page=f"{base}/job")

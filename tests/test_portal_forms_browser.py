@@ -166,3 +166,20 @@ def test_a_file_over_the_limit_is_refused_in_the_browser(site, page):
     assert chooser.evaluate("input => input.files.length") == 0
     chooser.set_input_files({"name": "small.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 small"})
     assert page.get_by_text("big.pdf is larger").count() == 0
+
+
+def test_back_after_sending_says_where_the_request_went(site, page):
+    log_in(site, page)
+    page.goto(site.url + "/forms/hr-other-question")
+    page.get_by_label("What is it about?").fill("Pension")
+    page.get_by_label("Question").fill("How is my pension paid?")
+    page.get_by_role("button", name="Continue to summary").click()
+    page.wait_for_url(re.compile(r"/summary$"))
+    page.get_by_role("button", name="Send request").click()
+    page.wait_for_url(re.compile(r"done=created"))
+    case = Case.get()
+    page.go_back()
+    page.wait_for_url(re.compile(r"/summary$"))
+    assert page.get_by_text(f"This request has already been sent as SD-{case.id}.").is_visible()
+    page.get_by_role("link", name=f"Open SD-{case.id}").click()
+    page.wait_for_url(re.compile(rf"/requests/{case.id}$"))
