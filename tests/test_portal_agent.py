@@ -339,6 +339,8 @@ def test_an_agent_by_membership_counts_and_a_customer_role_member_does_not(site)
 def test_the_admin_retries_a_failed_spool_row_and_a_dead_outbox_row(site):
     case = open_case_by_mail(site)
     site.wait_for_mail(KARI, "Printer on floor 3")
+    # Recorded sent before it is marked dead below, or the worker would overwrite it.
+    wait_until(lambda: Outbox.get(Outbox.recipient == KARI).state == "sent")
     raw = make_mail(subject="Stuck in the spool", body="Please process me.")
     with site.ctx.db.atomic():
         values = spool.row_values(raw, spool.Envelope(mail_from=KARI, rcpt_tos=["helpdesk@example.test"]), "smtp")
