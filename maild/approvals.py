@@ -242,17 +242,10 @@ def decide(ctx, approval: Approval, decision: str, *, via: str, comment: str = "
         # An agent's question: the answer is theirs to act on. The case stays
         # as it was, only no longer waiting; the approvals after this one are
         # cancelled, as they would approve what was just rejected.
-        _stop_waiting(case, now)
+        cases.stop_waiting(case, now)
     notify.approval_decided(ctx, case, approval, request_entry(case), final=final, now=now,
                             tell_requester=decision == "approve" or approval.source == "form")
     return True
-
-
-def _stop_waiting(case: Case, now) -> None:
-    Approval.update(state="cancelled", decided_at=now).where(
-        (Approval.case == case.id) & (Approval.state == "pending")).execute()
-    Case.update(awaiting_approval=False, updated_at=now).where(Case.id == case.id).execute()
-    case.awaiting_approval, case.updated_at = False, now
 
 
 def withdraw(ctx, approval: Approval, *, by, now=None) -> bool:

@@ -113,14 +113,15 @@ def add_message(ctx, case: Case, *, author: Person, subject: str = "", body_text
     return entry
 
 
-# The changes a customer's history shows, as quiet lines in their language
-# (templates/portal/_change.html): the kind before any ":<value>".
-CUSTOMER_CHANGES = ("closed", "reopened", "solved", "status", "moved", "approval_asked", "approved", "rejected")
-
-
 def event(case: Case, text: str, now, author: Person | None = None, public: bool = True,
           change: str = "") -> Entry:
-    """Record a status or assignment change as an entry; ``change`` names it for the customer's history."""
+    """Record a status or assignment change as an entry.
+
+    ``change`` is given only for what the customer's history shows, as a quiet
+    line in their language (templates/portal/_change.html): "closed",
+    "reopened", "solved", "status:<status>", "moved:<slug>",
+    "approval_asked:<address>", "approved:<address>", "rejected:<address>".
+    """
     return Entry.create(case=case, kind="event", public=public, author=author, body_text=text,
                         created_at=now, change=change[:255])
 
@@ -143,11 +144,17 @@ def reopen(ctx, case: Case, *, by: Person | None = None, now=None, how: str = "c
 
 def _closing(case: Case, now) -> None:
     """Mark the case closed; approvals still pending are cancelled, since nothing waits for them now."""
-    Case.update(status="closed", closed_at=now, updated_at=now, awaiting_approval=False).where(
-        Case.id == case.id).execute()
-    case.status, case.closed_at, case.updated_at, case.awaiting_approval = "closed", now, now, False
+    Case.update(status="closed", closed_at=now, updated_at=now).where(Case.id == case.id).execute()
+    case.status, case.closed_at = "closed", now
+    stop_waiting(case, now)
+
+
+def stop_waiting(case: Case, now) -> None:
+    """The case waits for no approval any more: those still pending are cancelled."""
     Approval.update(state="cancelled", decided_at=now).where(
         (Approval.case == case.id) & (Approval.state == "pending")).execute()
+    Case.update(awaiting_approval=False, updated_at=now).where(Case.id == case.id).execute()
+    case.awaiting_approval, case.updated_at = False, now
 
 
 def close(ctx, case: Case, *, by: Person | None = None, now=None, notify_customer: bool = True) -> None:
@@ -180,12 +187,9 @@ def visible_case(person: Person, case_id: int) -> Case | None:
 
 def public_entries(case: Case):
     """What a customer sees of a case's history, oldest first: public messages and replies, and the
-    changes of ``CUSTOMER_CHANGES`` (closed, moved, waiting …), which are recorded whoever may see them."""
-    changes = Entry.change.in_(CUSTOMER_CHANGES)
-    for kind in CUSTOMER_CHANGES:
-        changes |= Entry.change.startswith(kind + ":")
+    events that name a change for them (``event``: closed, moved, waiting …), whoever made them."""
     said = (Entry.public == True) & Entry.kind.in_(("message", "reply"))  # noqa: E712
-    return (Entry.select().where((Entry.case == case) & (said | ((Entry.kind == "event") & changes)))
+    return (Entry.select().where((Entry.case == case) & (said | ((Entry.kind == "event") & (Entry.change != ""))))
             .order_by(Entry.created_at, Entry.id))
 
 

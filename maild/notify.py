@@ -104,14 +104,16 @@ def _send(ctx, case: Case, person: Person, *, audience: str, event: str, kind: s
     outbox.enqueue(ctx, out, kind=kind, case=case, automatic=bool(auto_submitted), now=now)
 
 
+def _notify_list(ctx, case: Case) -> list[Person]:
+    """The people of the case's department's notify list."""
+    dept = ctx.config.department(case.department)
+    bounces.refresh_staff(ctx)
+    return [ctx.staff.get(a) or people.find_or_create(a) for a in (dept.notify if dept else ())]
+
+
 def _agents_to_tell(ctx, case: Case, exclude: Person | None) -> list[Person]:
     """The assignee, else the department's notify list."""
-    if case.assignee_id:
-        people_ = [case.assignee]
-    else:
-        dept = ctx.config.department(case.department)
-        bounces.refresh_staff(ctx)
-        people_ = [ctx.staff.get(a) or people.find_or_create(a) for a in (dept.notify if dept else ())]
+    people_ = [case.assignee] if case.assignee_id else _notify_list(ctx, case)
     return [p for p in people_ if may_mail(ctx, p.email) and (exclude is None or p.id != exclude.id)]
 
 
@@ -201,14 +203,11 @@ def case_closed(ctx, case: Case, *, now, exclude: Person | None = None, solved_b
 
 def case_moved(ctx, case: Case, old, *, by: Person | None, now) -> None:
     """Tell the new department's notify list (and an assignee kept) of a case moved to it, with its request."""
-    dept = ctx.config.department(case.department)
-    bounces.refresh_staff(ctx)
-    agents = [case.assignee] if case.assignee_id else []
-    agents += [ctx.staff.get(a) or people.find_or_create(a) for a in (dept.notify if dept else ())]
+    agents = ([case.assignee] if case.assignee_id else []) + _notify_list(ctx, case)
     first = Entry.select().where((Entry.case == case) & (Entry.kind == "message")).order_by(Entry.id).first()
-    seen = set()
+    seen = {by.id} if by is not None else set()
     for agent in agents:
-        if agent.id in seen or (by is not None and agent.id == by.id) or not may_mail(ctx, agent.email):
+        if agent.id in seen or not may_mail(ctx, agent.email):
             continue
         seen.add(agent.id)
         _send(ctx, case, agent, audience="agent", event="moved", kind="moved", now=now,

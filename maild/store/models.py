@@ -153,7 +153,7 @@ class Entry(BaseModel):
     defects = JSONField(default=list)
     answers = JSONField(null=True)  # an intake form's answers, as submitted: {"form": id, "answers": {...}}
     created_at = DateTimeField(default=utcnow)
-    # An event's change, for the customer's history (cases.CUSTOMER_CHANGES):
+    # An event's change, for the customer's history (cases.event):
     # "closed", "reopened", "solved", "status:pending", "moved:hr",
     # "approval_asked:<address>", "approved:<address>", "rejected:<address>"; "" otherwise.
     change = CharField(default="", max_length=255)
