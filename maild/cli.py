@@ -16,7 +16,7 @@ import sys
 import time
 
 from maild import config as configuration
-from maild import context, runner
+from maild import context, localtime, runner
 from maild.intake import pipe
 from maild.outbound import outbox
 from maild.store import db as store
@@ -118,9 +118,9 @@ def cmd_ingest(config, args) -> int:
                        process=not args.no_process)
 
 
-def _spool_dict(row: Spool) -> dict:
+def _spool_dict(row: Spool, where) -> dict:
     return {"id": row.id, "state": row.state, "source": row.source, "message_id": row.message_id,
-            "case": row.case_id, "reason": row.reason, "received_at": row.received_at.isoformat(" ", "seconds"),
+            "case": row.case_id, "reason": row.reason, "received_at": localtime.iso(row.received_at, where),
             "attempts": row.attempts, "from": row.mail_from}
 
 
@@ -132,7 +132,7 @@ def cmd_spool(config, args) -> int:
                              Spool.reason, Spool.received_at, Spool.attempts, Spool.mail_from)
         if args.state:
             query = query.where(Spool.state == args.state)
-        rows = [_spool_dict(r) for r in query.order_by(Spool.id.desc()).limit(args.limit)]
+        rows = [_spool_dict(r, localtime.zone(config)) for r in query.order_by(Spool.id.desc()).limit(args.limit)]
         _print_rows(rows, args.json, ["id", "state", "source", "case", "message_id", "reason"])
         return 0
     if args.spool_command == "show":
@@ -143,7 +143,7 @@ def cmd_spool(config, args) -> int:
         if args.raw:
             sys.stdout.buffer.write(bytes(row.raw))
             return 0
-        info = _spool_dict(row) | {"rcpt_tos": row.rcpt_tos, "peer": row.peer, "helo": row.helo,
+        info = _spool_dict(row, localtime.zone(config)) | {"rcpt_tos": row.rcpt_tos, "peer": row.peer, "helo": row.helo,
                                    "hits": row.hits, "trace": row.trace, "entry": row.entry_id,
                                    "size": len(bytes(row.raw)), "error": row.error}
         print(json.dumps(info, indent=2, ensure_ascii=False, default=str))
@@ -233,20 +233,19 @@ def cmd_imap(config, args) -> int:
         m = known.get((account["name"], account["folder"]))
         rows.append({"account": account["name"], "folder": account["folder"],
                      "last_uid": m.last_uid if m else None,
-                     "last_success": m.last_success.isoformat(" ", "seconds") if m and m.last_success else None,
+                     "last_success": localtime.iso(m.last_success if m else None, localtime.zone(config)),
                      "failures": m.failures if m else 0, "last_error": m.last_error if m else ""})
     _print_rows(rows, args.json, ["account", "folder", "last_uid", "last_success", "failures", "last_error"])
     return 0
 
 
-def _notice_dict(row) -> dict:
+def _notice_dict(row, where) -> dict:
     from maild import notices
 
     return {"id": row.id, "title": row.title, "severity": row.severity,
             "departments": ",".join(row.departments) or "(all)", "active": notices.is_active(row),
-            "starts_at": row.starts_at.isoformat(" ", "seconds"),
-            "ends_at": row.ends_at.isoformat(" ", "seconds") if row.ends_at else None,
-            "resolved_at": row.resolved_at.isoformat(" ", "seconds") if row.resolved_at else None}
+            "starts_at": localtime.iso(row.starts_at, where), "ends_at": localtime.iso(row.ends_at, where),
+            "resolved_at": localtime.iso(row.resolved_at, where)}
 
 
 def cmd_notice(config, args) -> int:
@@ -256,11 +255,11 @@ def cmd_notice(config, args) -> int:
 
     ctx = context.build(config)
     if args.notice_command == "list":
-        rows = [_notice_dict(r) for r in Notice.select().order_by(Notice.id.desc())]
+        rows = [_notice_dict(r, localtime.zone(config)) for r in Notice.select().order_by(Notice.id.desc())]
         _print_rows(rows, args.json, ["id", "severity", "active", "departments", "title", "ends_at"])
         return 0
     try:
-        ends = notices.parse_time(args.ends) if getattr(args, "ends", None) is not None else None
+        ends = localtime.parse(args.ends, localtime.zone(config)) if getattr(args, "ends", None) is not None else None
     except ValueError:
         print(f"--ends {args.ends}: not an ISO date and time", file=sys.stderr)
         return 2
@@ -366,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--text", default="")
     add.add_argument("--severity", choices=("info", "warning", "outage"), default="info")
     add.add_argument("--dept", action="append", default=[], help="a department's slug (repeatable; none: all)")
-    add.add_argument("--ends", default=None, help="when it ends, ISO date and time (UTC unless an offset is given)")
+    add.add_argument("--ends", default=None, help="when it ends, ISO date and time, in [site] timezone unless an offset is given")
     update = notice_sub.add_parser("update", help="change a notice")
     update.add_argument("id", type=int)
     update.add_argument("--title")

@@ -9,7 +9,6 @@ in and a ``List-Unsubscribe`` header (RFC 2369, RFC 8058).
 
 from __future__ import annotations
 
-import datetime
 
 from maild import bounces, notify
 from maild.mail.compose import Outgoing
@@ -133,8 +132,8 @@ def _mail(ctx, notice: Notice, event: str, now) -> int:
         dept = ctx.config.department(slug) if slug else None
         link = unsubscribe_url(ctx, sub.id)
         subject, body = notify.render(
-            ctx, "customer", f"notice_{event}", person.language or ctx.config.language(dept), notice=notice,
-            person=person, departments=names, unsubscribe=link,
+            ctx, "customer", f"notice_{event}", person.language or ctx.config.language(dept), reader=person,
+            notice=notice, person=person, departments=names, unsubscribe=link,
             base_url=ctx.config["site"]["base_url"].rstrip("/"))
         outbox.enqueue(ctx, Outgoing(
             from_name=dept.name if dept else ctx.config["site"]["name"], from_address=notify.site_sender(ctx, slug),
@@ -194,11 +193,3 @@ def resolve(ctx, notice: Notice, *, now=None) -> Notice:
     return notice
 
 
-def parse_time(value: str) -> datetime.datetime | None:
-    """An ISO date and time as the store's naive UTC ("" is None); raises ValueError when unreadable."""
-    if not value.strip():
-        return None
-    moment = datetime.datetime.fromisoformat(value.strip())
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(datetime.UTC).replace(tzinfo=None)
-    return moment

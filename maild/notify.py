@@ -16,7 +16,7 @@ import re
 
 import jinja2
 
-from maild import attachments, bounces, people
+from maild import attachments, bounces, localtime, people
 from maild.context import BODY, SUBJECT
 from maild.mail import quotes, signing
 from maild.mail.compose import Outgoing, ascii_address
@@ -39,12 +39,15 @@ def may_mail(ctx, address: str) -> bool:
         and not NO_REPLY.match(address) and address not in ctx.config.own_addresses()
 
 
-def render(ctx, audience: str, event: str, language: str, **values) -> tuple[str, str]:
+def render(ctx, audience: str, event: str, language: str, *, reader: Person | None = None,
+           **values) -> tuple[str, str]:
     """(subject, body) of a mail template in a language, falling back to English.
 
     The first line of the template is the subject, rendered apart from the
     body and folded to one line: whatever the values hold, the body starts
-    where the template says.
+    where the template says. Templates show times with ``when(t)`` and dates
+    with ``on(d)``, in the ``reader``'s zone (else ``[site] timezone``) and
+    the language of the mail.
     """
     env = ctx.mail_templates
     name = f"{audience}/{event}.{language}.txt"
@@ -53,7 +56,10 @@ def render(ctx, audience: str, event: str, language: str, **values) -> tuple[str
     except jinja2.TemplateNotFound:  # a language without this template
         name = f"{audience}/{event}.en.txt"
         subject = env.get_template(name + SUBJECT)
-    values = {"site": ctx.config["site"]["name"], **values}
+    where = localtime.zone(ctx.config, reader)
+    values = {"site": ctx.config["site"]["name"],
+              "when": lambda value: localtime.moment(value, language, where),
+              "on": lambda value: localtime.day(value, language, where), **values}
     body = env.get_template(name + BODY).render(**values)
     return clean_header_text(subject.render(**values)), body.lstrip("\n")
 
@@ -86,7 +92,7 @@ def _send(ctx, case: Case, person: Person, *, audience: str, event: str, kind: s
     language = person.language or ctx.config.language(dept)
     prefix = ctx.config["site"]["token_prefix"]
     subject_line, body = render(
-        ctx, audience, event, language, case=case, person=person,
+        ctx, audience, event, language, reader=person, case=case, person=person,
         department=dept.name if dept else case.department,
         number=f"{prefix}-{case.id}", base_url=ctx.config["site"]["base_url"].rstrip("/"), **values)
     if audience == "agent" and dept is not None:

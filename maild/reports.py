@@ -93,7 +93,8 @@ def daily_report(ctx, now=None) -> int:
                 if not notify.may_mail(ctx, address) or not bounces.deliverable(person, now):
                     continue
                 language = person.language or ctx.config.language(dept)
-                subject, body = notify.render(ctx, "agent", "daily_report", language, department=dept.name,
+                subject, body = notify.render(ctx, "agent", "daily_report", language, reader=person,
+                                              department=dept.name,
                                               day=today, base_url=base_url, prefix=prefix, now=now, **values)
                 outbox.enqueue(ctx, Outgoing(
                     from_name=dept.name, from_address=dept.address, to_name=person.name, to_address=address,

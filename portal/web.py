@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import zoneinfo
 import secrets
 from pathlib import Path
 from typing import NoReturn
@@ -18,7 +19,7 @@ from urllib.parse import quote, urlsplit
 import bottle
 import jinja2
 
-from maild import people
+from maild import localtime, people
 from maild.config import Config
 from maild.context import TEMPLATES_DIR, Context
 from maild.store.models import Person
@@ -52,6 +53,8 @@ class State:
     # Slugs of the departments the person is an agent of; None until first asked
     # (Web.agent_departments), so pages that never ask cost no query.
     agent_of: tuple[str, ...] | None = None
+    # The zone the person reads times in (theirs, else [site] timezone).
+    zone: zoneinfo.ZoneInfo | None = None
 
 
 # What a multipart form adds around its files: boundaries, part headers, the text fields.
@@ -96,6 +99,11 @@ class Web:
                                  trim_blocks=True, lstrip_blocks=True)
         env.install_gettext_translations(self.translations[language], newstyle=True)
         env.filters["size"] = lambda size: i18n.file_size(size, language)
+        # Stored times in the asker's zone and language ("2. des. 2026 kl. 16:00").
+        env.filters["moment"] = lambda value: localtime.moment(value, language, current().zone)
+        env.filters["day"] = lambda value: localtime.day(value, language, current().zone)
+        env.filters["input_time"] = lambda value: localtime.input_value(value, current().zone)
+        env.globals["reader_zone"] = lambda: current().zone.key
         env.globals.update(theme=self.config["portal.theme"], site=self.config["site"],
                            departments=self.config.departments, language=language,
                            prefix=self.config["site"]["token_prefix"],
@@ -118,7 +126,7 @@ class Web:
         language = i18n.choose(person.language if person else "", request.get_cookie("lang") or "",
                                request.headers.get("Accept-Language", ""), self.config["site"]["language"])
         request.environ["sd.state"] = State(sid=sid, person=person, language=language, new_cookie=new_cookie,
-                                            base_url=self.base_url)
+                                            base_url=self.base_url, zone=localtime.zone(self.config, person))
         if new_cookie:
             # Set now, not after the route: a redirect or an error raised by the
             # route carries the headers set so far and no later ones.

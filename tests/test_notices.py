@@ -185,7 +185,15 @@ def test_notice_commands(config_file):  # noqa: F811 (fixture)
     assert added.stdout.decode().strip() == "notice 1: published"
     listed = [json.loads(line) for line in run(config, "notice", "list", "--json").stdout.decode().splitlines()]
     assert listed[0]["title"] == "Mail slow" and listed[0]["active"] is True
-    assert listed[0]["departments"] == "helpdesk" and listed[0]["ends_at"] == "2099-01-01 12:00:00"
+    # Typed in [site] timezone (Europe/Oslo), printed as ISO 8601 with the offset.
+    assert listed[0]["departments"] == "helpdesk" and listed[0]["ends_at"] == "2099-01-01T12:00:00+01:00"
+    # 02:30 on the night clocks go forward does not exist: read with the offset before it (RFC 5545 3.3.5).
+    assert run(config, "notice", "update", "1", "--ends", "2027-03-28T02:30").returncode == 0
+    listed = [json.loads(line) for line in run(config, "notice", "list", "--json").stdout.decode().splitlines()]
+    assert listed[0]["ends_at"] == "2027-03-28T03:30:00+02:00"
+    assert run(config, "notice", "update", "1", "--ends", "2099-01-01T12:00Z").returncode == 0
+    listed = [json.loads(line) for line in run(config, "notice", "list", "--json").stdout.decode().splitlines()]
+    assert listed[0]["ends_at"] == "2099-01-01T13:00:00+01:00"
     updated = run(config, "notice", "update", "1", "--title", "Mail very slow", "--severity", "outage")
     assert updated.returncode == 0 and b"notice 1: updated" in updated.stdout
     assert run(config, "notice", "resolve", "1").returncode == 0
@@ -272,7 +280,8 @@ def test_agents_publish_update_and_resolve_notices_of_their_departments(site):
                                            "departments": "helpdesk", "ends_at": "2099-01-01T10:00"})
     assert answer.status_code == 200 and answer.url.endswith("done=published")
     notice = Notice.get()
-    assert notice.departments == ["helpdesk"] and notice.ends_at == datetime.datetime(2099, 1, 1, 10, 0)
+    # Typed in Oslo time (CET in January): stored in UTC.
+    assert notice.departments == ["helpdesk"] and notice.ends_at == datetime.datetime(2099, 1, 1, 9, 0)
     answer = agent.post(f"/agent/notices/{notice.id}", {"title": "Printers still offline", "text": "Floor 3.",
                                                         "severity": "outage", "ends_at": ""},
                         form_page="/agent/notices")

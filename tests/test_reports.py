@@ -58,15 +58,15 @@ def test_the_daily_report(tmp_path, store_url):
     row = Outbox.get(Outbox.kind == "report")
     assert row.recipient == "agent@example.test"
     mail = email.message_from_bytes(bytes(row.raw), policy=email.policy.default)
-    assert str(mail["Subject"]) == "Daily report for Helpdesk, 2026-03-03"
+    assert str(mail["Subject"]) == "Daily report for Helpdesk, 3 Mar 2026"
     text = mail.get_body(("plain",)).get_content()
     assert "New today:     1" in text
     assert "Open:          3" in text  # new or open: the printer, the VPN, this morning's
     assert "Waiting for the customer: 1" in text
     assert "Closed today:  1" in text
     lines = [line.strip() for line in text.splitlines() if line.strip().startswith("SD-")]
-    assert lines[0].startswith(f"SD-{oldest.id}  2026-02-22  Printer jams")
-    assert lines[-1].startswith(f"SD-{today.id}  2026-03-03")
+    assert lines[0].startswith(f"SD-{oldest.id}  22 Feb 2026  Printer jams")
+    assert lines[-1].startswith(f"SD-{today.id}  3 Mar 2026")
     assert f"http://127.0.0.1:8080/agent/cases/{oldest.id}" in text
     assert reports.daily_report(ctx, MORNING + datetime.timedelta(days=1)) == 1  # the next day
 

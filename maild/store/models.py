@@ -61,7 +61,10 @@ class Person(BaseModel):
     name = CharField(default="")
     role = CharField(default="customer")  # customer | agent | admin
     password_hash = CharField(null=True)
+    # "en" or "nb": their choice in the portal, else the language of their first message.
     language = CharField(default="")
+    # An IANA zone they read times in; "" for [site] timezone.
+    timezone = CharField(default="")
     created_at = DateTimeField(default=utcnow)
     # Set when mail to the address bounced permanently (MAIL_RULES 30): no
     # notification goes to it until then, or until the person writes again.

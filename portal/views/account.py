@@ -1,4 +1,4 @@
-"""Logging in (password, or a one-time link by email), logging out, and the language switch.
+"""Logging in (password, or a one-time link by email), logging out, the language switch and one's settings.
 
 Asking for a link gives the same page whether or not the address is known,
 allowed or over its limit, so the page tells nobody who has an account; only
@@ -12,10 +12,10 @@ import re
 
 import bottle
 
-from maild import bounces, notify, people
+from maild import bounces, localtime, notify, people
 from maild.store.models import Person, utcnow
 from portal import auth
-from portal.web import current, redirect, safe_next, staff_departments
+from portal.web import current, redirect, require_login, safe_next, staff_departments
 
 # What the portal takes as an email address: one @, a dot in the domain, nothing that
 # could end an address in a header. Also used for the participants agents add.
@@ -41,7 +41,7 @@ def _client_ip() -> str:
 
 
 def install(app, web) -> None:
-    """Add the login, link, logout and language routes."""
+    """Add the login, link, logout, language and settings routes."""
     ctx = web.ctx
 
     def login_page(status=200, **values):
@@ -60,9 +60,10 @@ def install(app, web) -> None:
         auth.end_session(state.sid)
         state.sid, state.new_cookie = sid, False
         web.set_cookie(sid, persistent=True)
-        lang = bottle.request.get_cookie("lang")
-        if lang in ("en", "nb") and not person.language:
-            Person.update(language=lang).where(Person.id == person.id).execute()
+        # The language the person used the portal in is their choice, unless
+        # they made one before (or their first mail told it, maild/language.py).
+        if not person.language:
+            Person.update(language=current().language).where(Person.id == person.id).execute()
         redirect(next_path or home(person), 303)
 
     @app.get("/login")
@@ -139,6 +140,31 @@ def install(app, web) -> None:
         state.sid = auth.new_token()
         web.set_cookie(state.sid, persistent=False)
         redirect("/", 303)
+
+    def settings_page(person: Person, status: int = 200, errors=None, **values):
+        return web.render("account.html", status=status, zones=localtime.zone_names(),
+                          site_zone=ctx.config["site"]["timezone"], errors=errors or {}, **values)
+
+    @app.get("/account")
+    def settings():
+        return settings_page(require_login(), saved=bottle.request.query.get("done") == "saved")
+
+    @app.post("/account")
+    def save_settings():
+        person = require_login()
+        forms = bottle.request.forms
+        lang, zone = forms.get("lang", ""), forms.getunicode("timezone", "")
+        errors = {}
+        if lang not in ("en", "nb"):
+            errors["lang"] = web.gettext("Choose English or Norwegian.")
+        if zone and not localtime.valid_zone(zone):
+            errors["timezone"] = web.gettext("Choose a time zone from the list.")
+        if errors:
+            return settings_page(person, status=400, errors=errors)
+        Person.update(language=lang, timezone=zone).where(Person.id == person.id).execute()
+        bottle.response.set_cookie("lang", lang, path="/", max_age=365 * 86400, samesite="lax",
+                                   secure=web.secure, httponly=True)
+        redirect("/account?done=saved", 303)
 
     @app.post("/language")
     def choose_language():

@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import mimetypes
-import zoneinfo
 
 import bottle
 
@@ -63,8 +62,9 @@ def install(app, web) -> None:
     ctx = web.ctx
 
     def site_today() -> datetime.date:
-        # "today" in a form's date bounds is the site's day, not the server's (UTC).
-        return datetime.datetime.now(zoneinfo.ZoneInfo(ctx.config["site"]["timezone"])).date()
+        # "today" in a form's date bounds is the asker's day (their zone, else
+        # [site] timezone), not the server's (UTC).
+        return datetime.datetime.now(current().zone).date()
 
     def form_or_404(form_id: str) -> forms.Form:
         form = web.forms.get(form_id)

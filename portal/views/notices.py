@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bottle
 
-from maild import notices
+from maild import localtime, notices
 from maild.store.models import Notice, utcnow
 from portal.views.agent import require_agent
 from portal.web import current, is_admin, redirect, require_login, route_id
@@ -117,7 +117,7 @@ def install(app, web) -> None:
                   "severity": forms.getunicode("severity", "info"), "ends_at": forms.getunicode("ends_at", ""),
                   "departments": [s for s in forms.getall("departments") if s]}
         try:
-            ends = notices.parse_time(values["ends_at"])
+            ends = localtime.parse(values["ends_at"], current().zone)
         except ValueError:
             raise notices.NoticeError("ends_at", "not a date and time")
         return values, ends
