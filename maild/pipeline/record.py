@@ -15,7 +15,7 @@ The exactly-once key is written here, in the same transaction.
 
 from __future__ import annotations
 
-from maild import agentmail, approvals, bounces, cases, notify, people
+from maild import agentmail, approvals, bounces, cases, language, notify, people
 from maild.mail.message import Part
 from maild.store import statements
 from maild.store.models import InboundMessage
@@ -56,6 +56,9 @@ def process(ctx, delivery) -> None:
     common = dict(body_text=msg.text, body_html=msg.html, message_id=msg.message_id,
                   spool_id=delivery.spool_id, now=now, defects=msg.defects + delivery.notes,
                   parts=_parts(delivery))
+    if delivery.action in ("new", "append", "reopen") and not delivery.automatic and not delivery.bounce:
+        # Before anything is mailed to them: the acknowledgement is in their language.
+        language.learn(ctx.config, delivery.person, msg.subject, msg.text)
     if delivery.action == "new":
         reason = _suppress_reason(delivery)
         # A stranger naming someone else's case gets a case of their own, and
