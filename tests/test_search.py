@@ -10,7 +10,7 @@ import pytest
 from conftest import deliver
 from mailfactory import make_mail
 
-from maild import cases, people, search
+from maild import cases, faq, people, search
 from maild.store import db as store
 from maild.store.models import Case, Entry
 
@@ -250,11 +250,18 @@ def _count_docs(ctx) -> int:
     return ctx.db.execute_sql(f"SELECT count(*) FROM {search.TABLE}").fetchone()[0]
 
 
-def _migration():
-    spec = importlib.util.spec_from_file_location("m0003", f"{store.MIGRATIONS_DIR}/0003_search.py")
+def _migration(name="0003_search"):
+    spec = importlib.util.spec_from_file_location(f"m{name[:4]}", f"{store.MIGRATIONS_DIR}/{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _roll_back(ctx, *names):
+    """Undo migrations, newest first, as if the store had never had them."""
+    for name in names:
+        _migration(name).down(None, ctx.db)
+        ctx.db.execute_sql(f"DELETE FROM schema_migration WHERE name = '{name}'")
 
 
 def test_migration_backfills_the_cases_already_stored(ctx):
@@ -262,11 +269,9 @@ def test_migration_backfills_the_cases_already_stored(ctx):
     _add(ctx, old, "Internal: fuser.", public=False, kind="note", who="agent@example.test")
     other = _open(ctx, "Scanner", "", minutes=5)
     cases.event(old, "Closed.", T0)
-    # The store as it was before 0003: no index, and more entries written
-    # by code that did not index.
-    migration = _migration()
-    migration.down(None, ctx.db)
-    ctx.db.execute_sql("DELETE FROM schema_migration WHERE name = '0003_search'")
+    # The store as it was before 0003 (so before 0013, which builds on it):
+    # no index, and more entries written by code that did not index.
+    _roll_back(ctx, "0013_compound_search", "0003_search")
     try:
         Entry.create(case=other, kind="message", body_text="Blåbær on the glass", created_at=T0)
         Entry.create(case=other, kind="message", body_text="", created_at=T0)
@@ -274,14 +279,14 @@ def test_migration_backfills_the_cases_already_stored(ctx):
         # migrate() as `sensedesk init` runs it; always, so the shared
         # PostgreSQL database keeps its table for the tests after this one.
         applied = store.migrate(ctx.db)
-    assert applied == ["0003_search"]
+    assert applied == ["0003_search", "0013_compound_search"]
     assert _ids("printer jams") == [old.id]
     assert _ids("blåbær scanner") == [other.id]
     assert _ids("fuser") == [] and _ids("fuser", public_only=False) == [old.id]
     assert _ids("closed") == []  # events are not indexed
     assert _count_docs(ctx) == 5
     # Running the backfill again over a full index changes nothing.
-    migration.backfill(ctx.db)
+    _migration().backfill(ctx.db)
     assert _count_docs(ctx) == 5 and _ids("printer") == [old.id]
 
 
@@ -293,3 +298,180 @@ def test_a_deleted_case_takes_its_words_along(ctx):
         gone.delete_instance(recursive=True)
     assert _count_docs(ctx) == 2
     assert search.search_cases("printer jams") == (1, [kept.id])
+
+
+# ------------------------------------------------------------------ parts of compound words
+
+
+def _article(ctx, title, body="", **kwargs):
+    with ctx.db.atomic():
+        return faq.save(ctx.config, title=title, body=body, **{"published": True, **kwargs})
+
+
+def _searches(ctx):
+    """A customer's search, an agent's and an admin's, each as a function of the text to its case ids."""
+    kari = people.find("kari@example.org")
+    return {
+        "customer": lambda text: _ids(text, person=kari),
+        "agent": lambda text: _ids(text, departments=["helpdesk", "hr"], public_only=False),
+        "admin": lambda text: _ids(text, public_only=False),
+    }
+
+
+def test_a_part_of_a_compound_word_finds_it(ctx):
+    leave = _open(ctx, "Søknad om foreldrepermisjon", "Fra mai til august.", department="hr")
+    printer = _open(ctx, "Ny fargeskriver", "Den står i andre etasje.", minutes=1)
+    for who, search_as in _searches(ctx).items():
+        assert search_as("permisjon") == [leave.id], who
+        assert search_as("skriver") == [printer.id], who
+        assert search_as("PERMISJON foreldre") == [leave.id], who  # a part and a start, any order
+        assert search_as("tasje farge") == [printer.id], who  # inside any word, not only compounds
+        assert search_as("skriver permisjon") == [], who  # every word must still match
+    leave_article = _article(ctx, "Foreldrepermisjon", "Søk i portalen.", language="nb")
+    printer_article = _article(ctx, "Skrivere", "Fargeskriveren skriver ut i farger.")
+    assert search.search_articles("permisjon") == (1, [leave_article.id])
+    assert search.search_articles("Skriver")[0] == 1
+    assert search.search_articles("riveren ut") == (1, [printer_article.id])
+
+
+def test_words_found_as_words_rank_before_parts_of_compounds(ctx):
+    # The compound is in a subject, which counts double, and is the newest
+    # case: on score and time alone it would come first.
+    compound = _open(ctx, "Fargeskriver virker ikke", "Tomt for papir.", minutes=50)
+    start = _open(ctx, "Utskrift", "Skriveren har ikke papir.", minutes=0)
+    whole = _open(ctx, "Hjelp", "Hvilken skriver skal jeg bruke? Papir finnes.", minutes=10)
+    for who, search_as in _searches(ctx).items():
+        found = search_as("skriver")
+        assert set(found[:2]) == {start.id, whole.id} and found[2] == compound.id, who
+    # Two words: "toner" as the whole subject scores far above both words
+    # deep in a long reply, yet the case holding both as words comes first.
+    strong = _open(ctx, "Toner", "Laserskriveren.", minutes=90)
+    weak = _open(ctx, "Spørsmål", "Vi lurer på mye: " + "hvor, når og hvordan, " * 30 + "og om skriver og toner.",
+                 minutes=0)
+    for who, search_as in _searches(ctx).items():
+        assert search_as("skriver toner") == [weak.id, strong.id], who
+    # Articles: the reader's language first, then words before parts.
+    part = _article(ctx, "Foreldrepermisjon", "Slik søker du.", language="nb")
+    word = _article(ctx, "Lønn", "Permisjon uten lønn søkes i portalen.", language="nb")
+    english = _article(ctx, "Parental leave", "Apply for permisjon in the portal.", language="en")
+    assert search.search_articles("permisjon", language="nb")[1] == [word.id, part.id, english.id]
+    assert search.search_articles("permisjon", language="en")[1] == [english.id, word.id, part.id]
+    strong = _article(ctx, "Toner", "Laserskriveren er tom.")
+    weak = _article(ctx, "Spørsmål",
+                    "Vi lurer på mye: " + "hvor, når og hvordan, " * 30 + "og om skriver og toner.")
+    assert search.search_articles("skriver toner")[1] == [weak.id, strong.id]
+
+
+def test_words_too_short_for_a_trigram_stay_prefixes(ctx):
+    cable = _open(ctx, "Skjermkabel", "")
+    tv = _open(ctx, "TV i møterommet", "", minutes=1)
+    assert _ids("tv") == [tv.id]
+    assert _ids("ka") == [] and _ids("ab") == []  # inside a word: too short to look for there
+    assert _ids("abe") == [cable.id]  # three letters: a trigram
+    assert _ids("kabel sk") == [cable.id]  # a part, and a short word as the start of one
+    assert _ids("kabel ka") == []
+    _article(ctx, "Skjermkabel", "Koble til i porten merket HDMI.")
+    assert search.search_articles("ka") == (0, []) and search.search_articles("abe")[0] == 1
+
+
+def _gram_rows(ctx, case_id: int) -> int:
+    """How many of a case's documents the trigram index holds."""
+    if store.is_sqlite(ctx.db):
+        return ctx.db.execute_sql(f"SELECT count(*) FROM {search.GRAM_TABLE} WHERE rowid >= ? AND rowid < ?",
+                                  [case_id << search.CASE_SHIFT, (case_id + 1) << search.CASE_SHIFT]).fetchone()[0]
+    return ctx.db.execute_sql(f"SELECT count(*) FROM {search.TABLE} WHERE case_id = %s AND {search.PG_GRAMS} <> ''",
+                              [case_id]).fetchone()[0]
+
+
+def _article_gram_rows(ctx, article_id: int) -> int:
+    if store.is_sqlite(ctx.db):
+        sql = f"SELECT count(*) FROM {search.FAQ_GRAM_TABLE} WHERE rowid = ?"
+    else:
+        sql = f"SELECT count(*) FROM {search.FAQ_TABLE} WHERE article_id = %s AND {search.PG_GRAMS} <> ''"
+    return ctx.db.execute_sql(sql, [article_id]).fetchone()[0]
+
+
+def test_parts_of_compounds_keep_to_a_customers_own_cases_and_public_entries(ctx):
+    karis = _open(ctx, "Fargeskriver", "", who="kari@example.org")
+    olas = _open(ctx, "Laserskriver", "", who="ola@example.org", minutes=1)
+    note = _add(ctx, karis, "Hun har foreldrepermisjon fra mai.", public=False, kind="note",
+                who="agent@example.test")
+    kari, ola = people.find("kari@example.org"), people.find("ola@example.org")
+    assert search.search_cases("skriver", person=kari) == (1, [karis.id])
+    assert search.search_cases("skriver", person=ola) == (1, [olas.id])
+    for kwargs in ({}, {"person": kari}, {"departments": ["helpdesk"]}):
+        assert search.search_cases("permisjon", **kwargs) == (0, [])
+        assert search.search_cases("skriver permisjon", **kwargs) == (0, [])  # not even as half a match
+        assert search.search_cases("permisjon", public_only=False, **kwargs) == (1, [karis.id])
+    assert search.search_cases("permisjon", person=ola, public_only=False) == (0, [])
+    # A note made public is found as public, once; hidden again, it is not.
+    note.public = True
+    search.index_entry(note)
+    assert search.search_cases("permisjon", person=kari) == (1, [karis.id])
+    assert _gram_rows(ctx, karis.id) == 2
+    note.public = False
+    search.index_entry(note)
+    assert search.search_cases("permisjon", person=kari) == (0, [])
+    assert _gram_rows(ctx, karis.id) == 2
+
+
+def test_a_deleted_case_or_article_leaves_no_trigram_rows(ctx):
+    gone = _open(ctx, "Fargeskriver", "Foreldrepermisjon.")
+    _add(ctx, gone, "Laserskriveren også.", public=False, kind="note", who="agent@example.test")
+    kept = _open(ctx, "Laserskriver", "", minutes=1)
+    assert _gram_rows(ctx, gone.id) == 3
+    with ctx.db.atomic():
+        gone.delete_instance(recursive=True)
+    assert _gram_rows(ctx, gone.id) == 0 and _gram_rows(ctx, kept.id) == 1
+    assert _ids("skriver", public_only=False) == [kept.id]
+    article = _article(ctx, "Foreldrepermisjon", "Søk i portalen.")
+    assert _article_gram_rows(ctx, article.id) == 1
+    with ctx.db.atomic():
+        faq.delete(article)
+    assert _article_gram_rows(ctx, article.id) == 0
+    assert search.search_articles("permisjon", published_only=False) == (0, [])
+
+
+def test_the_compound_migration_fills_the_index_from_the_store(ctx):
+    case = _open(ctx, "Fargeskriver", "Foreldrepermisjon fra mai.")
+    _add(ctx, case, "Laserskriveren står i kjelleren.", public=False, kind="note", who="agent@example.test")
+    other = _open(ctx, "Skjermkabel", "", minutes=1)
+    article = _article(ctx, "Hjemmekontor", "Bruk bedriftsnettet.", tags=["fjernarbeid"])
+    # The store as it was before 0013: cases and articles with only their word index.
+    _roll_back(ctx, "0013_compound_search")
+    applied = store.migrate(ctx.db)
+    assert applied == ["0013_compound_search"]
+    assert _ids("skriver") == [case.id] and _ids("permisjon") == [case.id] and _ids("kabel") == [other.id]
+    assert _ids("kjeller") == [] and _ids("kjeller", public_only=False) == [case.id]
+    for text in ("kontor", "nettet", "arbeid"):
+        assert search.search_articles(text) == (1, [article.id]), text
+    assert (_gram_rows(ctx, case.id), _gram_rows(ctx, other.id), _article_gram_rows(ctx, article.id)) == (3, 1, 1)
+    # Filling it again over a full index changes nothing.
+    _migration("0013_compound_search").backfill(ctx.db)
+    assert (_gram_rows(ctx, case.id), _gram_rows(ctx, other.id), _article_gram_rows(ctx, article.id)) == (3, 1, 1)
+    assert _ids("skriver") == [case.id]
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_postgresql_uses_a_pg_trgm_made_beforehand_in_another_schema(ctx):
+    # As an administrator may have made it for a database owner who may not.
+    _roll_back(ctx, "0013_compound_search")
+    try:
+        ctx.db.execute_sql("DROP EXTENSION pg_trgm")
+        ctx.db.execute_sql("CREATE SCHEMA trgm")
+        ctx.db.execute_sql("CREATE EXTENSION pg_trgm SCHEMA trgm")
+        assert store.migrate(ctx.db) == ["0013_compound_search"]
+        case = _open(ctx, "Fargeskriver", "")
+        assert _ids("skriver") == [case.id]
+        # The search's substring test is one the index serves.
+        with ctx.db.atomic():
+            ctx.db.execute_sql("SET LOCAL enable_seqscan = off")
+            plan = ctx.db.execute_sql(f"EXPLAIN SELECT id FROM {search.TABLE} "
+                                      f"WHERE {search.PG_GRAMS} LIKE '%%skriver%%'").fetchall()
+        assert "search_doc_grams" in " ".join(row[0] for row in plan)
+    finally:
+        # The extension where a fresh store makes it, for the tests after this one.
+        _roll_back(ctx, "0013_compound_search")
+        ctx.db.execute_sql("DROP EXTENSION IF EXISTS pg_trgm")
+        ctx.db.execute_sql("DROP SCHEMA IF EXISTS trgm")
+        store.migrate(ctx.db)
