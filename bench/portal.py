@@ -156,9 +156,10 @@ def sqlite_store(sizes: Sizes, workdir: Path, cache: Path | None) -> tuple[str, 
     cached, about = cache / f"{name}.db", cache / f"{name}.json"
     how = "from the cache"
     if not (cached.exists() and about.exists()):
+        # Stores of these sizes built by other code are stale: gone, with anything a stopped build left.
+        for stale in cache.glob(f"portal-{sizes.key()}-*"):
+            stale.unlink()
         building = cache / f"{name}.building.db"
-        for leftover in cache.glob(f"{name}.building.db*"):
-            leftover.unlink()
         fixture = build(f"sqlite:///{building}", sizes)
         for extra in cache.glob(f"{name}.building.db-*"):
             extra.unlink()  # an empty WAL and shared-memory file after the checkpoint
