@@ -10,7 +10,7 @@ attachments without the pictures already shown inline.
 
 from __future__ import annotations
 
-from maild.store.models import Attachment, Entry
+from maild.store.models import Attachment, Entry, Person
 from portal import render
 
 # How long a signed URL of an inline picture stays valid.
@@ -25,6 +25,19 @@ def files_by_entry(entries: list[Entry]) -> dict[int, list[Attachment]]:
                   .order_by(Attachment.id)):
             files.setdefault(a.entry_id, []).append(a)
     return files
+
+
+def load_authors(entries: list[Entry]) -> None:
+    """Set each entry's ``author`` from one query for them all.
+
+    Reading ``entry.author`` unloaded costs a query per entry: with 100,000
+    cases a case page of five messages spent more on those than on the rest
+    of its queries together (bench/portal.py).
+    """
+    ids = sorted({e.author_id for e in entries if e.author_id})
+    people = {p.id: p for p in Person.select().where(Person.id.in_(ids))} if ids else {}
+    for entry in entries:
+        entry.author = people.get(entry.author_id)
 
 
 def signed_path(ctx, purpose: str, key: int, now: int) -> str:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from servers import DOVECOT, in_ci
+from servers import DOVECOT, PG_BIN, in_ci
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,3 +35,27 @@ def test_the_imap_bench_runs_and_checks_its_run():
     done = _bench("imap.py")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "IMAP drain" in done.stdout and "checked: all processed, threaded, sent" in done.stdout
+
+
+
+def _portal_bench(tmp_path, *extra: str) -> subprocess.CompletedProcess:
+    # A tiny store built afresh (not cached): every page is asked for and checked.
+    return subprocess.run([sys.executable, str(ROOT / "bench" / "portal.py"), "--cases", "200", "--messages", "1000",
+                           "--customers", "50", "--big", "20", "--requests", "3", "--warmup", "1", "--no-cache",
+                           *extra], capture_output=True, text=True, timeout=240, cwd=tmp_path)
+
+
+def test_the_portal_bench_runs_and_checks_its_pages(tmp_path):
+    done = _portal_bench(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "static file (baseline)" in done.stdout and "agent search (printer)" in done.stdout
+
+
+def test_the_portal_bench_runs_on_postgresql(tmp_path):
+    if not Path(PG_BIN, "postgres").exists():
+        if in_ci():
+            pytest.fail("PostgreSQL is not installed; CI must run every test")
+        pytest.skip("PostgreSQL 15 is not installed")
+    done = _portal_bench(tmp_path, "--store", "postgresql")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PostgreSQL" in done.stdout and "agent search (printer)" in done.stdout

@@ -110,11 +110,11 @@ class Case(BaseModel):
     """One request, numbered; the number is the id, shown as SD-N."""
 
     id = AutoField()
-    department = CharField(index=True)
+    department = CharField()  # indexed first in (department, status, updated_at)
     subject = CharField(max_length=255)
     status = CharField(default="new", index=True)  # new | open | pending | closed
     requester = ForeignKeyField(Person, backref="requested", index=True)
-    assignee = ForeignKeyField(Person, null=True, backref="assigned")
+    assignee = ForeignKeyField(Person, null=True, backref="assigned", index=False)  # first in (assignee, status, …)
     linked_to = ForeignKeyField("self", null=True, backref="links")
     priority = CharField(default="normal")  # PRIORITIES
     request_type = CharField(default="")  # incident | service_request | question | … (from a form)
@@ -126,6 +126,10 @@ class Case(BaseModel):
     thread_index = CharField(default="", max_length=255)
     # True while approvals are asked and none refused: the case waits (SPEC 5, Approvals).
     awaiting_approval = BooleanField(default=False)
+
+    class Meta:
+        # The agents' queue: each tab's count from the index alone, its page in order (migration 0013).
+        indexes = ((("department", "status", "updated_at"), False), (("assignee", "status", "department"), False))
 
 
 class Participant(BaseModel):

@@ -97,8 +97,7 @@ def case_page(web, person: Person, case: Case, *, status: int = 200, errors: dic
     """
     ctx = web.ctx
     entries = list(Entry.select().where(Entry.case == case).order_by(Entry.created_at, Entry.id))
-    authors = {e.author_id for e in entries if e.author_id}
-    people_by_id = {p.id: p for p in Person.select().where(Person.id.in_(sorted(authors)))} if authors else {}
+    history.load_authors(entries)
     files = history.files_by_entry(entries)
     spool_ids = sorted({e.spool_id for e in entries if e.spool_id})
     # Only the columns shown: a spool row also holds the raw message.
@@ -107,7 +106,6 @@ def case_page(web, person: Person, case: Case, *, status: int = 200, errors: dic
     now, language = int(time.time()), current().language
     views = []
     for entry in entries:
-        entry.author = people_by_id.get(entry.author_id)  # one query for all authors, not one per entry
         view = history.entry_view(ctx, entry, files.get(entry.id, []), now, language)
         row = spool.get(entry.spool_id)
         view.update(internal=not entry.public, spool=row, trace=_trace_steps(row) if row else [])

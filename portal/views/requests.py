@@ -61,6 +61,7 @@ def install(app, web) -> None:
 
     def _case_page(person, case, status=200, errors=None, reply=""):
         entries = list(cases.public_entries(case))
+        history.load_authors(entries)
         files = history.files_by_entry(entries)
         now, language = int(time.time()), current().language
         views = [history.entry_view(ctx, e, files.get(e.id, []), now, language) for e in entries]
