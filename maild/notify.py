@@ -91,10 +91,13 @@ def _send(ctx, case: Case, person: Person, *, audience: str, event: str, kind: s
     dept = ctx.config.department(case.department)
     language = person.language or ctx.config.language(dept)
     prefix = ctx.config["site"]["token_prefix"]
+    base_url = ctx.config["site"]["base_url"].rstrip("/")
+    # Where the reader sees the case: the agent page, else the customer's (SPEC 3.4).
+    case_url = f"{base_url}/agent/cases/{case.id}" if audience == "agent" else f"{base_url}/requests/{case.id}"
     subject_line, body = render(
         ctx, audience, event, language, reader=person, case=case, person=person,
         department=dept.name if dept else case.department,
-        number=f"{prefix}-{case.id}", base_url=ctx.config["site"]["base_url"].rstrip("/"), **values)
+        number=f"{prefix}-{case.id}", base_url=base_url, case_url=case_url, **values)
     if audience == "agent" and dept is not None:
         reply_to = signing.reply_address(ctx.signer, dept.address, case.id, person.email)
     out = Outgoing(
