@@ -55,6 +55,8 @@ class Context:
     staff: dict = dataclasses.field(default_factory=dict)
     # When the cached staff's bounce stops were last read (bounces.refresh_staff; time.monotonic()).
     staff_stops_read_at: float = float("-inf")
+    # Intake forms by id: set by the portal at start, else read on first use (notify.installed_forms).
+    forms: dict | None = None
     # Inside the daemon: the names of its parts that have stopped (Daemon.down); None elsewhere.
     health: Callable[[], list[str]] | None = None
 

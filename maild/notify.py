@@ -16,7 +16,7 @@ import re
 
 import jinja2
 
-from maild import attachments, bounces, localtime, people
+from maild import attachments, bounces, forms, localtime, people
 from maild.context import BODY, SUBJECT
 from maild.mail import quotes, signing
 from maild.mail.compose import Outgoing, ascii_address
@@ -37,6 +37,31 @@ def may_mail(ctx, address: str) -> bool:
     # A non-ASCII local part needs SMTPUTF8 (RFC 6531) end to end, which we do not use.
     return bool(address) and ascii_address(address) is not None and not address.endswith(".invalid") \
         and not NO_REPLY.match(address) and address not in ctx.config.own_addresses()
+
+
+def installed_forms(ctx) -> dict:
+    """The intake forms by id, read once per process; none when they cannot be read.
+
+    The portal loads them at start and refuses to start on a bad one
+    (``sensedesk check`` names it); here they only relabel answers, so a bad
+    form means the stored text is mailed instead.
+    """
+    if ctx.forms is None:
+        try:
+            ctx.forms = forms.load_forms(ctx.config["site"]["forms_dir"], ctx.config)
+        except forms.FormError as exc:
+            log.warning("forms not read, answers are mailed as submitted: %s", exc)
+            ctx.forms = {}
+    return ctx.forms
+
+
+def entry_text(ctx, entry: Entry, language: str) -> str:
+    """An entry's text for a reader: a form's answers labelled in their language, else the stored text."""
+    if entry.answers:
+        text = forms.stored_answers_text(installed_forms(ctx), entry.answers, language)
+        if text is not None:
+            return text
+    return entry.body_text or ""
 
 
 def render(ctx, audience: str, event: str, language: str, *, reader: Person | None = None,
@@ -60,6 +85,8 @@ def render(ctx, audience: str, event: str, language: str, *, reader: Person | No
     values = {"site": ctx.config["site"]["name"],
               "when": lambda value: localtime.moment(value, language, where),
               "on": lambda value: localtime.day(value, language, where), **values}
+    if values.get("entry") is not None:
+        values.setdefault("entry_text", entry_text(ctx, values["entry"], language))
     body = env.get_template(name + BODY).render(**values)
     return clean_header_text(subject.render(**values)), body.lstrip("\n")
 

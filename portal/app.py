@@ -30,7 +30,7 @@ def create_app(config: Config, ctx: context.Context | None = None) -> bottle.Bot
     ctx = ctx or context.build(config)
     web = Web(ctx)
     # A bad form stops the start with one line naming file and field (forms.FormError).
-    web.forms = forms.load_forms(config["site"]["forms_dir"], config)
+    web.forms = ctx.forms = forms.load_forms(config["site"]["forms_dir"], config)
     app = bottle.Bottle()
     app.config["sensedesk.web"] = web
     app.add_hook("before_request", web.before)

@@ -10,6 +10,7 @@ attachments without the pictures already shown inline.
 
 from __future__ import annotations
 
+from maild import notify
 from maild.store.models import Attachment, Entry, Person
 from portal import render
 
@@ -61,7 +62,8 @@ def mail_document(ctx, entry: Entry, files: list[Attachment], now: int, language
 
 def entry_view(ctx, entry: Entry, files: list[Attachment], now: int, language: str) -> dict:
     """What a page needs of one entry: text, quoted text, the URL of its HTML, author, files."""
-    new_text, quoted = render.split_quoted(entry.body_text or "")
+    # A form's answers with their labels in the reader's language.
+    new_text, quoted = render.split_quoted(notify.entry_text(ctx, entry, language))
     html_url = signed_path(ctx, "mail", entry.id, now) if entry.body_html else ""
     author = entry.author
     # A reply is always the department's, also from an agent who is one only by

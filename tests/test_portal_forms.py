@@ -84,7 +84,16 @@ def test_new_employee_over_three_pages_with_back_and_forward(site):
     ack = site.wait_for_mail("kari@example.org", "New employee")
     assert "Bergen office" in ack.get_body(("plain",)).get_content()
     notice = site.wait_for_mail("hr-agent@example.test", "New employee")
-    assert "Konsulent" in notice.get_body(("plain",)).get_content()
+    text = notice.get_body(("plain",)).get_content()
+    # The customer wrote in English; HR's agent reads Norwegian: the answers are labelled in theirs.
+    assert "Konsulent" in text and "Fullt navn: Ola Nordmann" in text and "Arbeidssted: Kontoret i Bergen" in text
+    assert "Full name" not in text and "Full name: Ola Nordmann" in ack.get_body(("plain",)).get_content()
+    agent = logged_in(site, "hr-agent@example.test")
+    agent.post("/language", {"lang": "nb", "next": "/agent"}, form_page="/agent")
+    page = agent.get(f"/agent/cases/{case.id}").text
+    assert "Fullt navn: Ola Nordmann" in page and "Full name" not in page
+    agent.post("/language", {"lang": "en", "next": "/agent"}, form_page="/agent")
+    assert "Full name: Ola Nordmann" in agent.get(f"/agent/cases/{case.id}").text
 
 
 def test_permanent_employment_skips_the_conditional_page(site):

@@ -15,11 +15,11 @@ from maild.forms.answers import (MAX_FILES, check_file, clean, display, earlier_
                                  page_fields, parse_page, validate, visible_fields, visible_pages)
 from maild.forms.definition import ApprovalRule, Condition, Field, Form, Option, Page, Route
 from maild.forms.loader import RESERVED_IDS, FormError, check_forms, forms_of, load_form, load_forms, parse_form
-from maild.forms.submission import Routing, answers_text, route, subject
+from maild.forms.submission import Routing, answers_text, route, stored_answers_text, subject
 
 __all__ = [
     "MAX_FILES", "RESERVED_IDS", "ApprovalRule", "Condition", "Field", "Form", "FormError", "Option", "Page",
     "Route", "Routing", "answers_text", "check_file", "check_forms", "clean", "display", "earlier_answers",
-    "evaluate", "forms_of", "load_form", "load_forms", "localised", "page_fields", "parse_form", "parse_page", "route", "subject",
+    "evaluate", "forms_of", "load_form", "load_forms", "localised", "page_fields", "parse_form", "parse_page", "route", "stored_answers_text", "subject",
     "validate", "visible_fields", "visible_pages",
 ]

@@ -101,6 +101,21 @@ def answers_text(form: Form, answers: Mapping[str, Any], language: str) -> str:
     return "\n\n".join(blocks)
 
 
+def stored_answers_text(forms_by_id: Mapping[str, Form], stored: Mapping[str, Any] | None,
+                        language: str) -> str | None:
+    """An entry's stored form answers ({"form": id, "answers": …}) as text in ``language``.
+
+    A case opened by a form is written in the customer's language; each reader
+    (an agent, a mail to the agents) reads its labels in theirs. None when the
+    entry has no answers or its form is no longer installed: the stored text
+    is then what there is.
+    """
+    if not stored or not isinstance(stored.get("answers"), Mapping):
+        return None
+    form = forms_by_id.get(stored.get("form", ""))
+    return answers_text(form, stored["answers"], language) if form is not None else None
+
+
 def subject(form: Form, answers: Mapping[str, Any], language: str) -> str:
     """The case's subject: the form's template filled from the answers, or its title.
 
