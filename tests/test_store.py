@@ -8,6 +8,9 @@ import smtplib
 import threading
 import time
 
+import pytest
+from playhouse.pool import PooledPostgresqlDatabase
+
 from conftest import deliver, refusing, wait_until
 from mailfactory import make_mail
 
@@ -128,3 +131,22 @@ def test_international_domains_are_written_as_idna(ctx):
     row = deliver(ctx, _raw_from("kari@" + "ø" * 70 + ".example", "idn2"))
     assert row.state == "processed"
     assert Outbox.select().where(Outbox.kind == "ack").count() == 1
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_kept_postgresql_connections_the_server_dropped_are_replaced(site):
+    """The portal keeps its connections between requests; a dropped one never fails a page."""
+    from portalkit import logged_in
+
+    client = logged_in(site, "kari@example.org")
+    for _ in range(3):
+        assert client.get("/requests").status_code == 200
+    db = site.ctx.db
+    assert isinstance(db, PooledPostgresqlDatabase) and db._connections  # kept, not closed
+    kept = len(db._connections)
+    # What a restart or an administrator does to every other connection.
+    with db.connection_context():
+        db.execute_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    answers = [client.get("/requests").status_code for _ in range(kept + 3)]
+    assert answers == [200] * (kept + 3)

@@ -29,6 +29,11 @@ SQLITE_PRAGMAS = (
 
 MIGRATIONS_DIR = str(Path(__file__).with_name("migrations"))
 
+# PostgreSQL connections kept per process: more than the portal's threads and
+# the daemon's together; a connection idle longer than POOL_STALE_SECONDS is
+# closed rather than reused; a thread waits POOL_WAIT_SECONDS for a free one.
+POOL_MAX, POOL_STALE_SECONDS, POOL_WAIT_SECONDS = 32, 300, 30
+
 # Errors that mean "the store is not reachable now", as opposed to a bug.
 UNAVAILABLE = (OperationalError, InterfaceError)
 
@@ -108,6 +113,16 @@ def open_database(url: str) -> Database:
         return QueuedSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        # Pooled: the portal opens and closes the store around every request,
+        # and a new PostgreSQL connection (a server process, its caches) cost
+        # 5-15 ms of each page (bench/portal.py); close() now hands it back.
+        # One kept too long may have been dropped by the server (a restart,
+        # pg_terminate_backend): peewee's pool asks each one "SELECT 1" as it
+        # is taken out, one round trip, and opens a new one instead.
+        url = "postgresql+pool://" + url[len("postgresql://"):]
+        return db_url.connect(url, unquote_password=True, max_connections=POOL_MAX,
+                              stale_timeout=POOL_STALE_SECONDS, timeout=POOL_WAIT_SECONDS)
     return db_url.connect(url, unquote_password=True)
 
 
