@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 # Languages we write, from what the detector may answer.
 _OURS = {"en": "en", "no": "nb", "nn": "nb"}
+_LANGUAGES = ("en", "nb")
 # Below this probability the guess is not kept: on the labelled messages of
 # bench/language.py 0.6-0.7 get every one right; 0.8 loses short bokmål
 # messages whose probability is shared with Danish and nynorsk.
@@ -66,6 +67,19 @@ def message_text(subject: str, body: str) -> str:
     """What of a message is the sender's own words: the subject and the body without quote or signature."""
     subject = re.sub(r"^\s*((re|sv|fw|fwd|vs|aw|wg)\s*:\s*)+", "", subject or "", flags=re.I)
     return f"{subject}\n{quotes.reply_text(body or '')}"
+
+
+def learn_in_portal(config, person, subject: str, body: str, portal_language: str) -> str | None:
+    """As ``learn``, for a request written in the portal: when its text tells
+    nothing (a form's short answers), the language of the pages it was
+    written on is theirs."""
+    found = learn(config, person, subject, body)
+    if found is None and not person.language and person.role == "customer" and portal_language in _LANGUAGES \
+            and not any(person.email in dept.agents for dept in config.departments):
+        person.language = portal_language
+        person.save(only=[type(person).language])
+        found = portal_language
+    return found
 
 
 def learn(config, person, subject: str, body: str) -> str | None:

@@ -74,3 +74,21 @@ def test_a_choice_made_in_the_portal_wins_and_staff_are_left_alone(ctx):
     deliver(ctx, make_mail(sender="agent@example.test", subject="Lønn", body=NORWEGIAN), rcpt=("hr@example.test",),
             mail_from="agent@example.test")
     assert Person.get(Person.email == "agent@example.test").language == ""
+
+
+def test_a_request_in_the_portal_is_acknowledged_in_the_language_it_was_written_in(site):
+    from portalkit import logged_in
+
+    kari = logged_in(site, "kari@example.org")  # English pages: no choice made
+    assert Person.get(Person.email == "kari@example.org").language == ""
+    kari.post("/new/helpdesk/message", {"subject": "Skriveren", "description": NORWEGIAN},
+              form_page="/new/helpdesk/message")
+    assert site.wait_for_mail("kari@example.org", "Skriveren").get_content().startswith("Hei")
+    assert Person.get(Person.email == "kari@example.org").language == "nb"
+    # Too short to tell: the pages it was written on tell it.
+    ola = logged_in(site, "ola@example.org")
+    ola.post("/language", {"lang": "nb", "next": "/"}, form_page="/")
+    with site.ctx.db.atomic():
+        Person.update(language="").where(Person.email == "ola@example.org").execute()
+    ola.post("/new/hr/message", {"subject": "PC", "description": "PC?"}, form_page="/new/hr/message")
+    assert Person.get(Person.email == "ola@example.org").language == "nb"

@@ -60,10 +60,9 @@ def install(app, web) -> None:
         auth.end_session(state.sid)
         state.sid, state.new_cookie = sid, False
         web.set_cookie(sid, persistent=True)
-        # The language the person used the portal in is their choice, unless
-        # they made one before (or their first mail told it, maild/language.py).
-        if not person.language:
-            Person.update(language=current().language).where(Person.id == person.id).execute()
+        lang = bottle.request.get_cookie("lang")
+        if lang in ("en", "nb") and not person.language:
+            Person.update(language=lang).where(Person.id == person.id).execute()
         redirect(next_path or home(person), 303)
 
     @app.get("/login")

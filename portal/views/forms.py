@@ -23,6 +23,7 @@ import mimetypes
 import bottle
 
 from maild import approvals, cases, deflection, forms, people
+from maild.language import learn_in_portal
 from maild.mail.message import Part
 from maild.store.models import Blob, Case, FormDraft, utcnow
 from portal import auth
@@ -325,6 +326,8 @@ def install(app, web) -> None:
             if auth.over_limit("request", str(person.id), now):
                 return summary(form, draft, status=429, errors={
                     "form": web.gettext("You have sent many requests in a short time. Try again later.")})
+            # Before the acknowledgement is written: in the language they wrote.
+            learn_in_portal(ctx.config, person, "", forms.answers_text(form, answers, language), language)
             copied = [people.find_or_create(a) for a in routing.participants if a != person.email]
             # With approvers, the case waits: the assignee the routing names
             # gets it once every approval is in (approvals._carry_on).

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import bottle
 
-from maild import cases, deflection, faq, forms, links, notices
+from maild import cases, deflection, faq, forms, language, links, notices
 from maild.store.models import utcnow
 from portal import auth, uploads
 from portal.views.faq import start_url
-from portal.web import redirect, require_login
+from portal.web import current, redirect, require_login
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 SUBJECT_MAX, TEXT_MAX = 200, 20000
@@ -121,6 +121,9 @@ def install(app, web) -> None:
             if auth.over_limit("request", str(person.id), now):
                 errors["form"] = web.gettext("You have sent many requests in a short time. Try again later.")
                 return plain_form(dept, status=429, values=values, errors=errors)
+            # Before the acknowledgement is written: in the language they wrote.
+            language.learn_in_portal(ctx.config, person, values["subject"], values["description"],
+                                     current().language)
             case, _ = cases.open_case(ctx, department=dept, requester=person, subject=values["subject"],
                                       body_text=values["description"], parts=parts, now=now,
                                       by_mail=False)
