@@ -402,7 +402,7 @@ def test_language_from_the_browser_then_the_persons_choice(site):
     client.log_in("kari@example.org")
     client.post("/language", {"lang": "nb", "next": "/requests"}, form_page="/requests")
     assert Person.get(Person.email == "kari@example.org").language == "nb"
-    assert "Mine saker" in client.get("/requests", headers={"Accept-Language": "en"}).text
+    assert "Mine henvendelser" in client.get("/requests", headers={"Accept-Language": "en"}).text
 
 
 # --------------------------------------------------------------------------- theme, and the commands that serve it
