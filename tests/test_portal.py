@@ -467,5 +467,5 @@ def test_the_customers_history_shows_what_happened_to_the_case_as_quiet_lines(si
     kari.post("/language", {"lang": "nb", "next": f"/requests/{case.id}"}, form_page="/requests")
     page = kari.get(f"/requests/{case.id}").text
     assert re.findall(r'<li class="event">(.*?) · <time', page) == [
-        "Venter på svar fra deg", "Godkjenning bedt om fra boss@example.org", "Godkjent av boss@example.org",
+        "Venter på svar fra deg", "Bedt om godkjenning fra boss@example.org", "Godkjent av boss@example.org",
         "Flyttet til HR", "Lukket"]

@@ -178,7 +178,7 @@ def test_close_reopen_status_assign_move_and_add_participant_change_the_case(sit
     assert client.get(path).status_code == 404  # no longer one of this agent's cases
     hr_page = logged_in(site, HR_AGENT).get(path).text
     # Every change is in the history the next agent reads.
-    for event in ("Closed.", "Status set to pending.", "Assigned to second@example.test.", "Unassigned.",
+    for event in ("Closed", "Marked as waiting for the customer", "Assigned to second@example.test.", "Unassigned.",
                   "ola@example.org added as a participant.", "Moved from helpdesk to hr."):
         assert event in hr_page, event
 
@@ -424,3 +424,26 @@ def test_the_queue_has_a_closed_tab_a_priority_column_order_and_filters(site):
     assert subjects({"type": "incident"})[0] == ["VPN is down"]
     filtered = subjects({"type": "incident", "tab": "new"})[1]
     assert 'href="/agent?tab=closed&amp;type=incident"' in filtered  # the tabs keep the filter
+
+
+def test_the_agents_history_says_each_change_in_the_readers_language(site):
+    """Events are stored in English; the agent page says those that name a change in the
+    agent's language, like the customer's history, and keeps the stored text for the rest."""
+    case = open_case_by_mail(site)
+    agent = people.find(AGENT)
+    with site.ctx.db.atomic():
+        cases.set_status(site.ctx, case, "pending", by=agent)
+        cases.set_status(site.ctx, case, "open", by=agent)
+        cases.close(site.ctx, case, by=agent)
+        # An event from before changes were named: only its English text is stored.
+        cases.event(case, "Linked case SD-1 was opened from a message that named this case.", utcnow(),
+                    public=False)
+    client = logged_in(site, AGENT)
+    path = f"/agent/cases/{case.id}"
+    events = re.findall(r'<li class="event">(.*?) · <time', client.get(path).text)
+    assert events[-4:] == [f"{AGENT}: Marked as waiting for the customer", f"{AGENT}: Marked as open",
+                           f"{AGENT}: Closed", "Linked case SD-1 was opened from a message that named this case."]
+    client.post("/language", {"lang": "nb", "next": path}, form_page="/agent")
+    events = re.findall(r'<li class="event">(.*?) · <time', client.get(path).text)
+    assert events[-4:] == [f"{AGENT}: Markert som venter på kunden", f"{AGENT}: Markert som åpen",
+                           f"{AGENT}: Lukket", "Linked case SD-1 was opened from a message that named this case."]
