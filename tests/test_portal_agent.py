@@ -226,6 +226,20 @@ def test_the_case_page_shows_the_match_trace_of_each_inbound_message(site):
     assert f"Incoming message {reply.id}, received" in page
 
 
+def test_where_a_message_came_from_is_said_in_words_not_its_stored_key(site):
+    """The spool's source ("smtp", "imap:<account>/<folder>/…") is shown as a label in the reader's language."""
+    case = open_case_by_mail(site)
+    reply = deliver(site.ctx, make_mail(subject=f"Re: [SD#{case.id}] Printer on floor 3", body="Still jams."),
+                    source="imap:support/INBOX/1/7")
+    client = logged_in(site, AGENT)
+    path = f"/agent/cases/{case.id}"
+    page = client.get(path).text
+    assert "by SMTP." in page and "by IMAP account support." in page and "imap:support/INBOX" not in page
+    client.post("/language", {"lang": "nb", "next": path}, form_page="/agent")
+    page = client.get(path).text
+    assert f"Innkommende melding {reply.id}, mottatt" in page and "via IMAP-kontoen support." in page
+
+
 def test_unverified_mail_in_an_agents_name_is_flagged(site):
     case = open_case_by_mail(site)
     with site.ctx.db.atomic():
