@@ -179,7 +179,7 @@ def test_close_reopen_status_assign_move_and_add_participant_change_the_case(sit
     hr_page = logged_in(site, HR_AGENT).get(path).text
     # Every change is in the history the next agent reads.
     for event in ("Closed", "Marked as waiting for the customer", "Assigned to second@example.test.", "Unassigned.",
-                  "ola@example.org added as a participant.", "Moved from helpdesk to hr."):
+                  "ola@example.org added as a participant.", "Moved to HR"):
         assert event in hr_page, event
 
 
@@ -206,7 +206,7 @@ def test_an_agents_reopen_says_who_reopened_it_and_how(site):
     told = site.wait_for_mail("second@example.test", "Printer on floor 3")
     text = " ".join(told.get_body(("plain",)).get_content().split())
     assert f"was reopened by {AGENT} in the portal." in text and "reply from the customer" not in text
-    assert f"Reopened by {AGENT} in the portal." in client.get(path).text
+    assert f"{AGENT}: Reopened in the portal" in client.get(path).text
     # The one who reopened it is not told of it.
     assert not Outbox.select().where((Outbox.kind == "reopened") & (Outbox.recipient == AGENT)).exists()
 
