@@ -30,7 +30,7 @@ import re
 from maild import cases, notify, people
 from maild.mail import quotes, signing
 from maild.store.db import is_sqlite
-from maild.store.models import Approval, Case, Entry, utcnow
+from maild.store.models import Approval, Case, Entry, Person, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,18 @@ def current(case: Case) -> Approval | None:
 def of_case(case: Case) -> list[Approval]:
     """Every approval of a case, in the order they are asked."""
     return list(Approval.select().where(Approval.case == case).order_by(Approval.position, Approval.id))
+
+
+def approver_names(rows) -> dict:
+    """The people known by the approvers' addresses of these approvals, by address (one query).
+
+    Pages show an approver as "Name <address>" when their name is known,
+    as other people are shown, and by the bare address otherwise.
+    """
+    addresses = sorted({a.approver for a in rows})
+    if not addresses:
+        return {}
+    return {p.email: p for p in Person.select().where(Person.email.in_(addresses))}
 
 
 def asked_of(email: str, *, pending: bool):
@@ -164,7 +176,9 @@ def ask(ctx, case: Case, approver: str, *, source: str = "agent", requested_by: 
         Case.update(awaiting_approval=True, updated_at=now).where(Case.id == case.id).execute()
         case.awaiting_approval = True
     who = f" by {requested_by}" if requested_by else " by the form"
+    # The agent who asked is the event's author, so the agents' history names them.
     cases.event(case, f"Approval by {approver} requested{who}.", now, public=False,
+                author=people.find(requested_by) if requested_by else None,
                 change=f"approval_asked:{approver}")
     _ask_next(ctx, case, now)
     return approval

@@ -119,7 +119,7 @@ def event(case: Case, text: str, now, author: Person | None = None, public: bool
 
     ``change`` is given only for what the customer's history shows, as a quiet
     line in their language (templates/portal/_change.html): "closed",
-    "reopened", "solved", "status:<status>", "moved:<slug>",
+    "reopened:<how>" (a key of ``REOPENED``), "solved", "status:<status>", "moved:<slug>",
     "approval_asked:<address>", "approved:<address>", "rejected:<address>".
     """
     return Entry.create(case=case, kind="event", public=public, author=author, body_text=text,
@@ -138,7 +138,8 @@ def reopen(ctx, case: Case, *, by: Person | None = None, now=None, how: str = "c
     now = now or utcnow()
     Case.update(status="open", closed_at=None, updated_at=now).where(Case.id == case.id).execute()
     case.status, case.closed_at, case.updated_at = "open", None, now
-    event(case, REOPENED[how].format(who=by.email if by else "someone"), now, author=by, change="reopened")
+    # The change names how, so the agents' history can say it in their language (the customer's says "reopened").
+    event(case, REOPENED[how].format(who=by.email if by else "someone"), now, author=by, change=f"reopened:{how}")
     notify.case_reopened(ctx, case, by=by, how=how, now=now)
 
 

@@ -355,10 +355,18 @@ def approval_asked(ctx, case: Case, approval, approver: Person, entry: Entry | N
     if not may_mail(ctx, approver.email):
         return
     event = "approval_reminder" if reminder else "approval_request"
+    # The mail says who asked: the agent, by name; without one, a form's rule asked for the requester.
+    asker = people.find(approval.requested_by) if approval.requested_by else None
     _send(ctx, case, approver, audience="approver", event=event, kind=event, now=now,
           auto_submitted="auto-generated", references=[], reply_to=reply_to, approval=approval, entry=entry,
-          requester=case.requester, approve_url=approve_url, reject_url=reject_url,
+          requester=case.requester, asker=asker, approve_url=approve_url, reject_url=reject_url,
           message_id=ctx.signer.message_id(0, approver.id))
+
+
+def _approver(approval) -> str:
+    """The approver as mail names people: "Name <address>" when their name is known, else the address."""
+    person = people.find(approval.approver)
+    return f"{person.name} <{approval.approver}>" if person is not None and person.name else approval.approver
 
 
 def _approval_agents(ctx, case: Case, approval, *, everyone: bool) -> list[Person]:
@@ -380,18 +388,19 @@ def approval_decided(ctx, case: Case, approval, entry: Entry | None, *, final: b
     """
     for person in [case.requester] if tell_requester and may_mail(ctx, case.requester.email) else []:
         _send(ctx, case, person, audience="customer", event="approval_decided", kind="approval_decided",
-              now=now, auto_submitted="auto-generated", approval=approval, final=final)
+              now=now, auto_submitted="auto-generated", approval=approval, final=final,
+              approver=_approver(approval))
     for agent in _approval_agents(ctx, case, approval, everyone=final):
         _send(ctx, case, agent, audience="agent", event="approval_decided", kind="approval_decided", now=now,
               auto_submitted="auto-generated", approval=approval, final=final, entry=entry,
-              requester=case.requester)
+              requester=case.requester, approver=_approver(approval))
 
 
 def approval_expired(ctx, case: Case, approval, *, days: int, now) -> None:
     """Tell the assignee (else the notify list) and the agent who asked that nobody decided."""
     for agent in _approval_agents(ctx, case, approval, everyone=True):
         _send(ctx, case, agent, audience="agent", event="approval_expired", kind="approval_expired", now=now,
-              auto_submitted="auto-generated", approval=approval, days=days)
+              auto_submitted="auto-generated", approval=approval, days=days, approver=_approver(approval))
 
 
 def approval_confirmed(ctx, case: Case, approval, approver: Person, *, url: str, now) -> None:

@@ -104,6 +104,32 @@ def test_the_approver_gets_signed_links_and_a_reply_address_signed_for_them(ctx)
     assert mail["References"] is None
 
 
+def test_the_approval_mail_says_who_asked_the_agent_or_the_form(ctx):
+    """An agent's question is the agent's, by name, about the customer's request; a form's rule asked
+    for the requester who sent the form."""
+    with ctx.db.atomic():
+        people.find_or_create(AGENT)
+        Person.update(name="Anna Agent").where(Person.email == AGENT).execute()
+    case = new_case(ctx)
+    ask(ctx, case, BOSS)
+    text = text_of(mails("approval_request")[0])
+    assert "Anna Agent in Helpdesk asks you to approve this request from Kari Nordmann" in text, text
+    assert "Kari Nordmann has asked" not in text
+    other = new_case(ctx, subject="Second laptop")
+    ask(ctx, other, CFO, source="form")
+    assert "Kari Nordmann has asked Helpdesk for the following" in text_of(mails("approval_request", CFO)[0])
+
+
+def test_mail_about_a_decision_names_the_approver_as_people_are_named(ctx):
+    with ctx.db.atomic():
+        people.find_or_create(BOSS, name="Bo Boss")
+    case = new_case(ctx)
+    (approval,) = ask(ctx, case, BOSS)
+    decide(ctx, approval, "approve")
+    (told,) = mails("approval_decided", "kari@example.org")
+    assert "approved by Bo Boss <boss@example.org>" in text_of(told)
+
+
 def test_an_address_that_cannot_approve_is_refused_and_nobody_approves_their_own_request(ctx):
     case = new_case(ctx)
     for address, problem in (("helpdesk@example.test", "address"), ("not an address", "address"),
@@ -488,6 +514,25 @@ def test_an_agent_asks_for_approval_from_the_case_page(site):
     assert agent.post(f"{path}/approvals/{approval.id + 1}/withdraw", form_page=path).status_code == 404
     withdrawn = agent.post(f"{path}/approvals/{approval.id}/withdraw", form_page=path)
     assert "The approval has been withdrawn." in withdrawn.text and reload(approval).state == "cancelled"
+
+
+def test_the_approvers_page_and_the_agents_history_name_the_agent_who_asked(site):
+    """Not "Asked by: the customer" when an agent asked: the agent, by name; the customer is the requester."""
+    with site.ctx.db.atomic():
+        people.find_or_create(AGENT)
+        Person.update(name="Anna Agent").where(Person.email == AGENT).execute()
+    case, (approval,) = ask_on_site(site, BOSS)
+    page = Client(site).get(approval_path(site, approval)).text
+    assert "<dt>Asked by</dt><dd>Anna Agent &lt;agent@example.test&gt;</dd>" in page, page
+    assert "<dt>Requester</dt><dd>Kari Nordmann &lt;kari@example.org&gt;</dd>" in page
+    history = logged_in(site, AGENT).get(f"/agent/cases/{case.id}").text
+    assert "Anna Agent: Approval asked of boss@example.org" in history
+    form_case = Case.create(department="helpdesk", subject="Form order", status="new",
+                            requester=people.find("kari@example.org"), created_at=utcnow(), updated_at=utcnow())
+    with site.ctx.db.atomic():
+        (by_form,) = [approvals.ask(site.ctx, form_case, CFO, source="form")]
+    page = Client(site).get(approval_path(site, by_form)).text
+    assert "<dt>Asked by</dt><dd>Kari Nordmann &lt;kari@example.org&gt;, through the form</dd>" in page
 
 
 def test_an_approval_decided_by_a_reply_over_smtp(site):

@@ -27,7 +27,7 @@ def test_translations_load_with_plurals():
     nb = i18n.load("nb")
     assert nb.gettext("Log in") == "Logg inn"
     assert nb.ngettext("%(num)d request matches “%(q)s”.", "%(num)d requests match “%(q)s”.", 2) \
-        == "%(num)d saker passer med «%(q)s»."
+        == "%(num)d henvendelser passer til «%(q)s»."
     assert i18n.load("en").gettext("Log in") == "Log in"
 
 

@@ -402,7 +402,7 @@ def test_language_from_the_browser_then_the_persons_choice(site):
     client.log_in("kari@example.org")
     client.post("/language", {"lang": "nb", "next": "/requests"}, form_page="/requests")
     assert Person.get(Person.email == "kari@example.org").language == "nb"
-    assert "Mine saker" in client.get("/requests", headers={"Accept-Language": "en"}).text
+    assert "Mine henvendelser" in client.get("/requests", headers={"Accept-Language": "en"}).text
 
 
 # --------------------------------------------------------------------------- theme, and the commands that serve it
@@ -467,5 +467,5 @@ def test_the_customers_history_shows_what_happened_to_the_case_as_quiet_lines(si
     kari.post("/language", {"lang": "nb", "next": f"/requests/{case.id}"}, form_page="/requests")
     page = kari.get(f"/requests/{case.id}").text
     assert re.findall(r'<li class="event">(.*?) · <time', page) == [
-        "Venter på svar fra deg", "Godkjenning bedt om fra boss@example.org", "Godkjent av boss@example.org",
+        "Venter på svar fra deg", "Bedt om godkjenning fra boss@example.org", "Godkjent av boss@example.org",
         "Flyttet til HR", "Lukket"]

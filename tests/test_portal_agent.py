@@ -178,8 +178,8 @@ def test_close_reopen_status_assign_move_and_add_participant_change_the_case(sit
     assert client.get(path).status_code == 404  # no longer one of this agent's cases
     hr_page = logged_in(site, HR_AGENT).get(path).text
     # Every change is in the history the next agent reads.
-    for event in ("Closed.", "Status set to pending.", "Assigned to second@example.test.", "Unassigned.",
-                  "ola@example.org added as a participant.", "Moved from helpdesk to hr."):
+    for event in ("Closed", "Marked as waiting for the customer", "Assigned to second@example.test.", "Unassigned.",
+                  "ola@example.org added as a participant.", "Moved to HR"):
         assert event in hr_page, event
 
 
@@ -206,7 +206,7 @@ def test_an_agents_reopen_says_who_reopened_it_and_how(site):
     told = site.wait_for_mail("second@example.test", "Printer on floor 3")
     text = " ".join(told.get_body(("plain",)).get_content().split())
     assert f"was reopened by {AGENT} in the portal." in text and "reply from the customer" not in text
-    assert f"Reopened by {AGENT} in the portal." in client.get(path).text
+    assert f"{AGENT}: Reopened in the portal" in client.get(path).text
     # The one who reopened it is not told of it.
     assert not Outbox.select().where((Outbox.kind == "reopened") & (Outbox.recipient == AGENT)).exists()
 
@@ -224,6 +224,20 @@ def test_the_case_page_shows_the_match_trace_of_each_inbound_message(site):
         assert f'<code class="rule">{rule}</code>' in page, rule
     assert f"<dt>value</dt><dd>[SD#{case.id}]</dd>" in page
     assert f"Incoming message {reply.id}, received" in page
+
+
+def test_where_a_message_came_from_is_said_in_words_not_its_stored_key(site):
+    """The spool's source ("smtp", "imap:<account>/<folder>/…") is shown as a label in the reader's language."""
+    case = open_case_by_mail(site)
+    reply = deliver(site.ctx, make_mail(subject=f"Re: [SD#{case.id}] Printer on floor 3", body="Still jams."),
+                    source="imap:support/INBOX/1/7")
+    client = logged_in(site, AGENT)
+    path = f"/agent/cases/{case.id}"
+    page = client.get(path).text
+    assert "by SMTP." in page and "by IMAP account support." in page and "imap:support/INBOX" not in page
+    client.post("/language", {"lang": "nb", "next": path}, form_page="/agent")
+    page = client.get(path).text
+    assert f"Innkommende melding {reply.id}, mottatt" in page and "via IMAP-kontoen support." in page
 
 
 def test_unverified_mail_in_an_agents_name_is_flagged(site):
@@ -424,3 +438,26 @@ def test_the_queue_has_a_closed_tab_a_priority_column_order_and_filters(site):
     assert subjects({"type": "incident"})[0] == ["VPN is down"]
     filtered = subjects({"type": "incident", "tab": "new"})[1]
     assert 'href="/agent?tab=closed&amp;type=incident"' in filtered  # the tabs keep the filter
+
+
+def test_the_agents_history_says_each_change_in_the_readers_language(site):
+    """Events are stored in English; the agent page says those that name a change in the
+    agent's language, like the customer's history, and keeps the stored text for the rest."""
+    case = open_case_by_mail(site)
+    agent = people.find(AGENT)
+    with site.ctx.db.atomic():
+        cases.set_status(site.ctx, case, "pending", by=agent)
+        cases.set_status(site.ctx, case, "open", by=agent)
+        cases.close(site.ctx, case, by=agent)
+        # An event from before changes were named: only its English text is stored.
+        cases.event(case, "Linked case SD-1 was opened from a message that named this case.", utcnow(),
+                    public=False)
+    client = logged_in(site, AGENT)
+    path = f"/agent/cases/{case.id}"
+    events = re.findall(r'<li class="event">(.*?) · <time', client.get(path).text)
+    assert events[-4:] == [f"{AGENT}: Marked as waiting for the customer", f"{AGENT}: Marked as open",
+                           f"{AGENT}: Closed", "Linked case SD-1 was opened from a message that named this case."]
+    client.post("/language", {"lang": "nb", "next": path}, form_page="/agent")
+    events = re.findall(r'<li class="event">(.*?) · <time', client.get(path).text)
+    assert events[-4:] == [f"{AGENT}: Markert som venter på kunden", f"{AGENT}: Markert som åpen",
+                           f"{AGENT}: Lukket", "Linked case SD-1 was opened from a message that named this case."]

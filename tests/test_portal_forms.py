@@ -355,3 +355,31 @@ def test_a_departments_own_links_show_beside_its_forms(site):
     assert "Lønnsslipper" not in client.get("/new/helpdesk").text
     home = client.get("/").text
     assert "Status page" in home and "Lønnsslipper" not in home
+
+
+def test_a_one_page_form_shows_no_page_counter(site):
+    """"Page 1 of 1" tells nothing: only a form of two pages or more counts them, in either language."""
+    client = logged_in(site)
+    assert "Page 1 of" in client.get(NEW_EMPLOYEE).text
+    one = client.get("/forms/helpdesk-order-software").text
+    assert 'class="progress"' not in one and "Page 1 of 1" not in one
+    client.post("/language", {"lang": "nb", "next": "/forms/helpdesk-order-software"}, form_page="/requests")
+    one = client.get("/forms/helpdesk-order-software").text
+    assert "Bestill programvare" in one and "Side 1 av" not in one
+    assert "Side 1 av" in client.get(NEW_EMPLOYEE).text
+
+
+def test_the_error_summary_puts_no_colon_after_a_question_mark(site):
+    """A question ends in "?": the summary says "How many people need it? Enter …", not "it?: Enter"."""
+    client = logged_in(site)
+    start = "/forms/helpdesk-order-software"
+    for language, question in (("en", "How many people need it?"), ("nb", "Hvor mange trenger det?")):
+        client.post("/language", {"lang": language, "next": start}, form_page="/requests")
+        refused = client.post(start, {"program": "", "cost_band": "free", "users": "",
+                                      "justification": "Diagrams.", "direction": "next"}, form_page=start)
+        assert refused.status_code == 400
+        summary = refused.text.split('class="error-summary"', 1)[1].split("</ul>", 1)[0]
+        assert f'<a href="#users">{question} ' in summary, summary
+        assert "?:" not in summary and "?:" not in refused.text
+        # A label without a mark of its own still gets its colon.
+        assert re.search(r'<a href="#[a-z_]+">[^<?]*[^?]: ', summary), summary

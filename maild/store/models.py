@@ -161,7 +161,7 @@ class Entry(BaseModel):
     answers = JSONField(null=True)  # an intake form's answers, as submitted: {"form": id, "answers": {...}}
     created_at = DateTimeField(default=utcnow)
     # An event's change, for the customer's history (cases.event):
-    # "closed", "reopened", "solved", "status:pending", "moved:hr",
+    # "closed", "reopened:<how>", "solved", "status:pending", "moved:hr",
     # "approval_asked:<address>", "approved:<address>", "rejected:<address>"; "" otherwise.
     change = CharField(default="", max_length=255)
 

@@ -118,11 +118,12 @@ def case_page(web, person: Person, case: Case, *, status: int = 200, errors: dic
     if assignee is not None and assignee.id != person.id and assignee.email not in {a for a, _ in agents}:
         agents.append((assignee.email, person_label(assignee)))  # moved from a department it belonged to
     others = [d for d in ctx.config.departments if d.slug != case.department]
+    asked = approvals.of_case(case)
     return web.render("agent_case.html", status=status, case=case, entries=views, dept=dept,
                       assignee=assignee, participants=participants, agents=agents, others=others,
                       errors=errors or {}, values=values or {}, done=bottle.request.query.get("done", ""),
-                      banners=notices.active(case.department), approvals=approvals.of_case(case),
-                      now=utcnow(), priorities=PRIORITIES, request_types=REQUEST_TYPES)
+                      banners=notices.active(case.department), approvals=asked,
+                      names=approvals.approver_names(asked), now=utcnow(), priorities=PRIORITIES, request_types=REQUEST_TYPES)
 
 
 def install(app, web) -> None:

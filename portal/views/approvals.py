@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bottle
 
-from maild import approvals
+from maild import approvals, people
 from maild.store.models import Approval, Case
 from portal.views.agent import agent_case, case_page
 from portal.web import redirect, require_login, route_id
@@ -42,8 +42,11 @@ def install(app, web) -> None:
         dept = ctx.config.department(case.department)
         first = approvals.request_entry(case)
         before = [a for a in approvals.of_case(case) if a.position < approval.position and a.state == "approved"]
+        # Who asked: the agent who did, else (a form's rule) the requester who sent the form.
+        asker = people.find(approval.requested_by) if approval.requested_by else None
         return {"approval": approval, "case": case, "department": dept.name if dept else case.department,
-                "requester": case.requester, "request": first.body_text if first else "", "before": before}
+                "requester": case.requester, "asker": asker, "request": first.body_text if first else "",
+                "before": before, "names": approvals.approver_names(before)}
 
     @app.get("/approvals")
     def mine():

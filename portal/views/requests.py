@@ -70,10 +70,11 @@ def install(app, web) -> None:
         # The page claims a confirmation only when one is in the outbox (it may
         # not be: the address may be stopped after bounces).
         acknowledged = done == "created" and outbox.acknowledged(case, person.email)
+        asked = approvals.of_case(case)
         return web.render("case.html", status=status, case=case, entries=views, errors=errors or {},
                           reply=reply, dept=dept, banners=notices.active(case.department),
-                          may_reply=cases.reopen_allowed(ctx, case), approvals=approvals.of_case(case),
-                          done=done, acknowledged=acknowledged)
+                          may_reply=cases.reopen_allowed(ctx, case), approvals=asked,
+                          names=approvals.approver_names(asked), done=done, acknowledged=acknowledged)
 
     @app.post("/requests/<case_id>/reply")
     def reply(case_id):
