@@ -29,6 +29,7 @@ from maild.intake.smtp import Receiver
 from maild.outbound import outbox, sender
 from maild.outbound.transport import make_transport
 from maild.spool import SpoolWriter
+from maild.store import db as store
 from maild.store.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,7 @@ class Daemon:
         # Everyone who waits on them has stopped: their pipes can go.
         self.ctx.spool_wakeup.close()
         self.ctx.outbox_wakeup.close()
-        self.ctx.db.close()
+        store.shutdown(self.ctx.db)
 
     def _run_sender(self) -> None:
         transport = make_transport(self.config)

@@ -75,7 +75,7 @@ def pg_url(pg_cluster):
     url = os.environ.get("SENSEDESK_TEST_PG") or pg_cluster.create_database("sensedesk_test")
     db = store.connect(url)
     store.migrate(db)
-    db.close()
+    store.shutdown(db)
     return url
 
 
@@ -83,7 +83,7 @@ def _empty_postgres(url: str) -> None:
     db = store.connect(url)
     tables = ", ".join(f'"{m._meta.table_name}"' for m in ALL_MODELS)
     db.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-    db.close()
+    store.shutdown(db)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -117,7 +117,7 @@ def ctx(make_config):
     """A Context on a fresh store with the default test configuration."""
     c = prepare(make_config())
     yield c
-    c.db.close()
+    store.shutdown(c.db)
 
 
 @pytest.fixture
@@ -143,7 +143,7 @@ def deliver(ctx, raw: bytes, rcpt=("helpdesk@example.test",), mail_from="kari@ex
 def _close_store():
     yield
     try:
-        database.obj and database.close()
+        database.obj and store.shutdown(database.obj)
     except Exception:  # the proxy may be uninitialised in pure unit tests
         pass
 
@@ -154,7 +154,7 @@ def daemon(make_config, capture):
     from maild.daemon import Daemon
 
     config = make_config(smtp_out={"transport": "smtp", "host": "127.0.0.1", "port": capture.port})
-    prepare(config).db.close()
+    store.shutdown(prepare(config).db)
     running = Daemon(config)
     running.start()
     running.capture = capture

@@ -21,6 +21,7 @@ from conftest import prepare, wait_until
 from servers import free_port
 
 from maild.daemon import Daemon
+from maild.store import db as store
 from portal import auth
 from portal.app import PortalServer, create_app
 
@@ -72,7 +73,7 @@ def site(make_config, capture, monkeypatch, request):
                          portal={"listen": f"127.0.0.1:{port}", **extra.get("portal", {})},
                          site={"base_url": f"http://127.0.0.1:{port}", "mail_domain": "desk.example.test",
                                **extra.get("site", {})}, **others)
-    prepare(config).db.close()
+    store.shutdown(prepare(config).db)
     daemon = Daemon(config)
     server = PortalServer(create_app(config, daemon.ctx), config)
     daemon.extras.append(server)

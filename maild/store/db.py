@@ -17,6 +17,7 @@ from pathlib import Path
 from peewee import Database, InterfaceError, OperationalError, SqliteDatabase
 from playhouse import db_url
 from playhouse.migrations import Runner
+from playhouse.pool import PooledDatabase
 
 from maild.store.models import database
 
@@ -154,5 +155,12 @@ def close(db: Database) -> None:
         db.close()
 
 
+def shutdown(db: Database) -> None:
+    """Done with the store: close this thread's connection and every one a pool keeps idle."""
+    close(db)
+    if isinstance(db, PooledDatabase):
+        db.close_idle()
+
+
 __all__ = ["connect", "open_database", "migrate", "pending_migrations", "is_sqlite",
-           "UNAVAILABLE", "close"]
+           "UNAVAILABLE", "close", "shutdown"]
