@@ -36,8 +36,12 @@ _LANGUAGES = ("en", "nb")
 MIN_CONFIDENCE = 0.7
 # Fewer letters than this say too little ("Takk!", "OK").
 MIN_LETTERS = 12
-# The start of a message is enough to tell its language, and bounds the cost.
-MAX_CHARS = 2000
+# The start of a message is enough to tell its language, and bounds the
+# cost: the detector's time grows with the text (about 0.1 ms for 200
+# characters, 0.3 ms for 2,000), and the runner pays it for every new customer.
+MAX_CHARS = 600
+# Quote removal reads no further than this: a reply's own words come first.
+MAX_READ = 4000
 _LETTER = re.compile(r"[^\W\d_]")
 _URL = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
 
@@ -66,7 +70,7 @@ def detect(text: str) -> str | None:
 def message_text(subject: str, body: str) -> str:
     """What of a message is the sender's own words: the subject and the body without quote or signature."""
     subject = re.sub(r"^\s*((re|sv|fw|fwd|vs|aw|wg)\s*:\s*)+", "", subject or "", flags=re.I)
-    return f"{subject}\n{quotes.reply_text(body or '')}"
+    return f"{subject}\n{quotes.reply_text((body or '')[:MAX_READ])}"
 
 
 def learn_in_portal(config, person, subject: str, body: str, portal_language: str) -> str | None:
