@@ -4,8 +4,8 @@ What it measures
 ----------------
 * **Accuracy** on the replies of the shared corpus (``corpus/replies``, whose
   MANIFEST names the language of each reply's header): each reply's input
-  goes through ``language.message_text`` (quote and signature removed, as the
-  runner does) and ``language.detect``. For each header language the table
+  goes through ``language.message_text`` (the start of its own words, as the
+  runner reads it) and ``language.detect``. For each header language the table
   counts the answers "en", "nb" and none (too short, or not confidently ours).
   The header's language is not always the text's (many fixtures wrap English
   text in a foreign client's header, and the corpus's "Norwegian" replies are

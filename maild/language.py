@@ -23,8 +23,6 @@ import functools
 import logging
 import re
 
-from maild.mail import quotes
-
 log = logging.getLogger(__name__)
 
 # Languages we write, from what the detector may answer.
@@ -68,9 +66,17 @@ def detect(text: str) -> str | None:
 
 
 def message_text(subject: str, body: str) -> str:
-    """What of a message is the sender's own words: the subject and the body without quote or signature."""
+    """What of a message is most likely the sender's own words: the subject and the start of the body, without "> " lines.
+
+    Full quote removal (``maild/mail/quotes.py``) would cost twice the
+    detection itself on every new customer's first message, and is not
+    needed: a new message and a top-posted reply start with the sender's
+    words, and the history under a bottom-posted one is our own mail, in the
+    department's language, which is what an undetected sender gets anyway.
+    """
     subject = re.sub(r"^\s*((re|sv|fw|fwd|vs|aw|wg)\s*:\s*)+", "", subject or "", flags=re.I)
-    return f"{subject}\n{quotes.reply_text((body or '')[:MAX_READ])}"
+    own = [line for line in (body or "")[:MAX_READ].splitlines() if not line.lstrip().startswith(">")]
+    return subject + "\n" + "\n".join(own)
 
 
 def learn_in_portal(config, person, subject: str, body: str, portal_language: str) -> str | None:
