@@ -28,56 +28,43 @@ a ``%word%`` LIKE pattern (a word has no ``%``, ``_`` or ``\\``).
 Parts of compound words. Norwegian, Danish, Swedish and German write a
 compound as one word, and a word index finds it by its first part only: a
 search for "permisjon" must also find "foreldrepermisjon", "skriver" must
-find "fargeskriver". So a query word of ``MIN_GRAM`` (3) or more characters
-is looked up as a substring too, through a trigram index beside the word
-index (a shorter one cannot make a trigram and stays a prefix):
+find "fargeskriver". So the store keeps a word list, ``search_word``: every
+distinct word of ``MIN_PART`` (3) or more characters that any case or
+article document has held, each once, with a trigram index on it (SQLite:
+an FTS5 table with the ``trigram`` tokenizer over the list; PostgreSQL:
+``pg_trgm``'s GIN index). A query word of ``MIN_PART`` or more characters
+is looked up in the list first, and the longer words that hold it other
+than at their start ("fargeskriver", "laserskriveren") are then looked up
+in the word index, as word starts, beside the query word itself. A
+shorter query word cannot make a trigram and stays a word start.
 
-* SQLite: a second FTS5 table, ``search_gram``, with the ``trigram``
-  tokenizer (case-sensitive: the words are case-folded already) and the
-  same rowid layout, so case and visibility come from the rowid and a
-  customer's search is confined the same way. It holds each document's
-  distinct words of three characters or more (``grams``): a query word has
-  no space, so it only ever matches inside one word, and repeats and short
-  words would only make the index larger. A trigger drops a deleted case's
-  rows, as for ``search_doc``.
-* PostgreSQL: the ``pg_trgm`` extension, a column ``grams`` on
-  ``search_doc`` that PostgreSQL generates from the tsvector --
-  ``strip(document)::text``, its distinct words in quotes, without the
-  positions, whose digits a query word could match -- and a GIN
-  ``gin_trgm_ops`` index on it. Nothing to keep in step when an entry is
-  indexed, and the rows go with their case by the foreign key. Stored
-  rather than an index on the expression: recomputed at each recheck, the
-  words took twice the time. Every word a ``word:*`` prefix query finds
-  contains the query word, so ``LIKE '%word%'`` finds a superset of the
-  word index's hits, and whether a hit is a word hit is decided on the same
-  row (``document @@ word:*``) without a second index scan. A customer's
-  search tests ``strpos(grams, word)`` on their own documents instead:
-  PostgreSQL guesses a substring the rarer the longer it is (pg_trgm gives
-  LIKE no estimate), so with LIKE it started from the trigram index and
-  read every document with a common part. pg_trgm is a trusted extension:
-  the owner of the database may create it, and where it exists already, in
-  any schema, it is used as it is. In a database whose LC_CTYPE is ``C``
-  pg_trgm sees only ASCII letters: searches stay right, but those with
-  æ, ø or å read more rows.
-
-The word index stays (rather than trigrams alone): a word of one or two
-characters can only be found through it, and it tells a hit on a word or
-its start from a hit inside a compound, which the ranking needs. A word is
-one doclist to it, where a trigram search intersects one per trigram.
+The word list replaced a trigram index over every document (which held
+each document's words again): it is small (one row per distinct word, not
+per document), so an entry's indexing adds one statement that mostly finds
+its words there already, and the word index alone answers every search,
+where a trigram search over all documents read ~11,000 documents for
+"printer" at 100,000 cases beside the word index's same 11,000. A word of
+the list no document holds any more (its case was deleted) costs one empty
+lookup when searched for. When a part occurs in more than ``MAX_PARTS``
+words, the shortest are looked up (a longer word starting with one of them
+is found through it). On PostgreSQL the list has no unique constraint: two
+transactions that meet the same new word would otherwise wait for each
+other, and one pair might deadlock; a word added twice is looked up once.
 
 A case matches when every query word occurs in one of its documents the
-searcher may see -- as a word prefix, or (three characters or more) inside
-a word -- not necessarily all in the same one, so "printer toner" finds a
-case whose subject says printer and whose reply says toner. Each word is one
-index lookup (on SQLite two: words and trigrams). Cases are ordered by how many query words they hold as
-words (or word starts) -- so a case about a "skriver" comes before one about
-a "fargeskriver" -- then by score, the sum over the words of their best
-document's rank (bm25 on SQLite, ts_rank on PostgreSQL; a hit only inside a
-compound counts ``COMPOUND_SCORE``; a subject counts double), then by the
-latest activity. A customer's search is confined to their own cases inside
-the index query (Roundup searches everything, then filters;
-docs/architecture.md, speed), and an internal note never counts for
-``public_only``, so its words cannot even reveal that a case matches.
+searcher may see -- as a word start, or as part of a longer word -- not
+necessarily all in the same one, so "printer toner" finds a case whose
+subject says printer and whose reply says toner. Cases are ordered by how
+many query words they hold as words (or word starts) -- so a case about a
+"skriver" comes before one about a "fargeskriver" -- then by the latest
+activity, newest first, as the customer's list and the agents' queue are
+(SPEC: "newest activity first"; RT, Zammad and FreeScout list search
+results the same way). Cases are not ranked by bm25/ts_rank: ranking every
+match of a common word (7,500 cases for "printer" at 100,000) cost an
+agent's search 14 of its 25 ms. A customer's search is confined to their
+own cases inside the index query (Roundup searches everything, then
+filters; docs/architecture.md, speed), and an internal note never counts
+for ``public_only``, so its words cannot even reveal that a case matches.
 
 Events ("Closed.", "Reopened by a reply.") are our own words, not indexed.
 
@@ -86,28 +73,21 @@ drafts too, with the same words: an FTS5 table with the columns ``title``
 (with the tags) and ``body`` whose rowid is the article id (a trigger drops a deleted
 article's row), or on PostgreSQL ``(article_id, document)`` with the title
 weighted above the body, a foreign key to ``article`` (ON DELETE CASCADE),
-a GIN index, and ``grams`` with its trigram index as for cases (the title
-is the tsvector's words of weight A). On SQLite ``faq_gram`` is its
-trigram twin (columns ``title`` and ``body``). An article matches when every
-query word occurs in its title or body, as for cases; whether it is
-published, its department and its language are read from ``article`` in the
-same query, so a draft is found only by those who ask for drafts.
+and a GIN index. Their words join the same word list. An article matches
+when every query word occurs in its title or body, as for cases; whether
+it is published, its department and its language are read from ``article``
+in the same query, so a draft is found only by those who ask for drafts.
+Articles are few and have no activity to order by, so they are ranked:
+the asker's language first, then words found as words, then bm25 (SQLite)
+or ts_rank (PostgreSQL), a title word counting double.
 
-Speed with 100,000 cases and 300,000 entries of Norwegian and English text
-(medians over fourteen searches -- words, parts of compounds, two words,
-short and missing words -- on a 2-core machine), before and after parts of
-compounds: on SQLite a customer's search over their 500 cases 2.4 -> 11 ms,
-an agent's over all cases 17 -> 44 ms, the FAQ (2,000 articles) 0.1 -> 0.7
-ms; on PostgreSQL 2.3 -> 2.8 ms, 24 -> 65 ms and 0.4 -> 1.9 ms. An agent
-pays mostly for the larger result: "kontor" matches 35,600 cases instead of
-14,500, each of them ranked. Indexing an entry costs about twice as much
-(SQLite 31 -> 77 us, PostgreSQL 200 -> 370 us, inside a transaction), and
-the store grows: that SQLite file from 0.48 to 1.26 GB, that PostgreSQL
-database from 560 to 920 MB.
+Speed with 100,000 cases and 500,000 messages (bench/portal.py, medians
+over HTTP on a 2-core machine): see docs/architecture.md, speed.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 
@@ -115,7 +95,8 @@ from maild.store.db import is_sqlite
 from maild.store.models import database
 
 TABLE = "search_doc"
-GRAM_TABLE = "search_gram"  # SQLite only
+WORD_TABLE = "search_word"
+WORD_GRAMS = "search_word_gram"  # SQLite only: the trigram index of the word list
 
 # Query words beyond this many are ignored: each costs an index lookup, and
 # a pasted paragraph should not turn into a hundred-way intersection.
@@ -126,21 +107,14 @@ MAX_WORD = 80
 # 1 MB with an error, which would fail the message; the start of a long mail
 # is what people remember of it.
 MAX_TEXT = 100_000
-SUBJECT_WEIGHT = 2.0
-# A query word this long or longer is also found inside words (one trigram).
-MIN_GRAM = 3
-# What a hit only inside a compound scores (a subject's double): enough to
-# order such hits, small beside a word's rank. Cases holding more query words
-# as words come first whatever the scores (bm25 can be near 0 for a word in
-# most documents).
-COMPOUND_SCORE = 1e-3
-# PostgreSQL's column of a document's words for the trigram index, generated
-# from the tsvector: its words in quotes ('a' 'b'), without positions.
-PG_GRAMS = "grams"
+# A query word this long or longer is also looked for inside longer words (one trigram).
+MIN_PART = 3
+# Longer words holding a query word that are looked up, at most: the
+# shortest. Each is one more term of the word-index lookup.
+MAX_PARTS = 64
 
 # SQLite rowid layout (see above): 30 bits of case id, 32 of entry id, 1 of public.
 CASE_SHIFT = 33
-ENTRY_MASK = (1 << CASE_SHIFT) - 2
 MAX_CASE_ID = (1 << 30) - 1
 MAX_ENTRY_ID = (1 << 32) - 1
 
@@ -148,12 +122,20 @@ _WORD = re.compile(r"[^\W_]+")
 
 _SQLITE_REPLACE = f"INSERT OR REPLACE INTO {TABLE} (rowid, words) VALUES (?, ?)"
 _SQLITE_DELETE = f"DELETE FROM {TABLE} WHERE rowid = ?"
-_GRAM_REPLACE = f"INSERT OR REPLACE INTO {GRAM_TABLE} (rowid, words) VALUES (?, ?)"
-_GRAM_DELETE = f"DELETE FROM {GRAM_TABLE} WHERE rowid = ?"
 _PG_UPSERT = (f"INSERT INTO {TABLE} (id, case_id, public, document) VALUES (%s, %s, %s, to_tsvector('simple', %s)) "
               "ON CONFLICT (id) DO UPDATE SET case_id = EXCLUDED.case_id, public = EXCLUDED.public, "
               "document = EXCLUDED.document")
 _PG_DELETE = f"DELETE FROM {TABLE} WHERE id = %s"
+# One statement per document; the store looks each word up itself. A trigger
+# adds a new word to SQLite's trigram index.
+_SQLITE_REMEMBER = f"INSERT OR IGNORE INTO {WORD_TABLE} (word) SELECT value FROM json_each(?)"
+_PG_REMEMBER = (f"INSERT INTO {WORD_TABLE} (word) SELECT w FROM unnest(%s::text[]) AS w "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {WORD_TABLE} s WHERE s.word = w)")
+# The longer words holding a query word other than at their start, shortest first.
+_SQLITE_PARTS = (f"SELECT word FROM {WORD_GRAMS} WHERE {WORD_GRAMS} MATCH ? AND substr(word, 1, ?) <> ? "
+                 "ORDER BY length(word), word LIMIT ?")
+_PG_PARTS = (f"SELECT word FROM (SELECT DISTINCT word FROM {WORD_TABLE} WHERE word LIKE %s AND left(word, %s) <> %s) "
+             "AS w ORDER BY length(word), word LIMIT %s")
 _SQL: dict = {}
 
 
@@ -168,9 +150,9 @@ def document(text: str) -> str:
     return " ".join(words(text))
 
 
-def grams(doc: str) -> str:
-    """What SQLite's trigram index holds of a ``document``: its distinct words of ``MIN_GRAM`` or more characters."""
-    return " ".join(dict.fromkeys(w for w in doc.split(" ") if len(w) >= MIN_GRAM))
+def list_words(doc: str) -> list[str]:
+    """What the word list takes of a ``document``: its distinct words of ``MIN_PART`` or more characters, sorted."""
+    return sorted({w for w in doc.split(" ") if len(w) >= MIN_PART})
 
 
 def query_words(text: str) -> list[str]:
@@ -197,11 +179,15 @@ def _db():
     return getattr(database, "obj", None) or database
 
 
-def _sqlite_write(db, rowid: int, text: str) -> None:
-    """Write one document to both SQLite indexes under ``rowid``; "" drops it from the trigram index."""
-    db.execute_sql(_SQLITE_REPLACE, [rowid, text])
-    gram = grams(text)
-    db.execute_sql(_GRAM_REPLACE if gram else _GRAM_DELETE, [rowid, gram] if gram else [rowid])
+def remember_words(db, *docs: str) -> None:
+    """Add the words of these documents that the word list lacks (in the caller's transaction)."""
+    found = list_words(" ".join(docs))
+    if not found:
+        return
+    if is_sqlite(db):
+        db.execute_sql(_SQLITE_REMEMBER, [json.dumps(found, ensure_ascii=False)])
+    else:
+        db.execute_sql(_PG_REMEMBER, [found])
 
 
 def index_entry(entry) -> None:
@@ -220,10 +206,10 @@ def index_entry(entry) -> None:
         # The same entry under the other visibility: gone, so a note made
         # public, or a message hidden, is never found twice or by the wrong people.
         db.execute_sql(_SQLITE_DELETE, [rowid ^ 1])
-        db.execute_sql(_GRAM_DELETE, [rowid ^ 1])
-        _sqlite_write(db, rowid, text)
+        db.execute_sql(_SQLITE_REPLACE, [rowid, text])
     else:
         db.execute_sql(_PG_UPSERT, [entry.id, entry.case_id, bool(entry.public), text])
+    remember_words(db, text)
 
 
 def index_case(case) -> None:
@@ -232,66 +218,68 @@ def index_case(case) -> None:
     db = _db()
     if is_sqlite(db):
         rowid = sqlite_rowid(case.id, 0, True)
-        if text:
-            _sqlite_write(db, rowid, text)
-        else:
-            db.execute_sql(_SQLITE_DELETE, [rowid])
-            db.execute_sql(_GRAM_DELETE, [rowid])
+        db.execute_sql(_SQLITE_REPLACE if text else _SQLITE_DELETE, [rowid, text] if text else [rowid])
     elif text:
         db.execute_sql(_PG_UPSERT, [-case.id, case.id, True, text])
     else:
         db.execute_sql(_PG_DELETE, [-case.id])
+    remember_words(db, text)
 
 
-def _term_sql(sqlite: bool, index: int, long: bool, person: bool, public_only: bool) -> tuple[str, list[str]]:
-    """One query word's hits, (case_id, word number, whole, score) per document, and its parameters' names.
+def parts(db, term: str) -> list[str]:
+    """The listed words holding ``term`` other than at their start, shortest first, at most ``MAX_PARTS``.
 
-    ``whole`` is 1 for a hit on a word or a word's start, 0 for one only
-    inside a word (``long`` words only). The names are looked up in
+    A word that starts with a shorter one of them is left out: looked up as a
+    word start, the shorter one finds it too.
+    """
+    if len(term) < MIN_PART:
+        return []
+    if is_sqlite(db):
+        rows = db.execute_sql(_SQLITE_PARTS, [f'"{term}"', len(term), term, 4 * MAX_PARTS]).fetchall()
+    else:
+        rows = db.execute_sql(_PG_PARTS, [f"%{term}%", len(term), term, 4 * MAX_PARTS]).fetchall()
+    kept: list[str] = []
+    for (word,) in rows:
+        if not any(word.startswith(k) for k in kept):
+            kept.append(word)
+            if len(kept) == MAX_PARTS:
+                break
+    return kept
+
+
+def _match(sqlite: bool, starts: list[str]) -> str:
+    """One lookup in the word index for words starting with any of ``starts``: an FTS5 MATCH or a tsquery."""
+    # Each is letters and digits only, so nothing in it can close the quotes
+    # or act as an operator.
+    if sqlite:
+        return " OR ".join(f'"{s}"*' for s in starts)
+    return " | ".join(f"{s}:*" for s in starts)
+
+
+def _term_sql(sqlite: bool, index: int, whole: bool, person: bool, public_only: bool) -> tuple[str, list[str]]:
+    """One lookup of query word ``index``: (case_id, word number, whole) per document, and its parameters' names.
+
+    ``whole`` is 1 for the lookup of the word as a word start, 0 for that of
+    the longer words holding it (``parts``). The names are looked up in
     ``_term_values`` in the order the SQL needs them.
     """
-    weight = f"(CASE WHEN rowid & {ENTRY_MASK} = 0 THEN {SUBJECT_WEIGHT} ELSE 1.0 END)" if sqlite else \
-        f"(CASE WHEN id < 0 THEN {SUBJECT_WEIGHT} ELSE 1.0 END)"
+    match = "match" if whole else "parts"
     if sqlite:
-        scope, names = "", []
+        sql = (f"SELECT rowid >> {CASE_SHIFT} AS case_id, {index} AS term, {int(whole)} AS whole "
+               f"FROM {TABLE} WHERE {TABLE} MATCH ?")
+        names = [match]
         if public_only:
-            scope += " AND rowid & 1 = 1"
+            sql += " AND rowid & 1 = 1"
         if person:
             # An expression of the rowid, not a constraint FTS5 is offered:
             # seeking each of the person's documents costs more than walking
             # the word's doclist once and dropping the others' hits.
-            scope += f" AND rowid >> {CASE_SHIFT} IN (SELECT case_id FROM participant WHERE person_id = ?)"
-            names = ["person"]
-        sql = (f"SELECT rowid >> {CASE_SHIFT} AS case_id, {index} AS term, 1 AS whole, "
-               f"-bm25({TABLE}) * {weight} AS score FROM {TABLE} WHERE {TABLE} MATCH ?{scope}")
-        if not long:
-            return sql, ["prefix", *names]
-        # The trigram twin finds the word anywhere in a word; its whole-word
-        # hits are the word index's too, and keep the word index's score.
-        sql += (f" UNION ALL SELECT rowid >> {CASE_SHIFT}, {index}, 0, {COMPOUND_SCORE} * {weight} "
-                f"FROM {GRAM_TABLE} WHERE {GRAM_TABLE} MATCH ?{scope}")
-        return sql, ["prefix", *names, "phrase", *names]
-    if long:
-        # The trigram index finds the rows; the tsvector, already at hand
-        # in each row, says whether the word is there as a word.
-        sql = (f"SELECT case_id, {index} AS term, (document @@ q)::int AS whole, "
-               f"(CASE WHEN document @@ q THEN ts_rank(document, q, 1) ELSE {COMPOUND_SCORE} END) * {weight} "
-               f"AS score FROM {TABLE}, to_tsquery('simple', %s) AS q WHERE ")
-        if person:
-            # strpos(), which no index serves, rather than LIKE: PostgreSQL
-            # guesses a substring the rarer the longer it is (pg_trgm gives
-            # no estimate), so with LIKE it started from the trigram index
-            # and read every document holding a common part ("tilgang":
-            # 9,000 documents, 50-100 ms) instead of the person's own few.
-            sql += f"strpos({PG_GRAMS}, %s) > 0"
-            names = ["tsquery", "word"]
-        else:
-            sql += f"{PG_GRAMS} LIKE %s"
-            names = ["tsquery", "pattern"]
-    else:
-        sql = (f"SELECT case_id, {index} AS term, 1 AS whole, ts_rank(document, q, 1) * {weight} AS score "
-               f"FROM {TABLE}, to_tsquery('simple', %s) AS q WHERE document @@ q")
-        names = ["tsquery"]
+            sql += f" AND rowid >> {CASE_SHIFT} IN (SELECT case_id FROM participant WHERE person_id = ?)"
+            names.append("person")
+        return sql, names
+    sql = (f"SELECT case_id, {index} AS term, {int(whole)} AS whole FROM {TABLE} "
+           f"WHERE document @@ to_tsquery('simple', %s)")
+    names = [match]
     if public_only:
         sql += " AND public"
     if person:
@@ -302,39 +290,38 @@ def _term_sql(sqlite: bool, index: int, long: bool, person: bool, public_only: b
     return sql, names
 
 
-def _term_values(term: str, person_id) -> dict:
-    """A query word as each index and clause takes it (see ``_term_sql``)."""
-    # A quoted FTS5 string, a tsquery operand, a LIKE pattern: the word is
-    # letters and digits only, so nothing in it can close the quotes or act
-    # as an operator or a wildcard.
-    return {"prefix": f'"{term}"*', "phrase": f'"{term}"', "tsquery": f"{term}:*", "pattern": f"%{term}%",
-            "word": term, "person": person_id}
+def _term_values(sqlite: bool, term: str, found_parts: list[str], person_id) -> dict:
+    """A query word as each lookup takes it (see ``_term_sql``)."""
+    return {"match": _match(sqlite, [term]), "parts": _match(sqlite, found_parts), "person": person_id}
 
 
-def _ranked(terms: int, key: str) -> str:
-    """The CTEs from ``hits`` (a row per document and word) to ``matched``: the ``key``s with every word, scored."""
-    # A case (an article) matches when each word has a hit in it; per word
-    # its best hit counts, and whether it was found as a word at all.
-    return (f"best AS (SELECT {key}, term, max(whole) AS whole, max(score) AS score FROM hits "
-            f"GROUP BY {key}, term), "
-            f"matched AS (SELECT {key}, sum(whole) AS whole, sum(score) AS score FROM best GROUP BY {key} "
-            f"HAVING count(*) = {terms})")
+def _lookups(shape: tuple[bool, ...]):
+    """(word number, whole) of each lookup of a query whose words have parts (True) or not."""
+    for index, has_parts in enumerate(shape):
+        yield index, True
+        if has_parts:
+            yield index, False
 
 
 def _search_sql(sqlite: bool, shape: tuple[bool, ...], person: bool, departments: int | None, public_only: bool,
-                count: bool) -> tuple[str, list[str]]:
-    """The whole search for one shape of query (which words are long enough for trigrams), built once and cached."""
+                count: bool) -> tuple[str, list[tuple[int, str]]]:
+    """The whole search for one shape of query (which words have parts to look up), built once and cached."""
     key = (sqlite, shape, person, departments, public_only, count)
     cached = _SQL.get(key)
     if cached is not None:
         return cached
     mark = "?" if sqlite else "%s"
-    parts = [_term_sql(sqlite, i, long, person, public_only) for i, long in enumerate(shape)]
-    hits = " UNION ALL ".join(sql for sql, _ in parts)
-    names = [(i, name) for i, (_, term_names) in enumerate(parts) for name in term_names]
-    # MATERIALIZED keeps SQLite from flattening the FTS5 scan into the
-    # aggregate, where bm25() cannot run ("unable to use function bm25").
-    head = f"WITH hits AS MATERIALIZED ({hits}), {_ranked(len(shape), 'case_id')}"
+    lookups = [(index, _term_sql(sqlite, index, whole, person, public_only)) for index, whole in _lookups(shape)]
+    hits = " UNION ALL ".join(sql for _, (sql, _) in lookups)
+    names = [(index, name) for index, (_, term_names) in lookups for name in term_names]
+    # A case matches when each word has a hit in it; it counts the words
+    # found as words. One word needs one grouping, not two.
+    if len(shape) == 1:
+        matched = "SELECT case_id, max(whole) AS whole FROM hits GROUP BY case_id"
+    else:
+        matched = (f"SELECT case_id, sum(whole) AS whole FROM (SELECT case_id, term, max(whole) AS whole "
+                   f"FROM hits GROUP BY case_id, term) AS best GROUP BY case_id HAVING count(*) = {len(shape)}")
+    head = f"WITH hits AS ({hits}), matched AS ({matched})"
     where = ""
     if departments is not None:
         where = f" WHERE c.department IN ({', '.join([mark] * departments)})"
@@ -342,8 +329,7 @@ def _search_sql(sqlite: bool, shape: tuple[bool, ...], person: bool, departments
         sql = f'{head} SELECT count(*) FROM matched m JOIN "case" c ON c.id = m.case_id{where}'
     else:
         sql = (f'{head} SELECT m.case_id, count(*) OVER () FROM matched m JOIN "case" c ON c.id = m.case_id'
-               f"{where} ORDER BY m.whole DESC, m.score DESC, c.updated_at DESC, c.id DESC "
-               f"LIMIT {mark} OFFSET {mark}")
+               f"{where} ORDER BY m.whole DESC, c.updated_at DESC, c.id DESC LIMIT {mark} OFFSET {mark}")
     _SQL[key] = (sql, names)
     return sql, names
 
@@ -354,17 +340,22 @@ def in_order(model, ids: list[int]) -> list:
     return [found[i] for i in ids if i in found]
 
 
-def _query(text: str, departments) -> tuple[list[str], tuple[str, ...] | None]:
-    """The query words, and the departments as a tuple; no words when an empty scope can match nothing."""
+def _query(db, text: str, departments) -> tuple[list[str], list[list[str]], tuple[str, ...] | None]:
+    """The query words, the longer words holding each, and the departments as a tuple.
+
+    No words when an empty scope can match nothing.
+    """
     departments = tuple(departments) if departments is not None else None
     if departments == ():
-        return [], departments
-    return query_words(text or ""), departments
+        return [], [], departments
+    terms = query_words(text or "")
+    return terms, [parts(db, term) for term in terms], departments
 
 
-def _params(terms: list[str], names: list[tuple[int, str]], person_id=None) -> list:
+def _params(sqlite: bool, terms: list[str], found_parts: list[list[str]], names: list[tuple[int, str]],
+            person_id=None) -> list:
     """The parameters of the words' part of a search, in the order its SQL names them."""
-    values = [_term_values(term, person_id) for term in terms]
+    values = [_term_values(sqlite, term, more, person_id) for term, more in zip(terms, found_parts)]
     return [values[i][name] for i, name in names]
 
 
@@ -373,26 +364,25 @@ def search_cases(text: str, *, person=None, departments=None, public_only: bool 
     """Search cases for the words of ``text``; return (number of matching cases, one page of case ids).
 
     Every word must occur in the case's subject or in the body of one of its
-    entries: as the start of a word, or, for a word of ``MIN_GRAM`` or more
-    characters, anywhere inside one (a part of a compound). ``person`` (a
+    entries: as the start of a word, or, for a word of ``MIN_PART`` or more
+    characters, inside a longer one (a part of a compound). ``person`` (a
     Person or its id) keeps only cases they take part in (requester or
     copied); ``departments`` (slugs) only cases in those departments; None
     for either is no restriction. ``public_only`` leaves internal notes out
     of the match; agents pass False. The page has the cases holding the most
-    words as words first, then the best match, then the most recently
-    updated. Any text is a valid search: what is not a letter or digit only
-    separates words.
+    words as words first, then the most recently updated. Any text is a
+    valid search: what is not a letter or digit only separates words.
     """
-    terms, departments = _query(text, departments)
+    db = _db()
+    terms, found_parts, departments = _query(db, text, departments)
     if not terms:
         return 0, []
-    db = _db()
     sqlite = is_sqlite(db)
     person_id = getattr(person, "id", person)
-    shape = tuple(len(term) >= MIN_GRAM for term in terms)
+    shape = tuple(bool(more) for more in found_parts)
     n_departments = len(departments) if departments is not None else None
     sql, names = _search_sql(sqlite, shape, person_id is not None, n_departments, public_only, count=False)
-    params = _params(terms, names, person_id) + list(departments or ())
+    params = _params(sqlite, terms, found_parts, names, person_id) + list(departments or ())
     limit, offset = max(int(limit), 0), max(int(offset), 0)
     rows = db.execute_sql(sql, params + [limit, offset]).fetchall()
     if rows:
@@ -407,13 +397,10 @@ def search_cases(text: str, *, person=None, departments=None, public_only: bool 
 # --------------------------------------------------------------------------- FAQ articles
 
 FAQ_TABLE = "faq_doc"
-FAQ_GRAM_TABLE = "faq_gram"  # SQLite only
 TITLE_WEIGHT = 2.0
 
 _FAQ_SQLITE_REPLACE = f"INSERT OR REPLACE INTO {FAQ_TABLE} (rowid, title, body) VALUES (?, ?, ?)"
 _FAQ_SQLITE_DELETE = f"DELETE FROM {FAQ_TABLE} WHERE rowid = ?"
-_FAQ_GRAM_REPLACE = f"INSERT OR REPLACE INTO {FAQ_GRAM_TABLE} (rowid, title, body) VALUES (?, ?, ?)"
-_FAQ_GRAM_DELETE = f"DELETE FROM {FAQ_GRAM_TABLE} WHERE rowid = ?"
 _FAQ_PG_UPSERT = (f"INSERT INTO {FAQ_TABLE} (article_id, document) VALUES (%s, "
                   "setweight(to_tsvector('simple', %s), 'A') || setweight(to_tsvector('simple', %s), 'B')) "
                   "ON CONFLICT (article_id) DO UPDATE SET document = EXCLUDED.document")
@@ -426,62 +413,51 @@ def index_article(article_id: int, title: str, body_text: str, tags=()) -> None:
     db = _db()
     if not (title or body):
         unindex_article(article_id)
-    elif is_sqlite(db):
+        return
+    if is_sqlite(db):
         db.execute_sql(_FAQ_SQLITE_REPLACE, [article_id, title, body])
-        title_grams, body_grams = grams(title), grams(body)
-        if title_grams or body_grams:
-            db.execute_sql(_FAQ_GRAM_REPLACE, [article_id, title_grams, body_grams])
-        else:
-            db.execute_sql(_FAQ_GRAM_DELETE, [article_id])
     else:
         db.execute_sql(_FAQ_PG_UPSERT, [article_id, title, body])
+    remember_words(db, title, body)
 
 
 def unindex_article(article_id: int) -> None:
     """Drop an article's document (deleting the article drops it too)."""
     db = _db()
-    if is_sqlite(db):
-        db.execute_sql(_FAQ_SQLITE_DELETE, [article_id])
-        db.execute_sql(_FAQ_GRAM_DELETE, [article_id])
-    else:
-        db.execute_sql(_FAQ_PG_DELETE, [article_id])
+    db.execute_sql(_FAQ_SQLITE_DELETE if is_sqlite(db) else _FAQ_PG_DELETE, [article_id])
 
 
-def _article_term_sql(sqlite: bool, index: int, long: bool) -> tuple[str, list[str]]:
-    """One query word's hits among the articles, (id, word number, whole, score), and its parameters' names."""
+def _article_term_sql(sqlite: bool, index: int, whole: bool) -> tuple[str, list[str]]:
+    """One lookup of query word ``index`` among the articles, (id, word number, whole, score), and its parameter."""
+    match = "match" if whole else "parts"
     if sqlite:
-        sql = (f"SELECT rowid AS id, {index} AS term, 1 AS whole, -bm25({FAQ_TABLE}, {TITLE_WEIGHT}, 1.0) AS score "
-               f"FROM {FAQ_TABLE} WHERE {FAQ_TABLE} MATCH ?")
-        if not long:
-            return sql, ["prefix"]
-        sql += (f" UNION ALL SELECT rowid, {index}, 0, {COMPOUND_SCORE} * "
-                f"(CASE WHEN instr(title, ?) > 0 THEN {TITLE_WEIGHT} ELSE 1.0 END) "
-                f"FROM {FAQ_GRAM_TABLE} WHERE {FAQ_GRAM_TABLE} MATCH ?")
-        return sql, ["prefix", "word", "phrase"]
-    if not long:
-        return (f"SELECT article_id AS id, {index} AS term, 1 AS whole, ts_rank(document, q) AS score "
-                f"FROM {FAQ_TABLE}, to_tsquery('simple', %s) AS q WHERE document @@ q"), ["tsquery"]
-    # The title is the tsvector's words of weight A.
-    return (f"SELECT article_id AS id, {index} AS term, (document @@ q)::int AS whole, "
-            f"CASE WHEN document @@ q THEN ts_rank(document, q) ELSE {COMPOUND_SCORE} * "
-            f"(CASE WHEN strip(ts_filter(document, '{{a}}'))::text LIKE %s THEN {TITLE_WEIGHT} ELSE 1.0 END) "
-            f"END AS score FROM {FAQ_TABLE}, to_tsquery('simple', %s) AS q WHERE {PG_GRAMS} LIKE %s"), \
-        ["pattern", "tsquery", "pattern"]
+        return (f"SELECT rowid AS id, {index} AS term, {int(whole)} AS whole, "
+                f"-bm25({FAQ_TABLE}, {TITLE_WEIGHT}, 1.0) AS score FROM {FAQ_TABLE} WHERE {FAQ_TABLE} MATCH ?"), \
+            [match]
+    # The title is the tsvector's words of weight A, which ts_rank weighs 1.0 against the body's (B) 0.4.
+    return (f"SELECT article_id AS id, {index} AS term, {int(whole)} AS whole, ts_rank(document, q) AS score "
+            f"FROM {FAQ_TABLE}, to_tsquery('simple', %s) AS q WHERE document @@ q"), [match]
 
 
 def _article_sql(sqlite: bool, shape: tuple[bool, ...], departments: int | None, published_only: bool,
-                 count: bool) -> tuple[str, list[str]]:
+                 count: bool) -> tuple[str, list[tuple[int, str]]]:
     """The article search for one shape of query, built once and cached."""
     key = ("faq", sqlite, shape, departments, published_only, count)
     cached = _SQL.get(key)
     if cached is not None:
         return cached
     mark = "?" if sqlite else "%s"
-    parts = [_article_term_sql(sqlite, i, long) for i, long in enumerate(shape)]
-    hits = " UNION ALL ".join(sql for sql, _ in parts)
-    names = [(i, name) for i, (_, term_names) in enumerate(parts) for name in term_names]
-    # MATERIALIZED for the same reason as in _search_sql: bm25() must run in the FTS5 scan.
-    head = f"WITH hits AS MATERIALIZED ({hits}), {_ranked(len(shape), 'id')} "
+    lookups = [(index, _article_term_sql(sqlite, index, whole)) for index, whole in _lookups(shape)]
+    hits = " UNION ALL ".join(sql for _, (sql, _) in lookups)
+    names = [(index, name) for index, (_, term_names) in lookups for name in term_names]
+    # An article matches when each word has a hit in it; per word its best
+    # hit counts, and whether it was found as a word at all. MATERIALIZED
+    # keeps SQLite from flattening the FTS5 scan into the aggregate, where
+    # bm25() cannot run ("unable to use function bm25").
+    head = (f"WITH hits AS MATERIALIZED ({hits}), "
+            f"best AS (SELECT id, term, max(whole) AS whole, max(score) AS score FROM hits GROUP BY id, term), "
+            f"matched AS (SELECT id, sum(whole) AS whole, sum(score) AS score FROM best GROUP BY id "
+            f"HAVING count(*) = {len(shape)}) ")
     source = "FROM matched m JOIN article a ON a.id = m.id"
     conditions = []
     if published_only:
@@ -506,22 +482,22 @@ def search_articles(text: str, *, language: str | None = None, departments=None,
     """Search FAQ articles for the words of ``text``; return (number of matches, one page of article ids).
 
     Every word must occur in the title or the body, as the start of a word
-    or (``MIN_GRAM`` characters or more) inside one, as in ``search_cases``.
-    ``departments`` (slugs; "" is the articles for all departments) keeps
-    only articles of those; None is no restriction. ``published_only`` leaves
-    drafts out; agents pass False. Articles in ``language`` come first, then
-    those holding the most words as words, then the best match (a title word
-    counts double), then the newest.
+    or (``MIN_PART`` characters or more) inside a longer one, as in
+    ``search_cases``. ``departments`` (slugs; "" is the articles for all
+    departments) keeps only articles of those; None is no restriction.
+    ``published_only`` leaves drafts out; agents pass False. Articles in
+    ``language`` come first, then those holding the most words as words,
+    then the best match (a title word counts double), then the newest.
     """
-    terms, departments = _query(text, departments)
+    db = _db()
+    terms, found_parts, departments = _query(db, text, departments)
     if not terms:
         return 0, []
-    db = _db()
     sqlite = is_sqlite(db)
-    shape = tuple(len(term) >= MIN_GRAM for term in terms)
+    shape = tuple(bool(more) for more in found_parts)
     n_departments = len(departments) if departments is not None else None
     sql, names = _article_sql(sqlite, shape, n_departments, published_only, count=False)
-    params = _params(terms, names) + list(departments or ())
+    params = _params(sqlite, terms, found_parts, names) + list(departments or ())
     limit, offset = max(int(limit), 0), max(int(offset), 0)
     rows = db.execute_sql(sql, params + [language or "", limit, offset]).fetchall()
     if rows:

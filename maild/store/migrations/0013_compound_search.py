@@ -4,8 +4,9 @@ SQLite gets two FTS5 tables with the ``trigram`` tokenizer, ``search_gram``
 (cases, the rowid layout of ``search_doc``) and ``faq_gram`` (articles), each
 with a trigger that drops a deleted case's or article's rows, as 0003 and
 0008 do for the word indexes. They are filled from the word indexes, which
-hold each document's words already: ``search.grams`` of them, so the rows
-are what the live code would have written (see 0003 for why its words).
+hold each document's words already: ``grams`` of them, so the rows are
+what the code of that time wrote (0016 replaced these indexes with a word
+list, so the function is kept here as it was).
 
 PostgreSQL gets the ``pg_trgm`` extension (created unless it exists; a
 trusted extension, so the database's owner may), a column ``grams`` of each
@@ -14,10 +15,14 @@ on it. Adding the column and building the index are the backfill. The
 operator class is named with the extension's schema, so an extension an
 administrator created in another schema serves as well.
 """
-from maild.search import grams
 from maild.store.db import is_sqlite
 
 BATCH = 1000
+
+
+def grams(doc: str) -> str:
+    """What the trigram index held of a document: its distinct words of three or more characters."""
+    return " ".join(dict.fromkeys(w for w in doc.split(" ") if len(w) >= 3))
 
 
 def _copy(db, source, target, columns):
