@@ -145,13 +145,18 @@ def cmd_spool(config, args) -> int:
             return 0
         info = _spool_dict(row, localtime.zone(config)) | {"rcpt_tos": row.rcpt_tos, "peer": row.peer, "helo": row.helo,
                                    "hits": row.hits, "trace": row.trace, "entry": row.entry_id,
-                                   "size": len(bytes(row.raw)), "error": row.error}
+                                   "size": len(bytes(row.raw)), "error": row.error,
+                                   "parse_seconds": row.parse_seconds, "parse_megabytes": row.parse_megabytes}
         print(json.dumps(info, indent=2, ensure_ascii=False, default=str))
         return 0
+    budget = {"parse_seconds": args.parse_seconds, "parse_megabytes": args.parse_megabytes}
+    if any(value is not None and value < 1 for value in budget.values()):
+        print("spool retry: --parse-seconds and --parse-megabytes must be at least 1", file=sys.stderr)
+        return 2
     if args.failed:
-        count = runner.retry(ctx.db, failed=True)
+        count = runner.retry(ctx.db, failed=True, **budget)
     elif args.id is not None:
-        count = runner.retry(ctx.db, args.id)
+        count = runner.retry(ctx.db, args.id, **budget)
         if not count:
             print(f"spool row {args.id}: no failed or ignored row with this id", file=sys.stderr)
             return 1
@@ -327,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     retry = spool_sub.add_parser("retry")
     retry.add_argument("id", type=int, nargs="?")
     retry.add_argument("--failed", action="store_true", help="every failed row")
+    retry.add_argument("--parse-seconds", type=int, help="a larger time budget for reading the message "
+                                                          "than [mail] parse_seconds")
+    retry.add_argument("--parse-megabytes", type=int, help="a larger memory budget for reading the message "
+                                                            "than [mail] parse_megabytes")
     spool_parser.set_defaults(func=cmd_spool)
 
     outbox_parser = sub.add_parser("outbox", help="the outbound queue")

@@ -94,6 +94,9 @@ SCHEMA: dict[str, dict[str, Setting]] = {
            "Most automatic answers one sender gets in an hour (RFC 3834 2, MAIL_RULES 32)."),
         _s("max_attachment_bytes", 26214400, int, "Largest attachment stored from one message."),
         _s("spool_max_attempts", 3, int, "Automatic retries of a failed spool row."),
+        _s("parse_seconds", 10, int, "Longest a message may take to read (MIME, headers, parts); a message "
+                                     "over it fails, named so, and waits for `sensedesk spool retry`."),
+        _s("parse_megabytes", 512, int, "Most memory reading one message may take, as parse_seconds."),
         _s("suppress_bounced_days", 60, int, "Days no notification goes to an address after a permanent "
                                              "bounce (5.1.1, 5.1.2, 5.1.10) of our mail to it; 0: never."),
     ]},
@@ -391,6 +394,9 @@ def parse(data: dict, path: str = "<memory>") -> Config:
                 "command_timeout_seconds"):
         if sections["smtp_in"][key] < 1:
             raise ConfigError(f"[smtp_in].{key}: must be at least 1")
+    for key in ("parse_seconds", "parse_megabytes"):
+        if sections["mail"][key] < 1:
+            raise ConfigError(f"[mail].{key}: must be at least 1")
     _check_dkim(sections["smtp_out"])
 
     arrays = {}

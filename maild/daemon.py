@@ -26,6 +26,7 @@ from maild.config import Config
 from maild.doorbell import Doorbell, SharedFlag
 from maild.intake.imap import Poller
 from maild.intake.smtp import Receiver
+from maild.mail import worker
 from maild.outbound import outbox, sender
 from maild.outbound.transport import make_transport
 from maild.spool import SpoolWriter
@@ -89,8 +90,11 @@ def runner_process(config: Config, spool_wakeup, outbox_wakeup, intake_waiting, 
     people.load_staff(ctx)
     ctx.spool_wakeup, ctx.outbox_wakeup, ctx.intake_waiting = spool_wakeup, outbox_wakeup, intake_waiting
     threading.current_thread().name = "runner"
-    work_loop(ctx, spool_wakeup, threading.Event(), lambda: runner.run_batch(ctx) and not terminated,
-              alive=lambda: not terminated and os.getppid() == parent)
+    try:
+        work_loop(ctx, spool_wakeup, threading.Event(), lambda: runner.run_batch(ctx) and not terminated,
+                  alive=lambda: not terminated and os.getppid() == parent)
+    finally:
+        worker.stop_all()
 
 
 class Daemon:

@@ -7,6 +7,10 @@ together (docs/architecture.md, promises 2 and 3). A crash before the commit lea
 rows ``new``: they are processed again on restart, exactly once, because
 nothing of the first attempt was committed.
 
+Each message is read in a worker process within a time and a memory budget
+(``maild/mail/worker.py``): a message over it fails, named so, and waits for
+``sensedesk spool retry``, while the mail behind it goes on.
+
 Each row ends ``processed`` (with its case and entry), ``ignored`` (naming the
 rule) or ``failed`` (with the traceback). A failed row is retried
 automatically up to ``[mail] spool_max_attempts`` times with a growing delay,
@@ -23,7 +27,7 @@ import traceback
 
 from maild import pipeline, rules
 from maild.delivery import Delivery, Discard
-from maild.mail import message
+from maild.mail import worker
 from maild.spool import Envelope
 from maild.store import statements
 from maild.store.db import is_sqlite
@@ -50,7 +54,10 @@ def prepare(ctx, row: Spool, now: datetime.datetime) -> tuple[Delivery, str]:
     """Read the message and run the rules: pure work, done before any lock is taken."""
     envelope = Envelope(row.mail_from, list(row.rcpt_tos or []), row.peer, row.helo)
     delivery = Delivery(spool_id=row.id, raw=bytes(row.raw), envelope=envelope, source=row.source, now=now)
-    delivery.msg = message.read(delivery.raw, ctx.signer.mail_domain)
+    budget = ctx.config["mail"]
+    delivery.msg = worker.read(delivery.raw, ctx.signer.mail_domain,
+                               seconds=row.parse_seconds or budget["parse_seconds"],
+                               megabytes=row.parse_megabytes or budget["parse_megabytes"])
     return delivery, rules.decide(ctx, delivery)
 
 
@@ -103,7 +110,14 @@ def _claim(ctx, ids: list[int], now) -> set[int]:
 
 def _fail(ctx, row: Spool, exc: Exception, error: str, now) -> None:
     attempts = row.attempts + 1
-    log.error("spool %s <%s> failed (attempt %d):\n%s", row.id, row.message_id, attempts, error)
+    if isinstance(exc, worker.OverBudget):
+        # It would be over the same budget again: it waits for `spool retry`,
+        # which may give it a larger one.
+        attempts = max(attempts, ctx.config["mail"]["spool_max_attempts"] + 1)
+        log.error("spool %s <%s> failed: %s; `sensedesk spool retry %s` with --parse-seconds or "
+                  "--parse-megabytes takes it again", row.id, row.message_id, exc, row.id)
+    else:
+        log.error("spool %s <%s> failed (attempt %d):\n%s", row.id, row.message_id, attempts, error)
     delay = RETRY_DELAYS[min(attempts - 1, len(RETRY_DELAYS) - 1)]
     with ctx.db.atomic():
         # Only if nobody processed the row meanwhile (another runner sharing the store).
@@ -175,12 +189,20 @@ def drain(ctx, now=None) -> int:
             return total
 
 
-def retry(db, row_id: int | None = None, failed: bool = False) -> int:
+def retry(db, row_id: int | None = None, failed: bool = False, parse_seconds: int | None = None,
+          parse_megabytes: int | None = None) -> int:
     """Put a failed or ignored row (or every failed row) back to ``new``, attempts reset.
 
+    ``parse_seconds`` and ``parse_megabytes``, when given, are the budget
+    for reading the message this time and after, in place of ``[mail]``'s.
     A processed row is never processed again: its case and mail exist.
     """
-    query = Spool.update(state="new", attempts=0, next_attempt_at=None)
+    changes = {"state": "new", "attempts": 0, "next_attempt_at": None}
+    if parse_seconds is not None:
+        changes["parse_seconds"] = parse_seconds
+    if parse_megabytes is not None:
+        changes["parse_megabytes"] = parse_megabytes
+    query = Spool.update(**changes)
     if failed:
         query = query.where(Spool.state == "failed")
     else:

@@ -137,6 +137,20 @@ def test_spool_show_and_retry(config_file):
     assert run(config, "spool", "show", "99").returncode == 1
 
 
+def test_spool_retry_may_give_a_message_a_larger_budget(config_file):
+    config = config_file(mail={"parse_megabytes": 16})
+    run(config, "init")
+    line = b"QUFB" * 19 + b"\r\n"
+    big = make_mail(subject="Logs") + b"\r\n" + line * 200_000  # 15 MB of body to read
+    run(config, "ingest", stdin=big)
+    shown = json.loads(run(config, "spool", "show", "1").stdout)
+    assert shown["state"] == "failed" and "([mail] parse_megabytes)" in shown["reason"]
+    refused = run(config, "spool", "retry", "1", "--parse-megabytes", "0")
+    assert refused.returncode == 2 and b"must be at least 1" in refused.stderr
+    assert run(config, "spool", "retry", "1", "--parse-megabytes", "600", "--parse-seconds", "60").returncode == 0
+    assert json.loads(run(config, "spool", "show", "1").stdout)["state"] == "new"
+
+
 def test_user_add_and_check(config_file, capture):
     config = config_file(smtp_out={"transport": "smtp", "host": "127.0.0.1", "port": capture.port})
     run(config, "init")

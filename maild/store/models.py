@@ -104,6 +104,9 @@ class Spool(BaseModel):
     case_id = IntegerField(null=True, index=True)
     entry_id = IntegerField(null=True)
     processed_at = DateTimeField(null=True)
+    # A larger budget for reading this message, given by `spool retry`; None: [mail] parse_*.
+    parse_seconds = IntegerField(null=True)
+    parse_megabytes = IntegerField(null=True)
 
 
 class Case(BaseModel):
