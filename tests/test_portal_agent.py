@@ -540,9 +540,9 @@ def test_the_agents_own_changes_are_said_in_their_language_and_never_to_the_cust
         "Godkjenning fra cfo@example.org utløpt etter 7 dager uten svar",
         f"{me}: Tildelt Second Agent &lt;second@example.test&gt;", f"{me}: Tildeling fjernet",
         f"{me}: Ola Nordmann &lt;ola@example.org&gt; lagt til som deltaker",
-        f"{me}: Prioritet endret til høy. Type henvendelse endret til tjenesteforespørsel. "
+        f"{me}: Prioritet endret til høy. Sakstype endret til tjenesteforespørsel. "
         "Stikkord endret til vpn, wifi",
-        f"{me}: Type henvendelse fjernet. Stikkord fjernet",
+        f"{me}: Sakstype fjernet. Stikkord fjernet",
         f"{me}: Lukket"]
     # The customer reads only what was done for them: asked approvals and the closing.
     kari = logged_in(site, KARI)
