@@ -176,7 +176,7 @@ def test_close_reopen_status_assign_move_and_add_participant_change_the_case(sit
     # HR's notify list is told, in HR's language, with the request to act on.
     told = " ".join(site.wait_for_mail("hr-agent@example.test", "Printer on floor 3").get_body(
         ("plain",)).get_content().split())
-    assert f"Sak SD-{case.id} ble flyttet til HR fra Helpdesk av {AGENT}." in told and "It jams." in told
+    assert f"Sak SD-{case.id} ble flyttet fra Helpdesk til HR av {AGENT}." in told and "It jams." in told
     assert client.get(path).status_code == 404  # no longer one of this agent's cases
     hr_page = logged_in(site, HR_AGENT).get(path).text
     # Every change is in the history the next agent reads.
