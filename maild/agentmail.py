@@ -57,8 +57,10 @@ def process(ctx, delivery, parts) -> Entry:
     elif parts:
         entry = cases.add_note(ctx, case, agent, "", **common)
     else:
-        given = ", ".join(f"#{c.name} {c.argument}".strip() for c in parsed.commands) or "nothing to send"
-        entry = cases.event(case, f"Mail from {agent.email}: {given}.", now, author=agent, public=False)
+        given = [f"#{c.name} {c.argument}".strip() for c in parsed.commands]
+        entry = cases.event(case, f"Mail from {agent.email}: {', '.join(given) or 'nothing to send'}.", now,
+                            author=agent, public=False,
+                            change="commands:" + cases.listed(given, cases.CHANGE_MAX - len("commands:"), ", "))
     done, problems = [], list(parsed.problems)
     for command in parsed.commands:
         if command.name != "note":

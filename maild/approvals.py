@@ -274,7 +274,8 @@ def withdraw(ctx, approval: Approval, *, by, now=None) -> bool:
     if not Approval.update(state="cancelled", decided_at=now).where(
             (Approval.id == approval.id) & (Approval.state == "pending")).execute():
         return False
-    cases.event(case, f"Approval by {approval.approver} withdrawn by {by.email}.", now, author=by, public=False)
+    cases.event(case, f"Approval by {approval.approver} withdrawn by {by.email}.", now, author=by, public=False,
+                change=f"approval_withdrawn:{approval.approver}")
     if current(case) is not None:
         _ask_next(ctx, case, now)
     else:
@@ -290,7 +291,7 @@ def _carry_on(ctx, case: Case, now) -> None:
     assignee = people.find(route["assignee"]) if route.get("assignee") else None
     if assignee is not None and case.assignee_id is None:
         changes["assignee"] = assignee
-        cases.event(case, f"Assigned to {assignee.email}.", now, public=False)
+        cases.event(case, f"Assigned to {assignee.email}.", now, public=False, change=f"assigned:{assignee.email}")
     Case.update(**changes).where(Case.id == case.id).execute()
     case.awaiting_approval, case.updated_at = False, now
     if "assignee" in changes:
@@ -382,7 +383,7 @@ def _expire(ctx, approval: Approval, days: int, now) -> int:
     Case.update(awaiting_approval=False, updated_at=now).where(Case.id == case.id).execute()
     case.awaiting_approval = False
     cases.event(case, f"Approval by {approval.approver} expired after {days} days without an answer.", now,
-                public=False)
+                public=False, change=f"approval_expired:{days}:{approval.approver}")
     notify.approval_expired(ctx, case, approval, days=days, now=now)
     return 1
 

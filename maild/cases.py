@@ -72,9 +72,8 @@ def open_case(ctx, *, department, requester: Person, subject: str, body_text: st
     remember_message_id(case, message_id)
     files = attachments.store(ctx, entry, parts)
     if linked_to is not None:
-        Entry.create(case=linked_to, kind="event", public=False, created_at=now,
-                     body_text=f"Linked case {ctx.config['site']['token_prefix']}-{case.id} was opened "
-                               f"from a message that named this case.")
+        event(linked_to, f"Linked case {ctx.config['site']['token_prefix']}-{case.id} was opened "
+                         f"from a message that named this case.", now, public=False, change=f"linked:{case.id}")
     # SPEC 5: while a notice is active for the department, the acknowledgement
     # says the problem is known (one indexed query, only when there is one to send).
     known = notices.active(case.department, now) if acknowledge else []
@@ -113,17 +112,56 @@ def add_message(ctx, case: Case, *, author: Person, subject: str = "", body_text
     return entry
 
 
+# The kinds of change a customer's history shows (``event``); the others are for the agents only.
+CUSTOMER_CHANGES = ("closed", "reopened", "solved", "status", "moved", "approval_asked", "approved", "rejected")
+CHANGE_MAX = 255  # Entry.change
+
+
 def event(case: Case, text: str, now, author: Person | None = None, public: bool = True,
           change: str = "") -> Entry:
     """Record a status or assignment change as an entry.
 
-    ``change`` is given only for what the customer's history shows, as a quiet
-    line in their language (templates/portal/_change.html): "closed",
-    "reopened:<how>" (a key of ``REOPENED``), "solved", "status:<status>", "moved:<slug>",
-    "approval_asked:<address>", "approved:<address>", "rejected:<address>".
+    ``text`` is the English sentence stored with it: the agents' history
+    shows it where no ``change`` is named (the events recorded before
+    changes were named). ``change`` names the change as "<kind>" or
+    "<kind>:<value>", so that each history says it as a line in its
+    reader's language (templates/portal/_change.html).
+
+    The customer sees these (``CUSTOMER_CHANGES``): "closed",
+    "reopened:<how>" (a key of ``REOPENED``), "solved", "status:<status>",
+    "moved:<slug>", "approval_asked:<address>", "approved:<address>",
+    "rejected:<address>".
+
+    Only the agents see these: "assigned:<address>", "unassigned",
+    "participant:<address>", "set:<field>=<value>;…" (``set_details``:
+    fields "priority", "type" and "tags", in that order and only those
+    changed; tags comma-separated; an empty value is none),
+    "approval_withdrawn:<approver>", "approval_expired:<days>:<approver>",
+    "commands:<commands>" (an agent's mail that only gave commands, as
+    given, comma-separated; empty: the mail had nothing to send),
+    "linked:<case id>" (a case opened from a message that named this one).
     """
     return Entry.create(case=case, kind="event", public=public, author=author, body_text=text,
-                        created_at=now, change=change[:255])
+                        created_at=now, change=change[:CHANGE_MAX])
+
+
+def listed(items, room: int, sep: str = ",") -> str:
+    """The items joined by ``sep``, as many whole ones as fit in ``room`` characters, "…" for the rest.
+
+    A change names what was set in full or says that more was left out:
+    a change cut off in the middle of a tag or an address would name
+    another one.
+    """
+    items = list(items)
+    text = sep.join(items)
+    if len(text) <= room:
+        return text
+    kept: list[str] = []
+    for item in items:
+        if len(sep.join([*kept, item, "…"])) > room:
+            break
+        kept.append(item)
+    return sep.join([*kept, "…"])
 
 
 # How a case was reopened: the entry it gets, and the agents' mail says the same.
@@ -188,9 +226,14 @@ def visible_case(person: Person, case_id: int) -> Case | None:
 
 def public_entries(case: Case):
     """What a customer sees of a case's history, oldest first: public messages and replies, and the
-    events that name a change for them (``event``: closed, moved, waiting …), whoever made them."""
+    events whose change is one of theirs (``CUSTOMER_CHANGES``: closed, moved, waiting …), whoever
+    made them. Assignments, participants, details, withdrawn or expired approvals and agents'
+    commands are the agents' own business."""
     said = (Entry.public == True) & Entry.kind.in_(("message", "reply"))  # noqa: E712
-    return (Entry.select().where((Entry.case == case) & (said | ((Entry.kind == "event") & (Entry.change != ""))))
+    theirs = Entry.change.in_(CUSTOMER_CHANGES)
+    for kind in CUSTOMER_CHANGES:
+        theirs = theirs | Entry.change.startswith(kind + ":")
+    return (Entry.select().where((Entry.case == case) & (said | ((Entry.kind == "event") & theirs)))
             .order_by(Entry.created_at, Entry.id))
 
 
@@ -295,17 +338,19 @@ def set_details(ctx, case: Case, *, priority: str | None = None, request_type: s
     programming error.
     """
     now = now or utcnow()
-    changes, said = {}, []
+    changes, said, code = {}, [], []
     if priority is not None and priority != case.priority:
         if priority not in PRIORITIES:
             raise ValueError(f"priority {priority!r}")
         changes["priority"] = priority
         said.append(f"priority {priority}")
+        code.append(f"priority={priority}")
     if request_type is not None and request_type != case.request_type:
         if request_type and request_type not in REQUEST_TYPES:
             raise ValueError(f"request type {request_type!r}")
         changes["request_type"] = request_type
         said.append(f"request type {request_type or 'none'}")
+        code.append(f"type={request_type}")
     if tags is not None:
         tags = sorted(set(tags))
         if any(not TAG.match(t) for t in tags):
@@ -313,13 +358,14 @@ def set_details(ctx, case: Case, *, priority: str | None = None, request_type: s
         if tags != sorted(case.tags or []):
             changes["tags"] = tags
             said.append(f"tags {', '.join(tags) or 'none'}")
+            code.append("tags=" + listed(tags, CHANGE_MAX - len("set:" + ";".join(code) + ";tags=")))
     if not changes:
         return []
     Case.update(updated_at=now, **changes).where(Case.id == case.id).execute()
     for field, value in changes.items():
         setattr(case, field, value)
     case.updated_at = now
-    event(case, "Set " + "; ".join(said) + ".", now, author=by, public=False)
+    event(case, "Set " + "; ".join(said) + ".", now, author=by, public=False, change="set:" + ";".join(code))
     return said
 
 
@@ -328,7 +374,8 @@ def assign(ctx, case: Case, agent: Person | None, *, by: Person | None = None, n
     now = now or utcnow()
     Case.update(assignee=agent, updated_at=now).where(Case.id == case.id).execute()
     case.assignee, case.updated_at = agent, now
-    event(case, f"Assigned to {agent.email}." if agent else "Unassigned.", now, author=by, public=False)
+    event(case, f"Assigned to {agent.email}." if agent else "Unassigned.", now, author=by, public=False,
+          change=f"assigned:{agent.email}" if agent else "unassigned")
     if agent is not None:
         notify.assigned(ctx, case, agent, by, now=now)
 
@@ -355,4 +402,5 @@ def add_cc(ctx, case: Case, person: Person, *, by: Person | None = None, now=Non
     if people.is_participant(case, person):
         return
     add_participant(case, person)
-    event(case, f"{person.email} added as a participant.", now or utcnow(), author=by, public=False)
+    event(case, f"{person.email} added as a participant.", now or utcnow(), author=by, public=False,
+          change=f"participant:{person.email}")

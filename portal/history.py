@@ -41,6 +41,26 @@ def load_authors(entries: list[Entry]) -> None:
         entry.author = people.get(entry.author_id)
 
 
+# The changes that name a person by their address (maild.cases.event): "<kind>:<address>".
+PERSON_CHANGES = ("assigned", "participant", "approval_asked", "approved", "rejected", "approval_withdrawn")
+
+
+def named_people(entries: list[Entry]) -> dict[str, Person]:
+    """The people known by the addresses the entries' changes name, by address (one query).
+
+    The history names them as "Name <address>" where the name is known,
+    like every other person on the page.
+    """
+    addresses = set()
+    for entry in entries:
+        kind, _, value = (entry.change or "").partition(":")
+        if kind in PERSON_CHANGES and value:
+            addresses.add(value)
+    if not addresses:
+        return {}
+    return {p.email: p for p in Person.select().where(Person.email.in_(sorted(addresses)))}
+
+
 def signed_path(ctx, purpose: str, key: int, now: int) -> str:
     """A short-lived signed portal path for one thing: "/mail/<entry>/…" or "/inline/<attachment>/…"."""
     expires = now + INLINE_SECONDS

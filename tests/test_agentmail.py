@@ -183,6 +183,19 @@ def test_commands_with_only_a_signature_logo_send_nothing_to_the_customer(ctx):
     assert Case.get_by_id(case.id).assignee.email == AGENT
 
 
+def test_a_mail_of_commands_only_is_an_event_naming_them_for_the_agents(ctx):
+    case, notice = new_case(ctx)
+    raw, to = agent_mail(notice, "#assign me\n#pending")
+    deliver(ctx, raw, rcpt=(to,), mail_from=AGENT)
+    # No text, no quote, no command: nothing to send.
+    deliver(ctx, make_mail(sender=AGENT, to=to, subject="Re: " + str(notice["Subject"]), body="\n"),
+            rcpt=(to,), mail_from=AGENT)
+    events = Entry.select().where((Entry.case == case) & Entry.body_text.startswith("Mail from")).order_by(Entry.id)
+    assert [(e.body_text, e.change, e.public) for e in events] == [
+        (f"Mail from {AGENT}: #assign me, #pending.", "commands:#assign me, #pending", False),
+        (f"Mail from {AGENT}: nothing to send.", "commands:", False)]
+
+
 def test_the_department_signs_a_reply_only_when_the_agent_did_not(ctx):
     case, notice = new_case(ctx)
     raw, to = agent_mail(notice, "Try switching it off and on again.\n\nMvh\nAgnes")

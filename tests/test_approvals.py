@@ -508,6 +508,9 @@ def test_an_agent_asks_for_approval_from_the_case_page(site):
         BOSS, "agent", AGENT, "Budget?")
     assert site.wait_for_mail(BOSS, "Approval needed")
     assert "The approver has been asked." in done.text and BOSS in done.text
+    # A known approver by name and address, the address as text (not taken for a tag).
+    Person.update(name="Bo Boss").where(Person.email == BOSS).execute()
+    assert f"<tr><td>Bo Boss &lt;{BOSS}&gt;</td>" in agent.get(path).text
     customer = logged_in(site)
     assert customer.post(f"{path}/approval", {"approver": BOSS}, form_page="/requests").status_code == 404
     assert customer.post(f"{path}/approvals/{approval.id}/withdraw", form_page="/requests").status_code == 404

@@ -9,6 +9,8 @@ tests (real Chromium, axe-core) are in ``test_portal_agent_browser.py``.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 
 from conftest import deliver, wait_until
@@ -174,12 +176,12 @@ def test_close_reopen_status_assign_move_and_add_participant_change_the_case(sit
     # HR's notify list is told, in HR's language, with the request to act on.
     told = " ".join(site.wait_for_mail("hr-agent@example.test", "Printer on floor 3").get_body(
         ("plain",)).get_content().split())
-    assert f"Sak SD-{case.id} ble flyttet til HR fra Helpdesk av {AGENT}." in told and "It jams." in told
+    assert f"Sak SD-{case.id} ble flyttet fra Helpdesk til HR av {AGENT}." in told and "It jams." in told
     assert client.get(path).status_code == 404  # no longer one of this agent's cases
     hr_page = logged_in(site, HR_AGENT).get(path).text
     # Every change is in the history the next agent reads.
-    for event in ("Closed", "Marked as waiting for the customer", "Assigned to second@example.test.", "Unassigned.",
-                  "ola@example.org added as a participant.", "Moved to HR"):
+    for event in ("Closed", "Marked as waiting for the customer", "Assigned to Second Agent &lt;second@example.test&gt;",
+                  f"{AGENT}: Unassigned", "ola@example.org added as a participant", "Moved to HR"):
         assert event in hr_page, event
 
 
@@ -402,7 +404,8 @@ def test_priority_type_and_tags_are_shown_and_edited_on_the_case(site):
     case = Case.get_by_id(case.id)
     assert (case.priority, case.request_type, case.tags) == ("urgent", "incident", ["floor-3", "printer"])
     assert '<a href="/agent?tag=printer" class="tag">printer</a>' in saved.text and "Incident" in saved.text
-    assert "Set priority urgent; request type incident; tags floor-3, printer." in saved.text  # the history
+    # The history
+    assert "Priority set to urgent. Request type set to incident. Tags set to floor-3, printer" in saved.text
     bad = client.post(f"{path}/details", {"priority": "asap", "request_type": "wish", "tags": "a+b"},
                       form_page=path)
     assert bad.status_code == 400 and bad.text.count('class="field-error"') == 3
@@ -461,3 +464,108 @@ def test_the_agents_history_says_each_change_in_the_readers_language(site):
     events = re.findall(r'<li class="event">(.*?) · <time', client.get(path).text)
     assert events[-4:] == [f"{AGENT}: Markert som venter på kunden", f"{AGENT}: Markert som åpen",
                            f"{AGENT}: Lukket", "Linked case SD-1 was opened from a message that named this case."]
+
+
+def test_the_agents_own_changes_are_said_in_their_language_and_never_to_the_customer(site):
+    """Assignments, participants, details, withdrawn and expired approvals, an agent's mail of
+    commands and a linked case: each a line in the agent's language, none in the customer's history."""
+    import datetime
+
+    from maild import approvals
+
+    case = open_case_by_mail(site)
+    agent = people.find(AGENT)
+    with site.ctx.db.atomic():
+        second = Person.create(email="second@example.test", name="Second Agent", role="agent")
+        Membership.create(person=second, department="helpdesk")
+        Person.create(email="ola@example.org", name="Ola Nordmann")
+    # An agent's mail of commands only, to the reply address signed for them.
+    notice = Outbox.select().where((Outbox.case == case) & (Outbox.kind == "new_case")
+                                   & (Outbox.recipient == AGENT)).get()
+    reply_to = str(email.message_from_bytes(bytes(notice.raw), policy=email.policy.default)["Reply-To"])
+    deliver(site.ctx, make_mail(sender=AGENT, sender_name="", to=reply_to, subject="Re: Printer on floor 3",
+                                body="#assign me\n#priority urgent\n"), rcpt=(reply_to,), mail_from=AGENT)
+    deliver(site.ctx, make_mail(sender=AGENT, sender_name="", to=reply_to, subject="Re: Printer on floor 3",
+                                body="\n"), rcpt=(reply_to,), mail_from=AGENT)
+    # A stranger's mail naming the case opens a new case linked to it.
+    linked = open_case_by_mail(site, sender="mallory@example.net", subject=f"Re: [SD#{case.id}] hi")
+    assert linked.linked_to_id == case.id
+    wait_until(lambda: Case.get_by_id(case.id).priority == "urgent")
+    now = utcnow() + datetime.timedelta(minutes=1)
+    step = datetime.timedelta(minutes=1)
+    with site.ctx.db.atomic():
+        approvals.ask(site.ctx, Case.get_by_id(case.id), "boss@example.org", requested_by=AGENT, now=now)
+        approvals.withdraw(site.ctx, approvals.of_case(case)[0], by=agent, now=now + step)
+        approvals.ask(site.ctx, Case.get_by_id(case.id), "cfo@example.org", requested_by=AGENT, now=now + 2 * step)
+    now += datetime.timedelta(days=8)
+    assert approvals.remind_and_expire(site.ctx, now) == (0, 1)
+    with site.ctx.db.atomic():
+        case = Case.get_by_id(case.id)
+        cases.assign(site.ctx, case, second, by=agent, now=now + step)
+        cases.assign(site.ctx, case, None, by=agent, now=now + 2 * step)
+        cases.add_cc(site.ctx, case, people.find("ola@example.org"), by=agent, now=now + 3 * step)
+        cases.set_details(site.ctx, case, priority="high", request_type="service_request", tags=["vpn", "wifi"],
+                          by=agent, now=now + 4 * step)
+        cases.set_details(site.ctx, case, request_type="", tags=[], by=agent, now=now + 5 * step)
+        cases.close(site.ctx, case, by=agent, now=now + 6 * step)
+    me = people.find(AGENT).name or AGENT
+    client = logged_in(site, AGENT)
+    path = f"/agent/cases/{case.id}"
+
+    def events(page):
+        return re.findall(r'<li class="event">(.*?) · <time', page)
+
+    assert events(client.get(path).text) == [
+        f"{me}: Commands by email: #assign me, #priority urgent",
+        f"{me}: Assigned to {AGENT}", f"{me}: Priority set to urgent",
+        f"{me}: Email without text of its own: nothing was sent",
+        f"Linked case SD-{linked.id} was opened from a message that named this case",
+        f"{me}: Approval asked of boss@example.org", f"{me}: Approval by boss@example.org withdrawn",
+        f"{me}: Approval asked of cfo@example.org",
+        "Approval by cfo@example.org expired after 7 days without an answer",
+        f"{me}: Assigned to Second Agent &lt;second@example.test&gt;", f"{me}: Unassigned",
+        f"{me}: Ola Nordmann &lt;ola@example.org&gt; added as a participant",
+        f"{me}: Priority set to high. Request type set to service request. Tags set to vpn, wifi",
+        f"{me}: Request type removed. Tags removed",
+        f"{me}: Closed"]
+    client.post("/language", {"lang": "nb", "next": path}, form_page="/agent")
+    assert events(client.get(path).text) == [
+        f"{me}: Kommandoer på e-post: #assign me, #priority urgent",
+        f"{me}: Tildelt {AGENT}", f"{me}: Prioritet endret til haster",
+        f"{me}: E-post uten egen tekst: ingenting ble sendt",
+        f"Koblet sak SD-{linked.id} ble opprettet fra en melding som viste til denne saken",
+        f"{me}: Bedt om godkjenning fra boss@example.org",
+        f"{me}: Godkjenning fra boss@example.org trukket tilbake",
+        f"{me}: Bedt om godkjenning fra cfo@example.org",
+        "Godkjenning fra cfo@example.org utløpt etter 7 dager uten svar",
+        f"{me}: Tildelt Second Agent &lt;second@example.test&gt;", f"{me}: Tildeling fjernet",
+        f"{me}: Ola Nordmann &lt;ola@example.org&gt; lagt til som deltaker",
+        f"{me}: Prioritet endret til høy. Sakstype endret til tjenesteforespørsel. "
+        "Stikkord endret til vpn, wifi",
+        f"{me}: Sakstype fjernet. Stikkord fjernet",
+        f"{me}: Lukket"]
+    # The customer reads only what was done for them: asked approvals and the closing.
+    kari = logged_in(site, KARI)
+    page = kari.get(f"/requests/{case.id}").text
+    assert events(page) == ["Approval asked of boss@example.org", "Approval asked of cfo@example.org", "Closed"]
+    for internal in ("Commands", "#assign", "Assigned", "Unassigned", "Second Agent", "second@example.test",
+                     "Priority", "urgent", "participant", "Ola", "withdrawn", "expired", "Linked", "Mail from"):
+        assert internal not in page, internal
+    kari.post("/language", {"lang": "nb", "next": f"/requests/{case.id}"}, form_page="/requests")
+    page = kari.get(f"/requests/{case.id}").text
+    assert events(page) == ["Bedt om godkjenning fra boss@example.org", "Bedt om godkjenning fra cfo@example.org",
+                            "Lukket"]
+    for internal in ("Kommandoer", "Tildel", "Prioritet endret", "deltaker", "trukket tilbake", "utløpt", "Koblet"):
+        assert internal not in page, internal
+
+
+def test_an_event_names_whole_tags_only_when_they_do_not_all_fit(site):
+    case = open_case_by_mail(site)
+    tags = [f"{letter * 50}-{i}" for i, letter in enumerate("abcdefgh")]
+    with site.ctx.db.atomic():
+        cases.set_details(site.ctx, case, priority="low", tags=tags, by=people.find(AGENT))
+    event = Entry.select().where((Entry.case == case) & (Entry.kind == "event")).order_by(Entry.id.desc()).get()
+    assert len(event.change) <= cases.CHANGE_MAX and event.change.endswith(",…")
+    named = event.change.split("tags=", 1)[1].split(",")[:-1]
+    assert named and named == tags[:len(named)]  # whole ones, in order
+    assert event.body_text == f"Set priority low; tags {', '.join(sorted(tags))}."

@@ -39,11 +39,11 @@ _YES, _NO = ("yes", "ja", "true", "1", "on"), ("no", "nei", "false", "0", "off")
 
 MESSAGES = {
     "required": ("Please fill in this field.", "Dette feltet må fylles ut."),
-    "choice": ("Please choose one of the options.", "Velg et av alternativene."),
+    "choice": ("Please choose one of the options.", "Velg ett av alternativene."),
     "one_line": ("Please write this on one line.", "Skriv dette på én linje."),
     "too_short": ("Please write at least {n} characters.", "Skriv minst {n} tegn."),
     "too_long": ("Please write at most {n} characters.", "Skriv høyst {n} tegn."),
-    "pattern": ("This does not have the expected form.", "Dette har ikke riktig form."),
+    "pattern": ("This does not have the expected form.", "Dette har ikke riktig format."),
     "email": ("Please give a valid email address.", "Oppgi en gyldig e-postadresse."),
     "phone": ("Please give a valid phone number.", "Oppgi et gyldig telefonnummer."),
     "number": ("Please give a number.", "Oppgi et tall."),

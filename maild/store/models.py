@@ -163,9 +163,10 @@ class Entry(BaseModel):
     defects = JSONField(default=list)
     answers = JSONField(null=True)  # an intake form's answers, as submitted: {"form": id, "answers": {...}}
     created_at = DateTimeField(default=utcnow)
-    # An event's change, for the customer's history (cases.event):
-    # "closed", "reopened:<how>", "solved", "status:pending", "moved:hr",
-    # "approval_asked:<address>", "approved:<address>", "rejected:<address>"; "" otherwise.
+    # An event's change, for each history to say in its reader's language (cases.event):
+    # "closed", "reopened:<how>", "solved", "status:pending", "moved:hr", "approval_asked:<address>",
+    # "approved:<address>", "rejected:<address>" (the customer's history too); "assigned:<address>",
+    # "set:priority=high", "commands:#close" … (the agents' only); "" for events from before.
     change = CharField(default="", max_length=255)
 
 

@@ -123,7 +123,8 @@ def case_page(web, person: Person, case: Case, *, status: int = 200, errors: dic
                       assignee=assignee, participants=participants, agents=agents, others=others,
                       errors=errors or {}, values=values or {}, done=bottle.request.query.get("done", ""),
                       banners=notices.active(case.department), approvals=asked,
-                      names=approvals.approver_names(asked), now=utcnow(), priorities=PRIORITIES, request_types=REQUEST_TYPES)
+                      names={**history.named_people(entries), **approvals.approver_names(asked)}, now=utcnow(),
+                      priorities=PRIORITIES, request_types=REQUEST_TYPES)
 
 
 def install(app, web) -> None:
