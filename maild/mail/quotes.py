@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from mailparser_reply import EmailMessage
 from mailparser_reply.constants import MAIL_LANGUAGES
 
+from maild.mail import footers
+
 # mail-parser-reply has no Norwegian; its Danish patterns (Fra/Sendt/Til/Emne,
 # "… skrev …:", weekday abbreviations man/tir/ons/tor/fre/lør/søn) are the
 # same words in Bokmål and Nynorsk (MAIL_RULES 60, observed there).
@@ -285,27 +287,6 @@ def _trailing_quote(text: str, lines: list[str], quoted: list[bool]) -> tuple[st
 # of the case, so the relay looks for every header we have patterns for.
 REPLY_LANGUAGES = ("en", "nb", "da", "sv", "de")
 
-# Footers that mobile clients add as the last line of a reply. Only whole
-# lines naming a device or a mail app are taken: "Sent from my laptop at home"
-# or a name is never guessed to be a footer. Outlook's mobile apps append
-# their link in angle brackets, "Get Outlook for iOS<https://aka.ms/o0ukef>".
-_DEVICE = (r"(?:iPhone|iPad|iPod|Android|Samsung|Galaxy|Pixel|Huawei|Xiaomi|OnePlus|BlackBerry"
-           r"|Fairphone|Smartphone|Handy|mobile|mobil|mobiltelefon)")
-_FOOTER = re.compile(
-    r"^(?:"
-    # "Sent from my iPhone", "Von meinem iPhone gesendet", "Sent from my Samsung Galaxy smartphone."
-    r"(?:sent from my|sendt fra min|skickat från min|gesendet von meinem|von meinem)"
-    rf" (?:[\w-]+ ){{0,2}}{_DEVICE}(?:[ -][\w-]+){{0,3}}"
-    # "Sent from Outlook for iOS", "Get Outlook for Android", "Hent Outlook til iOS"
-    r"|(?:sent from|sendt fra|skickat från|gesendet von|get|få|hent|skaffa|hämta)"
-    r" (?:outlook|mail|yahoo mail) (?:for|til|för|für) (?:iOS|Android|iPhone|iPad|Windows(?: 10)?|Mac)"
-    # German Outlook mobile: "Outlook für iOS beziehen"
-    r"|outlook für (?:iOS|Android) (?:beziehen|herunterladen)"
-    r")\.?(?:[ \t]*<[^<>\s]+>)?$",
-    re.IGNORECASE)
-_FOOTER_LINE = 120
-
-
 def reply_text(text: str, languages: Iterable[str] = REPLY_LANGUAGES) -> str:
     """The new text of a reply as it should be relayed: no quoted history, no signature.
 
@@ -313,7 +294,7 @@ def reply_text(text: str, languages: Iterable[str] = REPLY_LANGUAGES) -> str:
     an agent's inline answers make no sense without them). From it the
     signature is cut at the first "-- " line (RFC 3676 §4.3), then mobile
     footers ("Sent from my iPhone", "Von meinem iPhone gesendet") on their own
-    line at the end. Greetings and names stay: telling "Med vennlig hilsen /
+    line at the end (``footers``). Greetings and names stay: telling "Med vennlig hilsen /
     Kari" from the message is guesswork. Line ends come back as "\\n",
     blank lines at either end trimmed. A cut that would leave nothing is not
     made, so text that was not quoted never comes back empty.
@@ -351,8 +332,7 @@ def _without_signature(lines: list[str]) -> list[str]:
 def _without_footers(lines: list[str]) -> list[str]:
     """Lines without mobile footers at the end, as long as some text is left."""
     while len(lines) > 1:
-        last = lines[-1].strip()
-        if len(last) > _FOOTER_LINE or not _FOOTER.match(last):
+        if not footers.is_footer(lines[-1]):
             break
         lines = _trimmed(lines[:-1])
     return lines
