@@ -19,6 +19,7 @@ import unicodedata
 import pytest
 from conftest import CORPUS
 
+from maild.mail.message import read
 from maild.mail.quotes import reply_text
 
 REPLIES = CORPUS / "replies"
@@ -99,6 +100,17 @@ def test_nothing_the_replier_wrote_is_lost(capsys):
     with capsys.disabled():
         print(f"\nreplies corpus: replier's words lost in {len(lost)} of {len(CASES)} cases")
     assert lost == []
+
+
+def test_whole_messages_are_kept_exactly_through_their_html_too():
+    """The cases kept as whole messages, read as the daemon reads them and relayed with their HTML part."""
+    messages = [case for case in CASES if "message" in case["files"]]
+    assert len(messages) >= 10
+    for case in messages:
+        msg = read((REPLIES / case["id"] / "message.eml").read_bytes(), "desk.example.test")
+        _, expected = _read(case)
+        got = normalised(reply_text(msg.text, html=msg.html))
+        assert any(got == normalised(reading) for reading in expected), case["id"]
 
 
 @pytest.mark.parametrize("got, expected, result", [

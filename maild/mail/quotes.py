@@ -9,8 +9,10 @@ department only when the reply has no sign-off of its own (``signed_off``).
 
 Where the history starts is found by ``replyheaders`` (attributions, header
 blocks and separators in each language), under a "> " quote, or under a
-device footer (``footers``). Everything is cut on the original text; the
-search is bounded in time (MAIL_RULES 61).
+device footer (``footers``). Mail whose HTML part marks its quote (Gmail's
+``gmail_quote``, Outlook's ``divRplyFwdMsg``) is cut there first
+(``htmlquote``). Everything is cut on the original text; the search is
+bounded in time (MAIL_RULES 61).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import itertools
 import re
 from collections.abc import Iterable
 
-from maild.mail import footers, replyheaders
+from maild.mail import footers, htmlquote, replyheaders
 
 # The header search sees at most this much text (each line is cut to
 # replyheaders.LINE_CHARS): an attribution is never further down than a
@@ -277,11 +279,19 @@ def _bottom_post(lines: list[str], quoted: list[bool], start: int):
 # of the case, so the relay looks for every header we have patterns for.
 REPLY_LANGUAGES = ("en", "nb", "da", "sv", "de")
 
+# An attribution above an HTML quote is looked for in this many last lines
+# (it wraps over at most four).
+_WRAPPED_ATTRIBUTION = 4
 
-def reply_text(text: str, languages: Iterable[str] = REPLY_LANGUAGES) -> str:
+
+def reply_text(text: str, languages: Iterable[str] = REPLY_LANGUAGES, html: str = "") -> str:
     """The new text of a reply as it should be relayed: no quoted history, no signature.
 
-    The new part is ``split_quoted``'s (an interleaved reply keeps its quotes:
+    Given the message's HTML part, a quote its client marked there (Gmail's
+    ``gmail_quote``, Outlook's ``divRplyFwdMsg``, ``blockquote type=cite``) is
+    cut first and the text made from what is above it (``htmlquote``); with no
+    marker the plain text is read, or for mail sent as HTML only the HTML's
+    text. The new part is ``split_quoted``'s (an interleaved reply keeps its quotes:
     an agent's inline answers make no sense without them). From it the
     signature is cut at the first "-- " line (RFC 3676 §4.3), then mobile
     footers ("Sent from my iPhone", "Von meinem iPhone gesendet") on their own
@@ -290,12 +300,37 @@ def reply_text(text: str, languages: Iterable[str] = REPLY_LANGUAGES) -> str:
     blank lines at either end trimmed. A cut that would leave nothing is not
     made, so text that was not quoted never comes back empty.
     """
-    text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
-    new, _ = split_quoted(text, languages)
+    marked = htmlquote.new_text(html) if html else None
+    if marked is not None:
+        # The client said where its quote starts: what is above is the
+        # writer's, a blockquote of their own included.
+        new = _without_trailing_attribution(marked, languages)
+    else:
+        if html and not (text or "").strip():
+            text = htmlquote.text_of(html)
+        text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
+        new, _ = split_quoted(text, languages)
     lines = _trimmed(new.split("\n"))
     lines = _without_signature(lines)
     lines = _without_footers(lines)
     return "\n".join(lines).rstrip()
+
+
+def _without_trailing_attribution(text: str, languages: Iterable[str]) -> str:
+    """Text above an HTML quote without the attribution that ends it.
+
+    Roundcube and Apple Mail write "On … wrote:" above the blockquote, not in
+    it: the marker says a quote follows, so the attribution goes even when it
+    names no time ("Kari wrote:"). Never all of the text.
+    """
+    lines = _trimmed(text.split("\n"))
+    tail = max(len(lines) - _WRAPPED_ATTRIBUTION, 0)
+    for header in replyheaders.find(lines[tail:], languages):
+        if header.kind == "attribution" and tail + header.end == len(lines):
+            above = "\n".join(lines)[:_offset(lines, tail + header.start) + header.column].rstrip()
+            if above.strip():
+                return above
+    return "\n".join(lines)
 
 
 def _trimmed(lines: list[str]) -> list[str]:
