@@ -357,11 +357,11 @@ def _without_signature(lines: list[str]) -> list[str]:
 
 def _without_footers(lines: list[str]) -> list[str]:
     """Lines without mobile footers at the end, as long as some text is left."""
-    while len(lines) > 1:
-        if not footers.is_footer(lines[-1]):
-            break
-        lines = _trimmed(lines[:-1])
-    return lines
+    end = len(lines)
+    while end > 1 and (not lines[end - 1].strip() or footers.is_footer(lines[end - 1])):
+        end -= 1
+    kept = _trimmed(lines[:end])
+    return kept if kept else lines
 
 
 # Closings that end a letter, in the languages replies come in: "Regards",

@@ -41,7 +41,7 @@ _WRAP_SPAN = 6
 class Words:
     """One language's words for reply headers, as regular-expression alternatives."""
 
-    # The verb of an attribution: "wrote", "skrev", "schrieb".
+    # The verb that ends an attribution: "… Kari wrote:", "… Kari skrev:".
     wrote: str
     # Words a dated attribution starts with, before its date: "On", "Den", "Am",
     # and the weekday abbreviations Gmail and Apple Mail begin with in
@@ -53,6 +53,12 @@ class Words:
     sender: str
     when: str
     others: str
+    # Verbs the name follows in a dated attribution: "Den … skrev Kari:",
+    # "Am … schrieb Kari:" (English puts the name first).
+    naming: str = ""
+    # Verbs taken only at the end of a dated attribution (English "sent":
+    # "Kari sent:" alone is a sentence).
+    dated_only: str = ""
 
 
 # Norwegian and Danish share these words (Bokmål, Nynorsk and Danish Outlook
@@ -67,13 +73,13 @@ _DANISH = Words(
     sender=r"fra",
     when=r"sendt|dato",
     others=r"til|emne|kopi|cc|bcc|svar til|vedhæftet|vedlegg",
+    naming=r"skrev|skreiv",
 )
 
 LANGUAGES: dict[str, Words] = {
     "en": Words(
-        # "sent" is talon's "On …, Roman <roman@example.com> sent:"; "writes" is
-        # the Usenet form ("Kari <kari@example.org> writes:").
-        wrote=r"wrote|writes|sent",
+        # "writes" is the Usenet form ("Kari <kari@example.org> writes:").
+        wrote=r"wrote|writes",
         # Eudora writes "At 6/16/2016 08:32 PM, you wrote:".
         openers=r"on|at",
         quoting=r"quoting",
@@ -81,14 +87,19 @@ LANGUAGES: dict[str, Words] = {
         when=r"sent|date",
         # Outlook for Mac puts Reply-To in the block (discourse email_headers_3).
         others=r"to|subject|cc|bcc|reply-to|organization|importance|attachments",
+        # talon's "On 11-Apr-2011, at 6:54 PM, Roman <romant@example.com> sent:".
+        dated_only=r"sent",
     ),
     "de": Words(
         wrote=r"schrieb|geschrieben",
-        openers=r"am",
+        # Gmail and Outlook for Android also begin with the weekday or the date
+        # ("So., 29. Apr. 2012 um 21:50 Uhr schrieb …").
+        openers=r"am|\d{1,2}|(?:mo|di|mi|do|fr|sa|so)\.|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag",
         quoting=r"zitat von",
         sender=r"von",
         when=r"gesendet|datum",
         others=r"an|betreff|cc|kopie|bcc|antwort an|organisation|wichtigkeit|anlagen",
+        naming=r"schrieb",
     ),
     "da": _DANISH,
     "nb": _DANISH,
@@ -99,6 +110,7 @@ LANGUAGES: dict[str, Words] = {
         sender=r"från",
         when=r"skickat|datum",
         others=r"till|ämne|kopia|cc|bcc|svara till|bifogat",
+        naming=r"skrev",
     ),
 }
 LANGUAGE_ALIASES = {"nn": "nb", "no": "nb"}
@@ -182,6 +194,10 @@ def _patterns(languages: tuple[str, ...]) -> dict[str, re.Pattern]:
     """The compiled patterns for a set of language codes."""
     ours = [LANGUAGES[code] for code in languages if code in LANGUAGES]
     wrote = "|".join(w.wrote for w in ours)
+    final = "|".join([wrote, *(w.dated_only for w in ours if w.dated_only)])
+    naming = "|".join(w.naming for w in ours if w.naming)
+    # A name after the verb ("skrev Kari <kari@example.org>:") has no colon in it.
+    named_after = rf"|(?:{naming})\s(?P<name>[^:]{{1,150}}):" if naming else ""
     quoting = "|".join(w.quoting for w in ours)
     openers = "|".join(w.openers for w in ours)
     fields = {
@@ -199,7 +215,7 @@ def _patterns(languages: tuple[str, ...]) -> dict[str, re.Pattern]:
         # "Am <date> schrieb Kari:"; the colon may be missing after a verb
         # that ends the line (crisp: "On … John Doe <john@doe.com> wrote").
         "dated": re.compile(
-            rf"^(?:{openers})[\s,.]\s?\S.{{0,250}}?[\s,>](?:{wrote})(?:(?:\s[^:]{{1,150}})?:|\s?$)", flags),
+            rf"^(?:{openers})[\s,.]\s?\S.{{0,250}}?[\s,>](?:(?:{final})(?::|\s?$){named_after})", flags),
         # "Kari <kari@example.org> wrote:", "Kari schrieb:", and Gmail for
         # Android's German "Kari <kari@example.org> schrieb am Di., 3. März
         # 2026, 10:15:" (the name first, the date after the verb).
@@ -300,7 +316,8 @@ def _attribution(stripped: list[str], number: int, patterns: dict) -> Header | N
 
 def _is_attribution(joined: str, window: list[str], patterns: dict) -> bool:
     """Whether lines joined are an attribution in one of its forms."""
-    if patterns["dated"].match(joined) and re.search(r"\d", window[0]):
+    dated = patterns["dated"].match(joined)
+    if dated and re.search(r"\d", window[0]) and _names_someone(dated.groupdict().get("name")):
         return True
     named = patterns["named"].match(joined)
     if named and _is_name(named.group("name")) and (
@@ -314,6 +331,15 @@ def _is_attribution(joined: str, window: list[str], patterns: dict) -> bool:
     if _DATE_FIRST.match(joined) and _TIME.search(joined):
         return True
     return bool(patterns["library"] and patterns["library"].match(joined))
+
+
+def _names_someone(words: str | None) -> bool:
+    """Whether the words after "skrev"/"schrieb" name the writer: an address, or a capital or quoted name.
+
+    "Den 3. mars kl. 10:15 skrev jeg til leverandøren:" is the writer's own
+    sentence; "… skrev Kari Nordmann <kari@example.org>:" names someone.
+    """
+    return words is None or "@" in words or words[0].isupper() or words[0] in "\"'<"
 
 
 def _is_name(text: str) -> bool:
