@@ -61,6 +61,7 @@ ATTRIBUTIONS = [
     ("de-gmail-wrapped", "Am Mo., 2. März 2026 um 09:12 Uhr schrieb Jonas Weber <\njonas@example.de>:"),
     ("de-apple-mail", "> Am 02.03.2026 um 09:12 schrieb Jonas Weber <jonas@example.de>:"),
     ("de-thunderbird", "Am 02.03.26 um 09:12 schrieb Jonas Weber:"),
+    ("de-weekday-first", "Mo., 2. März 2026 um 09:12 Uhr schrieb Jonas Weber <jonas@example.de>:"),
     ("de-android", "Jonas Weber <jonas@example.de> schrieb am Mo., 2. März 2026, 09:12:"),
     ("de-android-wrapped", "Jonas Weber <jonas@example.de> schrieb am Mo., 2. März\n2026, 09:12:"),
     ("de-k9", "Jonas Weber <jonas@example.de> schrieb:"),

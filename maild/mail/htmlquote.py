@@ -28,10 +28,10 @@ from urllib.parse import urlsplit
 # signature under the quote), so the cut is made only when there is none. A
 # "start" begins history that runs to the end of the message.
 _MARKERS = (
-    # Gmail on the web and its apps; "gmail_quote_container" since 2024.
+    # Gmail on the web and its apps; newer Gmail adds "gmail_quote_container".
     ("class", "gmail_quote", "container"),
     ("class", "gmail_quote_container", "container"),
-    # Apple Mail, iOS Mail, Thunderbird, Roundcube (RFC 2854 era "cite" blockquotes).
+    # Apple Mail, iOS Mail, Thunderbird and Roundcube quote in a cite blockquote.
     ("type", "cite", "container"),
     # Thunderbird's attribution line above its blockquote, and its forwards.
     ("class", "moz-cite-prefix", "container"),
@@ -45,7 +45,7 @@ _MARKERS = (
     # From:/Sent: block, and the quoted message after it.
     ("id", "appendonsend", "start"),
     ("id", "divRplyFwdMsg", "start"),
-    # New Outlook for Mac and Windows.
+    # The new Outlook for Mac.
     ("id", "mail-editor-reference-message-container", "start"),
     # Outlook for Mac (2011-2016).
     ("id", "OLK_SRC_BODY_SECTION", "start"),
