@@ -7,113 +7,82 @@ only what the agent wrote (``reply_text``): no quoted notification, no
 signature, no "Sent from my iPhone"; and it adds the agent's name and
 department only when the reply has no sign-off of its own (``signed_off``).
 
-Reply headers come from mail-parser-reply (MAIL_RULES 60) with our own
-patterns where it falls short; the search is bounded in time (MAIL_RULES 61).
-Everything is cut on the original text, so new + quoted is the whole input.
+Where the history starts is found by ``replyheaders`` (attributions, header
+blocks and separators in each language), under a "> " quote, or under a
+device footer (``footers``). Mail whose HTML part marks its quote (Gmail's
+``gmail_quote``, Outlook's ``divRplyFwdMsg``) is cut there first
+(``htmlquote``). Everything is cut on the original text; the search is
+bounded in time (MAIL_RULES 61).
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import re
 from collections.abc import Iterable
 
-from mailparser_reply import EmailMessage
-from mailparser_reply.constants import MAIL_LANGUAGES
+from maild.mail import footers, htmlquote, replyheaders
 
-# mail-parser-reply has no Norwegian; its Danish patterns (Fra/Sendt/Til/Emne,
-# "… skrev …:", weekday abbreviations man/tir/ons/tor/fre/lør/søn) are the
-# same words in Bokmål and Nynorsk (MAIL_RULES 60, observed there).
-_LANGUAGE_ALIASES = {"nb": "da", "nn": "da", "no": "da"}
-
-# The library's "On … wrote:" pattern backtracks quadratically on a long line
-# that starts with "On " (10 KB took 2 s here; talon #168 is the same bug). The
-# header search therefore sees at most this much text, each line cut short;
-# an attribution is never that long, and a miss only means nothing is folded
-# (MAIL_RULES 61).
+# The header search sees at most this much text (each line is cut to
+# replyheaders.LINE_CHARS): an attribution is never further down than a
+# long answer, and a miss only means nothing is folded (MAIL_RULES 61).
 _SEARCH_CHARS = 64_000
-_SEARCH_LINE = 200
-
-# Separator lines the library does not know: it has English "-----Original
-# Message-----" only, and Danish "Oprindelig meddelelse" only in front of a
-# Fra: block. Outlook writes "-----Opprinnelig melding-----" in Norwegian,
-# "-----Ursprungligt meddelande-----" in Swedish and "-----Ursprüngliche
-# Nachricht-----" in German; a forwarded message (Gmail's "---------- Forwarded
-# message ---------" and its translations) is history too. A plain rule of
-# underscores (Outlook's line above "From:") is only taken when it sits right
-# above a found header.
-_SEPARATOR_NAMES = (r"(?:original message|opprinnelig melding|oprindelig meddelelse"
-                    r"|ursprungligt meddelande|ursprüngliche nachricht"
-                    r"|forwarded message|videresendt melding|videresendt e-post"
-                    r"|videresendt meddelelse|vidarebefordrat meddelande|weitergeleitete nachricht)")
-_NAMED_SEPARATOR = re.compile(rf"^(?:>\s?)*-{{2,}}\s*{_SEPARATOR_NAMES}\s*-{{2,}}$", re.IGNORECASE)
-_RULE = re.compile(rf"^(?:>\s?)*(?:[_=-]{{5,}}|-{{2,}}\s*{_SEPARATOR_NAMES}\s*-{{2,}})$", re.IGNORECASE)
-
-# Attributions the library misses, by its language code. Both are Gmail for
-# Android's, worded unlike Gmail on the web: in German the name comes first
-# ("Kari <kari@example.org> schrieb am Di., 3. März 2026, 10:15:"), in Swedish
-# the time runs into the name and the line ends in "skrev:" ("Den tis 3 mars
-# 2026 10:15Kari <kari@example.org> skrev:"). A time of day is required, so a
-# sentence like "Sie schrieb am Montag:" is not taken for one. The repeats are
-# bounded: the lines searched are at most _SEARCH_LINE long (MAIL_RULES 61).
-_MORE_HEADERS = {
-    "de": r"^(?:> ?)*[^\n]{1,150}\sschrieb am\s[^\n]{0,60}\d{1,2}:\d{2}:$",
-    "sv": r"^(?:> ?)*Den\s[^\n]{0,80}\d{1,2}[:.]\d{2}[^\n]{0,150}\sskrev:$",
-}
 
 # RFC 3676 §4.3: the signature separator is "-- " alone on a line. Clients
 # and people that trim trailing spaces (Outlook, format=fixed editors) leave
 # "--", which is taken too.
 _SIGNATURE_DELIMITER = re.compile(r"^--[ \t]?$")
 
-# A field line that starts an Outlook header block ("From: …", "*Von:* …",
-# "Ämne: …"), as opposed to an attribution ("On … wrote:").
-_FIELD = re.compile(r"^(?:>\s?)*[* ]*[^\W\d_][\w-]{0,30}:")
-# A time of day: every dated attribution has one ("10:15", Danish "10.15").
-_TIME = re.compile(r"\b\d{1,2}[:.]\d{2}\b")
-# Headers found under text that are checked before the search gives up
-# (MAIL_RULES 61: a chain of near-miss attributions must stay cheap).
+# A rule line Outlook draws above its header block ("____…") or a client
+# above a separator: it goes with the history under it.
+_RULE = re.compile(r"^(?:>\s?)*(?:[_=-]{5,}|[*_]*-{2,}[^-]{0,40}-{2,}[*_]*)$")
+
+# Headers rejected as not starting history (an interleaved reply's
+# attributions, sentences) before the search gives up (MAIL_RULES 61: a chain
+# of near-miss attributions must stay cheap).
 _MAX_HEADERS = 50
 
-# Words of an attribution above a trailing "> " block that the library's
-# patterns missed, such as Gmail's Norwegian one wrapped inside the address:
-# "… skrev Kari Nordmann <" / "kari@example.org>:" (Danish wants one line).
-_ATTRIBUTION_WORD = re.compile(r"\b(?:wrote|skrev|schrieb|écrit|escribió)\b", re.IGNORECASE)
+# Words of an attribution above a trailing "> " block that no pattern took:
+# a language we have no table for, or a wrapping we do not know.
+_ATTRIBUTION_WORD = re.compile(r"\b(?:wrote|skrev|schrieb|écrit|escribió|schreef|scritto)\b", re.IGNORECASE)
 
 
 def split_quoted(text: str, languages: Iterable[str] = ("en", "nb")) -> tuple[str, str]:
     """(new text, quoted history) of a plain-text body; (text, "") when nothing is quoted.
 
-    The quoted part starts at the first reply header found by mail-parser-reply
-    ("On … wrote:", "Den … skrev …:", a From:/Fra: block, "-----Original
-    Message-----"), at a separator it misses, or at a trailing block of "> "
-    lines. A bottom-post (a leading quote, then the answer) returns the answer
-    as new text. Interleaved answers (also under a greeting), or a split that
-    would leave no new text, return the whole text unfolded. A sentence that
-    merely looks like an attribution, with no "> " quote and no time of day,
-    is not a header. The split is made on the original text: new + quoted hold
-    every character of the input except whitespace at the cut.
+    History starts at the first reply header under the answer ("On … wrote:",
+    "Den … skrev …:", a From:/Fra: block, "-----Original Message-----"), at a
+    "> " block under it, or after a device footer with more text under it
+    ("Sent from my iPhone" ends what the writer wrote). An attribution needs a
+    "> " block under it, or a time or an address: "Den nye skriveren skrev ut
+    dette:" is the writer's own sentence. Text after an attribution's "> "
+    block is the writer's too (a sign-off under the quote), and is kept with
+    the answer, unless it is a signature or holds more history. A bottom-post
+    (a leading quote, then the answer) returns the answer. Interleaved answers,
+    or a split that would leave no new text, return the whole text unfolded.
+    Pieces are cut from the original text: new and quoted together hold
+    every character of the input but whitespace at the cuts.
     """
     if not text or not text.strip():
         return text, ""
     lines = text.split("\n")
     quoted = [_is_quoted(line) for line in lines]
-    found = [span for span in (_find_header(lines, quoted, languages), _find_named_separator(lines)) if span]
-    if found:
-        start, end = min(found)
-        if any(line.strip() for line in lines[:start]):
-            return _top_post(text, lines, _extend_up(lines, start))
-        # A header on top: a bottom-post when its quote is followed by an
-        # answer. A From: block's match may run into the first quoted line.
-        begin = start + 1
-        while begin < end and not quoted[begin]:
-            begin += 1
-        return _bottom_post(text, lines, quoted, begin)
-    first = next(i for i, line in enumerate(lines) if line.strip())
-    if quoted[first]:
-        return _bottom_post(text, lines, quoted, first)
-    return _trailing_quote(text, lines, quoted)
+    cut = _find_cut(lines, quoted, languages)
+    if cut is None:
+        return text, ""
+    kind, start, end = cut
+    if kind == "bottom":
+        answer = _offset(lines, end)
+        return text[answer:].rstrip(), text[:answer].rstrip()
+    begin = _offset(lines, start[0]) + start[1]
+    new = text[:begin].rstrip()
+    if not new.strip():
+        return text, ""
+    if end is None:
+        return new, text[begin:]
+    # The quote block goes; what the writer put under it stays.
+    after = _offset(lines, end)
+    return f"{new}\n\n{text[after:].strip(chr(10)).rstrip()}", text[begin:after].rstrip()
 
 
 def _is_quoted(line: str) -> bool:
@@ -121,83 +90,152 @@ def _is_quoted(line: str) -> bool:
     return line.lstrip().startswith(">")
 
 
-def _languages(languages: Iterable[str]) -> tuple[str, ...]:
-    """Library language codes for ours; unknown ones are ignored, English always kept."""
-    codes = []
-    for code in languages:
-        code = _LANGUAGE_ALIASES.get(code.lower().strip(), code.lower().strip())
-        if code in MAIL_LANGUAGES and code not in codes:
-            codes.append(code)
-    return tuple(codes)
-
-
-@functools.lru_cache(maxsize=16)
-def _header_regex(languages: tuple[str, ...]) -> re.Pattern:
-    """mail-parser-reply's reply-header pattern for these languages, with ours added."""
-    library = EmailMessage(text="", languages=list(languages)).HEADER_REGEX
-    ours = [_MORE_HEADERS[code] for code in languages if code in _MORE_HEADERS]
-    if not ours:
-        return library
-    return re.compile("|".join([library.pattern, *ours]), library.flags)
-
-
-def _find_header(lines: list[str], quoted: list[bool], languages: Iterable[str]) -> tuple[int, int] | None:
-    """(first line, line after) of the first reply header the library finds, or None.
-
-    The library's own read() returns pieces of a rewritten text (every line
-    stripped, underscore rules deleted) that cannot be mapped back onto the
-    original, so we run its pattern over stripped lines, one for one with ours,
-    and turn the match into line numbers; the cut is then made in the original.
-    A header under text must read as the start of history (_reads_as_history);
-    else the search goes on to the next one.
-    """
-    prepared, size = [], 0
-    for line in lines:
+def _searched(lines: list[str]) -> list[str]:
+    """The lines the header search sees: the first _SEARCH_CHARS characters' worth."""
+    size = 0
+    for number, line in enumerate(lines):
+        size += min(len(line), replyheaders.LINE_CHARS) + 1
         if size > _SEARCH_CHARS:
-            break
-        line = line.strip()[:_SEARCH_LINE]
-        prepared.append(line)
-        size += len(line) + 1
-    joined = "\n".join(prepared)
-    matches = _header_regex(_languages(languages)).finditer(joined)
-    for match in itertools.islice(matches, _MAX_HEADERS):
-        span = match.group(0)
-        start = joined.count("\n", 0, match.start() + len(span) - len(span.lstrip()))
-        end = joined.count("\n", 0, match.start() + len(span.rstrip())) + 1
-        if not any(line.strip() for line in lines[:start]) or _reads_as_history(lines, quoted, start, end):
-            return start, end
+            return lines[:number]
+    return lines
+
+
+def _find_cut(lines: list[str], quoted: list[bool], languages: Iterable[str]):
+    """Where to cut, as ("top", (line, column), end line or None), ("bottom", _, answer line) or None.
+
+    Walks down the lines: the first header, quote or footer under some text
+    decides; one on top decides whether the reply is a bottom-post.
+    """
+    headers = itertools.islice(replyheaders.find(_searched(lines), languages), _MAX_HEADERS)
+    header = next(headers, None)
+    answered = False
+    number = 0
+    while number < len(lines):
+        while header is not None and header.start < number:
+            header = next(headers, None)
+        if not lines[number].strip():
+            number += 1
+            continue
+        here = header if header is not None and header.start == number else None
+        if not answered and not (here and here.column):
+            if here or quoted[number]:
+                return _bottom_post(lines, quoted, here.end if here else number)
+            answered = True
+            number += 1
+            continue
+        if here:
+            cut = _at_header(lines, quoted, here, languages)
+            if cut:
+                return cut
+            answered = True
+            number = here.end
+            continue
+        if quoted[number]:
+            return _at_quote(lines, quoted, number)
+        following = _next_text(lines, number + 1)
+        if following > number + 1 and following < len(lines) and footers.is_footer(lines[number]):
+            # A device footer ends what the writer wrote: the text under it,
+            # after a blank line, is history even with no header (crisp,
+            # EdgeTier; replies R3). "Sent from my iPhone" / "and one more
+            # thing" straight under it is the writer's sentence.
+            return "top", (following, 0), None
+        number += 1
     return None
 
 
-def _reads_as_history(lines: list[str], quoted: list[bool], start: int, end: int) -> bool:
-    """Whether a header found under some text starts the quoted history.
+def _at_header(lines: list[str], quoted: list[bool], header: replyheaders.Header, languages: Iterable[str]):
+    """The cut a header under the answer makes, or None when it does not start history."""
+    if header.kind != "attribution":
+        # An Outlook block or a separator has the history unquoted under it.
+        return "top", (_extend_up(lines, header.start), 0), None
+    start = (header.start, header.column) if header.column else (_extend_up(lines, header.start), 0)
+    below = _next_text(lines, header.end)
+    if below == len(lines):
+        return ("top", start, None) if header.dated else None
+    if not quoted[below]:
+        # A client that quotes without marks: all below is history, if the
+        # line is dated (replies R1); else it is the writer's sentence.
+        return ("top", start, None) if header.dated else None
+    end = _quote_end(lines, quoted, below)
+    rest = _next_text(lines, end)
+    if rest == len(lines) or _ends_the_answer(lines[rest]):
+        return "top", start, None
+    if any(quoted[rest:]):
+        # Answers between quotes: an inline reply makes no sense without them.
+        return None
+    if _holds_history(lines[rest:], languages):
+        # Under the quote, older history without marks (a Fra:/Til: block, an
+        # attribution): everything from the first header down is history.
+        return "top", start, None
+    return "top", start, end
 
-    An Outlook block or a separator has the history unquoted under it and is
-    taken as found. An attribution ("On … wrote:") must have a "> " block under
-    it running to the end or to a signature delimiter: text after the block is
-    an inline answer, which a cut at the attribution would lose. With no "> "
-    block (a client that quotes without marks) it must name a time of day:
-    "Den nye skriveren skrev ut dette:" is the writer's own sentence.
+
+def _at_quote(lines: list[str], quoted: list[bool], start: int):
+    """The cut a "> " block with no header of its own makes under the answer, or None.
+
+    Lines above the block (Gmail leaves a blank line between) are taken with
+    it when they end in ":" and read like an attribution no pattern knew.
+    Text under the block means the answers are interleaved: nothing is cut.
     """
-    first = lines[start].strip()
-    if _FIELD.match(first) or _RULE.match(first):
-        return True
-    number = end
+    end = _quote_end(lines, quoted, start)
+    rest = _next_text(lines, end)
+    if rest < len(lines) and not _ends_the_answer(lines[rest]):
+        return None
+    above = start
+    if above > 0 and not lines[above - 1].strip():
+        above -= 1
+    for size in (1, 2):
+        attribution = lines[max(above - size, 0):above]
+        joined = " ".join(line.strip() for line in attribution)
+        if (len(attribution) == size and all(line.strip() for line in attribution)
+                and joined.endswith(":") and _ATTRIBUTION_WORD.search(joined)):
+            start = above - size
+            break
+    return "top", (_extend_up(lines, start), 0), None
+
+
+def _ends_the_answer(line: str) -> bool:
+    """Whether a line under a quote block starts what is not the writer's answer: a signature, a footer, a separator."""
+    line = line.rstrip("\r")
+    return bool(_SIGNATURE_DELIMITER.match(line)) or footers.is_footer(line) or replyheaders.is_separator(line)
+
+
+def _holds_history(lines: list[str], languages: Iterable[str]) -> bool:
+    """Whether unquoted lines hold a reply header: an older message quoted without marks."""
+    found = next(replyheaders.find(_searched(lines), languages), None)
+    return found is not None and (found.kind != "attribution" or found.dated)
+
+
+def _quote_end(lines: list[str], quoted: list[bool], start: int) -> int:
+    """The line after a "> " block (blank lines inside it included, trailing ones not).
+
+    A line the client broke inside the quote without repeating the mark (a
+    long link: "> View ticket (http://example.com/a" / "_nonce=3dd518)" / ">")
+    stays in the block (talon's RE_PARENTHESIS_LINK case).
+    """
+    end = start
+    while end < len(lines):
+        if quoted[end] or not lines[end].strip() or (
+                quoted[end - 1] and end + 1 < len(lines) and quoted[end + 1] and _broken_piece(lines[end])):
+            end += 1
+            continue
+        break
+    while end > start and not lines[end - 1].strip():
+        end -= 1
+    return end
+
+
+def _broken_piece(line: str) -> bool:
+    """Whether a line is a piece of a longer one: a link, or one word with no space."""
+    line = line.strip()
+    return "://" in line or " " not in line
+
+
+def _next_text(lines: list[str], number: int) -> int:
+    """The first line at or after `number` that is not blank (len(lines) if none)."""
     while number < len(lines) and not lines[number].strip():
         number += 1
-    if number == len(lines) or not quoted[number]:
-        return bool(_TIME.search(" ".join(lines[start:end])))
-    while number < len(lines) and (quoted[number] or not lines[number].strip()):
-        number += 1
-    return number == len(lines) or bool(_SIGNATURE_DELIMITER.match(lines[number].rstrip("\r")))
-
-
-def _find_named_separator(lines: list[str]) -> tuple[int, int] | None:
-    """The first "-----Opprinnelig melding-----"-style line, as (line, line after)."""
-    for number, line in enumerate(lines):
-        if _NAMED_SEPARATOR.match(line.strip()):
-            return number, number + 1
-    return None
+    return number
 
 
 def _extend_up(lines: list[str], start: int) -> int:
@@ -215,68 +253,24 @@ def _offset(lines: list[str], number: int) -> int:
     return sum(len(line) + 1 for line in lines[:number])
 
 
-def _top_post(text: str, lines: list[str], start: int) -> tuple[str, str]:
-    """Split before line `start`: the answer above, the history below."""
-    cut = _offset(lines, start)
-    new = text[:cut].rstrip()
-    if not new.strip():
-        return text, ""
-    return new, text[cut:]
-
-
-def _bottom_post(text: str, lines: list[str], quoted: list[bool], start: int) -> tuple[str, str]:
-    """A leading quote (and its header) followed by the answer; else no split.
+def _bottom_post(lines: list[str], quoted: list[bool], start: int):
+    """A leading quote (and its header) followed by the answer, or None.
 
     `start` is the first line after the header, or the first quoted line.
     Only one block of "> " lines may follow; more quotes after the answer mean
-    the answer is interleaved and makes no sense without them.
+    the answer is interleaved and makes no sense without them. A header with
+    no "> " block under it (a forward, an Outlook block with nothing above
+    it) is all of the message.
     """
-    number = start
-    while number < len(lines) and not lines[number].strip():
-        number += 1
+    number = _next_text(lines, start)
     if number == len(lines) or not quoted[number]:
-        # A header with no "> " block under it: a forward or an Outlook block
-        # with nothing above it — all of it is the message.
-        return text, ""
+        return None
     end = number
     while end < len(lines) and (quoted[end] or not lines[end].strip()):
         end += 1
     if any(quoted[end:]) or not any(line.strip() for line in lines[end:]):
-        return text, ""
-    cut = _offset(lines, end)
-    return text[cut:].rstrip(), text[:cut].rstrip()
-
-
-def _trailing_quote(text: str, lines: list[str], quoted: list[bool]) -> tuple[str, str]:
-    """A "> " block running to the end under an answer: a top-post with no known header.
-
-    The one or two lines above the block (Gmail leaves a blank line between)
-    are taken with it when they end in ":" and read like an attribution in a
-    language or a wrapping the library misses. Other "> " lines above the
-    block mean the answers are interleaved: then nothing is split.
-    """
-    last = max((i for i, flag in enumerate(quoted) if flag), default=None)
-    if last is None or any(line.strip() for line in lines[last + 1:]):
-        return text, ""
-    start = last
-    while start > 0 and (quoted[start - 1] or not lines[start - 1].strip()):
-        start -= 1
-    while not lines[start].strip():
-        start += 1
-    if any(quoted[:start]):
-        # Quotes further up with answers between them: an interleaved reply.
-        return text, ""
-    above = start
-    if above > 0 and not lines[above - 1].strip():
-        above -= 1
-    for size in (1, 2):
-        attribution = lines[max(above - size, 0):above]
-        joined = " ".join(line.strip() for line in attribution)
-        if (len(attribution) == size and all(line.strip() for line in attribution)
-                and joined.endswith(":") and _ATTRIBUTION_WORD.search(joined)):
-            start = above - size
-            break
-    return _top_post(text, lines, start)
+        return None
+    return "bottom", None, end
 
 
 # --- The text to relay ------------------------------------------------------
@@ -285,45 +279,58 @@ def _trailing_quote(text: str, lines: list[str], quoted: list[bool]) -> tuple[st
 # of the case, so the relay looks for every header we have patterns for.
 REPLY_LANGUAGES = ("en", "nb", "da", "sv", "de")
 
-# Footers that mobile clients add as the last line of a reply. Only whole
-# lines naming a device or a mail app are taken: "Sent from my laptop at home"
-# or a name is never guessed to be a footer. Outlook's mobile apps append
-# their link in angle brackets, "Get Outlook for iOS<https://aka.ms/o0ukef>".
-_DEVICE = (r"(?:iPhone|iPad|iPod|Android|Samsung|Galaxy|Pixel|Huawei|Xiaomi|OnePlus|BlackBerry"
-           r"|Fairphone|Smartphone|Handy|mobile|mobil|mobiltelefon)")
-_FOOTER = re.compile(
-    r"^(?:"
-    # "Sent from my iPhone", "Von meinem iPhone gesendet", "Sent from my Samsung Galaxy smartphone."
-    r"(?:sent from my|sendt fra min|skickat från min|gesendet von meinem|von meinem)"
-    rf" (?:[\w-]+ ){{0,2}}{_DEVICE}(?:[ -][\w-]+){{0,3}}"
-    # "Sent from Outlook for iOS", "Get Outlook for Android", "Hent Outlook til iOS"
-    r"|(?:sent from|sendt fra|skickat från|gesendet von|get|få|hent|skaffa|hämta)"
-    r" (?:outlook|mail|yahoo mail) (?:for|til|för|für) (?:iOS|Android|iPhone|iPad|Windows(?: 10)?|Mac)"
-    # German Outlook mobile: "Outlook für iOS beziehen"
-    r"|outlook für (?:iOS|Android) (?:beziehen|herunterladen)"
-    r")\.?(?:[ \t]*<[^<>\s]+>)?$",
-    re.IGNORECASE)
-_FOOTER_LINE = 120
+# An attribution above an HTML quote is looked for in this many last lines
+# (it wraps over at most four).
+_WRAPPED_ATTRIBUTION = 4
 
 
-def reply_text(text: str, languages: Iterable[str] = REPLY_LANGUAGES) -> str:
+def reply_text(text: str, languages: Iterable[str] = REPLY_LANGUAGES, html: str = "") -> str:
     """The new text of a reply as it should be relayed: no quoted history, no signature.
 
-    The new part is ``split_quoted``'s (an interleaved reply keeps its quotes:
+    Given the message's HTML part, a quote its client marked there (Gmail's
+    ``gmail_quote``, Outlook's ``divRplyFwdMsg``, ``blockquote type=cite``) is
+    cut first and the text made from what is above it (``htmlquote``); with no
+    marker the plain text is read, or for mail sent as HTML only the HTML's
+    text. The new part is ``split_quoted``'s (an interleaved reply keeps its quotes:
     an agent's inline answers make no sense without them). From it the
     signature is cut at the first "-- " line (RFC 3676 §4.3), then mobile
     footers ("Sent from my iPhone", "Von meinem iPhone gesendet") on their own
-    line at the end. Greetings and names stay: telling "Med vennlig hilsen /
+    line at the end (``footers``). Greetings and names stay: telling "Med vennlig hilsen /
     Kari" from the message is guesswork. Line ends come back as "\\n",
     blank lines at either end trimmed. A cut that would leave nothing is not
     made, so text that was not quoted never comes back empty.
     """
-    text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
-    new, _ = split_quoted(text, languages)
+    marked = htmlquote.new_text(html) if html else None
+    if marked is not None:
+        # The client said where its quote starts: what is above is the
+        # writer's, a blockquote of their own included.
+        new = _without_trailing_attribution(marked, languages)
+    else:
+        if html and not (text or "").strip():
+            text = htmlquote.text_of(html)
+        text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
+        new, _ = split_quoted(text, languages)
     lines = _trimmed(new.split("\n"))
     lines = _without_signature(lines)
     lines = _without_footers(lines)
     return "\n".join(lines).rstrip()
+
+
+def _without_trailing_attribution(text: str, languages: Iterable[str]) -> str:
+    """Text above an HTML quote without the attribution that ends it.
+
+    Roundcube and Apple Mail write "On … wrote:" above the blockquote, not in
+    it: the marker says a quote follows, so the attribution goes even when it
+    names no time ("Kari wrote:"). Never all of the text.
+    """
+    lines = _trimmed(text.split("\n"))
+    tail = max(len(lines) - _WRAPPED_ATTRIBUTION, 0)
+    for header in replyheaders.find(lines[tail:], languages):
+        if header.kind == "attribution" and tail + header.end == len(lines):
+            above = "\n".join(lines)[:_offset(lines, tail + header.start) + header.column].rstrip()
+            if above.strip():
+                return above
+    return "\n".join(lines)
 
 
 def _trimmed(lines: list[str]) -> list[str]:
@@ -350,12 +357,11 @@ def _without_signature(lines: list[str]) -> list[str]:
 
 def _without_footers(lines: list[str]) -> list[str]:
     """Lines without mobile footers at the end, as long as some text is left."""
-    while len(lines) > 1:
-        last = lines[-1].strip()
-        if len(last) > _FOOTER_LINE or not _FOOTER.match(last):
-            break
-        lines = _trimmed(lines[:-1])
-    return lines
+    end = len(lines)
+    while end > 1 and (not lines[end - 1].strip() or footers.is_footer(lines[end - 1])):
+        end -= 1
+    kept = _trimmed(lines[:end])
+    return kept if kept else lines
 
 
 # Closings that end a letter, in the languages replies come in: "Regards",
