@@ -11,22 +11,9 @@ what was done and what was not understood.
 
 from __future__ import annotations
 
-import html
-import re
-
-import nh3
-
 from maild import approvals, cases, notify, people
 from maild.mail import commands, quotes
 from maild.store.models import Entry, Outbox, Person
-
-
-def _text_of(msg) -> str:
-    """The mail's text; for mail sent as HTML only, the HTML's words with its line breaks."""
-    if msg.text.strip() or not msg.html:
-        return msg.text
-    marked = re.sub(r"(?i)<br\s*/?>|</(p|div|li|tr|h[1-6])>", "\n", msg.html)
-    return html.unescape(nh3.clean(marked, tags=set())).strip()
 
 
 def _answers_a_note(msg) -> bool:
@@ -38,7 +25,10 @@ def _answers_a_note(msg) -> bool:
 def process(ctx, delivery, parts) -> Entry:
     """Record and obey an agent's mail; returns the entry it made."""
     msg, case, agent, now = delivery.msg, delivery.case, delivery.person, delivery.now
-    parsed = commands.parse(quotes.reply_text(_text_of(msg)))
+    # Only a quote (the notification answered with nothing written above it)
+    # is no text: relayed, the customer would get their own history back.
+    own = "" if quotes.only_quoted(msg.text, html=msg.html) else quotes.reply_text(msg.text, html=msg.html)
+    parsed = commands.parse(own)
     common = dict(parts=parts, message_id=msg.message_id, spool_id=delivery.spool_id, now=now)
     # An answer to a note mail stays internal: its quote may hold the note,
     # and quotes written between the lines are not cut off.

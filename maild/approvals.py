@@ -308,7 +308,7 @@ def from_reply(ctx, delivery, common: dict) -> Entry:
     """
     approval, msg = delivery.approval, delivery.msg
     case = approval.case
-    decision, comment = read_decision(quotes.reply_text(msg.text))
+    decision, comment = read_decision(quotes.reply_text(msg.text, html=msg.html))
     # A mail that decides nothing may ask something ("only the cheaper
     # model?"): the agents (assignee, else the notify list) see it.
     entry = cases.add_message(ctx, case, author=delivery.person, subject=msg.subject, public=False,

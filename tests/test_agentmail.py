@@ -196,6 +196,24 @@ def test_a_mail_of_commands_only_is_an_event_naming_them_for_the_agents(ctx):
         (f"Mail from {AGENT}: nothing to send.", "commands:", False)]
 
 
+def test_an_answer_with_only_the_quote_sends_the_customer_nothing_and_tells_the_agent(ctx):
+    case, notice = new_case(ctx)
+    raw, to = agent_mail(notice, "")  # "Reply" pressed, then "Send" with nothing written
+    row = deliver(ctx, raw, rcpt=(to,), mail_from=AGENT)
+    assert row.state == "processed", row.error
+    assert not Outbox.select().where(Outbox.kind == "agent_reply").exists()
+    assert not Entry.select().where(Entry.kind.in_(("reply", "note"))).exists()
+    answer = parsed(Outbox.get((Outbox.kind == "commands") & (Outbox.recipient == AGENT)))
+    assert "nothing was sent to the customer" in answer.get_body(("plain",)).get_content()
+    # Outlook's way: the notification under a header block, nothing above it.
+    body = notice.get_body(("plain",)).get_content()
+    outlook = (f"From: Helpdesk <helpdesk@example.test>\nSent: Tuesday, 3 March 2026 10:15\nTo: {AGENT}\n"
+               f"Subject: {notice['Subject']}\n\n{body}")
+    deliver(ctx, make_mail(sender=AGENT, to=to, subject="RE: " + str(notice["Subject"]), body=outlook),
+            rcpt=(to,), mail_from=AGENT)
+    assert not Outbox.select().where(Outbox.kind == "agent_reply").exists()
+
+
 def test_the_department_signs_a_reply_only_when_the_agent_did_not(ctx):
     case, notice = new_case(ctx)
     raw, to = agent_mail(notice, "Try switching it off and on again.\n\nMvh\nAgnes")

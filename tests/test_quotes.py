@@ -827,3 +827,14 @@ def test_the_portal_folds_with_the_same_function():
 ])
 def test_a_reply_with_its_own_sign_off_is_recognised(text, name, expected):
     assert quotes.signed_off(text, name) is expected
+
+
+def test_only_quoted_tells_a_reply_with_nothing_of_its_writers_own():
+    attribution = "On Tue, 3 Mar 2026 at 10:15, Helpdesk <helpdesk@example.test> wrote:\n> It jams.\n"
+    assert quotes.only_quoted("\n" + attribution)
+    assert quotes.only_quoted("> It jams.\n> Still.\n")
+    assert quotes.only_quoted("-----Original Message-----\nFrom: Helpdesk\nSent: today\n\nIt jams.\n")
+    assert not quotes.only_quoted("Try tray 2.\n\n" + attribution)
+    assert not quotes.only_quoted(attribution + "\nTry tray 2.\n")  # a bottom-post's answer
+    assert not quotes.only_quoted("Kari skrev:\nat skriveren er tom.\n")  # a sentence, not a header
+    assert not quotes.only_quoted("") and not quotes.only_quoted("\n\n")

@@ -316,6 +316,33 @@ def reply_text(text: str, languages: Iterable[str] = REPLY_LANGUAGES, html: str 
     return "\n".join(lines).rstrip()
 
 
+def only_quoted(text: str, languages: Iterable[str] = REPLY_LANGUAGES, html: str = "") -> bool:
+    """Whether a reply holds only quoted history and nothing its writer wrote above it.
+
+    ``split_quoted`` keeps such a text whole (MAIL_RULES 59a: a customer's
+    forward loses nothing); an agent's mail like that was sent by mistake,
+    and its quote must not reach the customer as the department's reply.
+    """
+    marked = htmlquote.new_text(html) if html else None
+    if marked is not None:
+        return False  # htmlquote finds a marker only under text of the writer's own
+    if html and not (text or "").strip():
+        text = htmlquote.text_of(html)
+    text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    quoted = [_is_quoted(line) for line in lines]
+    first = _next_text(lines, 0)
+    if first == len(lines):
+        return False
+    header = next(iter(replyheaders.find(_searched(lines), languages)), None)
+    # A dated attribution, an Outlook block or a separator on the first line,
+    # or a "> " quote: history from the top. No answer under it (a
+    # bottom-post) leaves nothing of the writer's.
+    on_top = quoted[first] or (header is not None and header.start == first and not header.column
+                               and (header.kind != "attribution" or header.dated))
+    return on_top and _find_cut(lines, quoted, languages) is None
+
+
 def _without_trailing_attribution(text: str, languages: Iterable[str]) -> str:
     """Text above an HTML quote without the attribution that ends it.
 
