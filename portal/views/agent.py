@@ -160,7 +160,8 @@ def install(app, web) -> None:
                 return scope.where((Case.assignee == person) & Case.status.in_(ACTIVE))
             return scope.where(Case.status == name)
 
-        counts = {name: in_tab(name).count() for name in TABS}
+        # The tabs and their counts are not shown beside search results.
+        counts = {} if text else {name: in_tab(name).count() for name in TABS}
         if text:
             # Internal notes count for agents: they wrote them to be found again.
             total, ids = search.search_cases(text, departments=slugs, public_only=False, limit=size,
