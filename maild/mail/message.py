@@ -7,7 +7,8 @@ unknown charsets, ``TypeError`` when compat32 hands back ``Header`` objects
 tolerant regex, header values are decoded leniently, and if mail-parser gives
 up entirely the message is still read, more plainly, by the stdlib compat32
 parser. ``read()`` never raises for any input; what was broken is recorded in
-``defects``.
+``defects``. Files uuencoded into the text (``uuencode``) become parts of
+their own, named and limited like any attachment (MAIL_RULES 54-56).
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ import email.policy
 import email.utils
 import hashlib
 import logging
+import mimetypes
 import re
 
 import mailparser
 
+from maild.mail import uuencode
 from maild.mail.subject import clean_header_text
 
 log = logging.getLogger(__name__)
@@ -285,6 +288,77 @@ def _parts(parsed, defects: list[str]) -> list[Part]:
     return out
 
 
+# An attachment that is one uuencoded file: "begin", its octal mode, a space.
+_UU_FILE = re.compile(rb"\s*begin [0-7]{3,4} ")
+
+
+def _found_part(name: str, data: bytes, number: int) -> Part:
+    """A file found inside a text, named and typed like any attachment."""
+    content_type = (mimetypes.guess_type(name)[0] or "application/octet-stream").lower()
+    return Part(filename=safe_filename(name, f"attachment-{number}.bin"),
+                content_type=clean_header_text(content_type)[:100], data=data)
+
+
+def _uuencoded_text(parsed, text: str) -> str:
+    """The text with each uuencoded text part as it was sent, not as mail-parser decoded it.
+
+    A text part with ``Content-Transfer-Encoding: x-uuencode`` and no file
+    name is decoded by mail-parser and its file's bytes taken for text; put
+    back, the block is cut out and kept as a file like any inline one.
+    """
+    message = getattr(parsed, "message", None)
+    if message is None or not text:
+        return text
+    try:
+        for part in message.walk():
+            if (part.is_multipart() or part.get_content_type() != "text/plain"
+                    or str(part.get("content-transfer-encoding", "")).strip().lower()
+                    not in uuencode.TRANSFER_ENCODINGS
+                    or part.get_filename() or part.get_content_disposition() == "attachment"):
+                continue
+            sent = part.get_payload(decode=False)
+            decoded = part.get_payload(decode=True) or b""
+            if not isinstance(sent, str) or not decoded:
+                continue
+            # mail-parser's reading: the declared charset, else UTF-8, else UTF-8 with replacements.
+            for charset, errors in ((part.get_content_charset("utf-8"), "strict"), ("utf-8", "strict"),
+                                    ("utf-8", "replace")):
+                try:
+                    as_text = decoded.decode(charset, errors)
+                except (LookupError, UnicodeDecodeError):
+                    continue
+                if as_text in text:
+                    text = text.replace(as_text, sent, 1)
+                    break
+    except Exception:  # the stdlib raises a variety of errors on junk; the text stays as read
+        return text
+    return text
+
+
+def _unpacked(parsed, text: str, parts: list[Part], defects: list[str]) -> tuple[str, list[Part]]:
+    """Files uuencoded into the text, as parts of their own (MAIL_RULES 54).
+
+    Returns the text without its uuencode blocks, and the parts with a file
+    for each block.
+    """
+    text, found = uuencode.extract(_uuencoded_text(parsed, text))
+    out = []
+    for part in parts:
+        if _UU_FILE.match(part.data):
+            # An x-uuencode attachment the stdlib left encoded: it gives up on
+            # the empty line a mail program makes of the space-only line before "end".
+            rest, inside = uuencode.extract(part.data.decode("latin-1"))
+            if len(inside) == 1 and not rest.strip():
+                part = dataclasses.replace(part, data=inside[0][1])
+        out.append(part)
+    out.extend(_found_part(name, data, len(out) + 1) for name, data in found)
+    if len(out) > MAX_PARTS:
+        if not any(d.startswith("parts: more than") for d in defects):
+            defects.append(f"parts: more than {MAX_PARTS}, the rest kept only in the raw message")
+        out = out[:MAX_PARTS]
+    return text, out
+
+
 def _content_type(headers: dict[str, list[str]]) -> tuple[str, str]:
     value = (headers.get("content-type") or [""])[0]
     main = value.split(";", 1)[0].strip().lower()
@@ -395,6 +469,7 @@ def read(raw: bytes, mail_domain: str) -> Message:
         text = _stdlib_text(raw, defects)
     if not (text or html or parts) and any("Boundary" in d or "Multipart" in d for d in defects):
         text = _broken_multipart_text(raw, defects)
+    text, parts = _unpacked(parsed, text, parts, defects)
     content_type, report_type = _content_type(headers)
     return Message(
         message_id=message_id[:900],
