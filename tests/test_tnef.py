@@ -233,6 +233,16 @@ def test_a_corrupt_winmail_dat_is_kept_and_the_mail_still_becomes_a_case(ctx):
     assert entry.body_text.strip() == "See the attached files."
 
 
+def test_a_winmail_dat_that_would_keep_the_reader_busy_is_kept_and_the_mail_becomes_a_case(ctx):
+    """Read by the parse worker: the stream's time is taken from the message's, never all of it."""
+    endless = struct.pack("<IH", 0x223E9F78, 1) + tnef_object(1, 0x9003, 6, struct.pack("<I", 0xFFFFFFFF))
+    row = deliver(ctx, winmail_mail(endless, subject="endless"))
+    assert row.state == "processed", row.error
+    entry = Entry.get(Entry.case == row.case_id)
+    assert stored(entry) == [("winmail.dat", "application/ms-tnef", len(endless))]
+    assert any("longer than" in d for d in entry.defects), entry.defects
+
+
 def test_files_from_a_winmail_dat_meet_the_size_limit(make_config):
     from conftest import prepare
 

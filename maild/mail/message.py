@@ -27,6 +27,7 @@ import hashlib
 import logging
 import mimetypes
 import re
+import time
 
 import mailparser
 
@@ -43,8 +44,9 @@ CHARSET_ALIASES = {"ks_c_5601-1987": "cp949", "x-unknown": None, "unknown-8bit":
                    "ansi_x3.110-1983": None}
 MAX_PARTS = 500
 MAX_FILENAME = 150
-# Each winmail.dat is opened in a process of its own with a time limit
-# (maild/mail/tnef.py); a mail has one, and a hostile one must not have a thousand opened.
+# Each winmail.dat is opened in a process of its own, all of one message's
+# within tnef.TIMEOUT_SECONDS (maild/mail/tnef.py); a mail has one, and a
+# hostile one must not have a thousand started.
 MAX_TNEF = 3
 
 
@@ -360,7 +362,7 @@ def _unpacked(parsed, text: str, html: str, parts: list[Part], defects: list[str
     One that cannot be opened stays the plain attachment it was.
     """
     text, found = uuencode.extract(_uuencoded_text(parsed, text))
-    out, originals, opened = [], [], 0
+    out, originals, opened, deadline = [], [], 0, None
     for part in parts:
         if _UU_FILE.match(part.data):
             # An x-uuencode attachment the stdlib left encoded: it gives up on
@@ -372,12 +374,16 @@ def _unpacked(parsed, text: str, html: str, parts: list[Part], defects: list[str
             out.append(part)
             continue
         opened += 1
-        if opened > MAX_TNEF:
-            defects.append(f"tnef: more than {MAX_TNEF} in one message, {part.filename} kept as it came")
+        deadline = deadline or time.monotonic() + tnef.TIMEOUT_SECONDS
+        left = deadline - time.monotonic()
+        if opened > MAX_TNEF or left <= 0:
+            why = (f"more than {MAX_TNEF} in one message" if opened > MAX_TNEF
+                   else f"the message's {tnef.TIMEOUT_SECONDS} s for opening them are used up")
+            defects.append(f"tnef: {part.filename} kept as it came: {why}")
             out.append(part)
             continue
         try:
-            contents = tnef.read(part.data)
+            contents = tnef.read(part.data, timeout=left)
         except tnef.Unreadable as exc:
             defects.append(f"tnef: {part.filename} kept as it came: {exc}")
             out.append(part)

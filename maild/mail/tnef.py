@@ -7,7 +7,7 @@ file nobody can open (MAIL_RULES 54; osTicket PR #555).
 
 tnefparse (LGPL-3.0, used as a library) reads the stream; compressed_rtf
 unpacks the RTF body, which striprtf turns into text. They run in a child
-process with a time and a memory limit, because tnefparse 1.4.0 loops on
+process with limits on time, CPU and memory, because tnefparse 1.4.0 loops on
 counts it reads from the file: a 21-byte winmail.dat claiming four billion
 properties keeps it busy for minutes, and one claiming four billion short
 values fills the memory. Whatever goes wrong there (a wrong signature, a
@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -27,8 +28,11 @@ from pathlib import Path
 # Every TNEF stream starts with 0x223E9F78, little-endian ([MS-OXTNEF] 2.1.3.1).
 SIGNATURE = b"\x78\x9f\x3e\x22"
 CONTENT_TYPES = ("application/ms-tnef", "application/vnd.ms-tnef")
-# A winmail.dat of 24 MB opens in about 0.6 s; a hostile one may loop for minutes.
-TIMEOUT_SECONDS = 10
+# For all the winmail.dat of one message. One of 24 MB opens in about 0.6 s;
+# a hostile one would loop for minutes. Well inside [mail] parse_seconds
+# (10 by default, maild/mail/worker.py), so a hostile one is kept as it came
+# instead of failing the whole message.
+TIMEOUT_SECONDS = 4
 MEMORY_BYTES = 1 << 30
 # The directory holding this maild package: the child imports this very copy,
 # not whichever one its interpreter would find first.
@@ -73,7 +77,8 @@ def read(data: bytes, *, timeout: float = TIMEOUT_SECONDS) -> Contents:
     if not data.startswith(SIGNATURE):
         raise Unreadable("not a TNEF stream (wrong signature)")
     command = [sys.executable, "-I", "-c",
-               "import sys; sys.path.insert(0, sys.argv[1]); from maild.mail import tnef; tnef.child()", _ROOT]
+               "import sys; sys.path.insert(0, sys.argv[1]); from maild.mail import tnef; tnef.child()", _ROOT,
+               str(math.ceil(timeout))]
     try:
         done = subprocess.run(command, input=data, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
@@ -158,13 +163,22 @@ def _contents(data: bytes) -> dict:
 
 
 def child() -> None:
-    """Run in the child process: a TNEF stream on stdin, its contents as JSON on stdout."""
+    """Run in the child process: a TNEF stream on stdin, its contents as JSON on stdout.
+
+    ``sys.argv[2]`` is the parent's timeout in seconds: the child's CPU
+    time is limited to a little more, so it ends by itself even when its
+    parent was killed first (the parse worker, over its own budget).
+    """
     import logging
     import resource
 
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = MEMORY_BYTES if hard == resource.RLIM_INFINITY else min(MEMORY_BYTES, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    seconds = int(sys.argv[2]) + 1
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard == resource.RLIM_INFINITY or hard > seconds:
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
     # tnefparse logs a line for each property it skips: four billion of them, on bad input.
     logging.disable(logging.CRITICAL)
     data = sys.stdin.buffer.read()
