@@ -7,7 +7,9 @@ unknown charsets, ``TypeError`` when compat32 hands back ``Header`` objects
 tolerant regex, header values are decoded leniently, and if mail-parser gives
 up entirely the message is still read, more plainly, by the stdlib compat32
 parser. ``read()`` never raises for any input; what was broken is recorded in
-``defects``.
+``defects``. Files carried inside other files or inside the text — a
+winmail.dat's (``tnef``), uuencoded ones (``uuencode``) — become parts of
+their own, named and limited like any attachment (MAIL_RULES 54-56).
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ import email.policy
 import email.utils
 import hashlib
 import logging
+import mimetypes
 import re
+import time
 
 import mailparser
 
+from maild.mail import tnef, uuencode
 from maild.mail.subject import clean_header_text
 
 log = logging.getLogger(__name__)
@@ -39,6 +44,10 @@ CHARSET_ALIASES = {"ks_c_5601-1987": "cp949", "x-unknown": None, "unknown-8bit":
                    "ansi_x3.110-1983": None}
 MAX_PARTS = 500
 MAX_FILENAME = 150
+# Each winmail.dat is opened in a process of its own, all of one message's
+# within tnef.TIMEOUT_SECONDS (maild/mail/tnef.py); a mail has one, and a
+# hostile one must not have a thousand started.
+MAX_TNEF = 3
 
 
 @dataclasses.dataclass
@@ -76,6 +85,9 @@ class Message:
     report_type: str
     defects: list[str]
     body_sha256: str
+    # Parts whose files are now parts of their own (a winmail.dat): kept for
+    # the record beside them, never sent on with an agent's reply.
+    originals: list[Part] = dataclasses.field(default_factory=list)
 
     def header(self, name: str) -> str:
         """The first value of a header (case-insensitive name), or ""."""
@@ -285,6 +297,116 @@ def _parts(parsed, defects: list[str]) -> list[Part]:
     return out
 
 
+# An attachment that is one uuencoded file: "begin", its octal mode, a space.
+_UU_FILE = re.compile(rb"\s*begin [0-7]{3,4} ")
+# A picture an HTML body shows from its own parts: src="cid:…" (RFC 2392).
+_CID = re.compile(r"cid:([^\"'\s<>()]+)", re.IGNORECASE)
+
+
+def _found_part(name: str, data: bytes, number: int, content_type: str = "", content_id: str = "",
+                shown: frozenset[str] = frozenset()) -> Part:
+    """A file found inside a winmail.dat or a text, named and typed like any attachment.
+
+    ``shown`` holds the Content-IDs the HTML body shows (lowercased): such a
+    file is an inline picture, not an attachment of its own.
+    """
+    content_type = (content_type or mimetypes.guess_type(name)[0] or "application/octet-stream").lower()
+    content_id = clean_header_text(normalize_id(content_id))[:200]
+    return Part(filename=safe_filename(name, f"attachment-{number}.bin"),
+                content_type=clean_header_text(content_type)[:100], data=data, content_id=content_id,
+                inline=content_id.lower() in shown)
+
+
+def _uuencoded_text(parsed, text: str) -> str:
+    """The text with each uuencoded text part as it was sent, not as mail-parser decoded it.
+
+    A text part with ``Content-Transfer-Encoding: x-uuencode`` and no file
+    name is decoded by mail-parser and its file's bytes taken for text; put
+    back, the block is cut out and kept as a file like any inline one.
+    """
+    message = getattr(parsed, "message", None)
+    if message is None or not text:
+        return text
+    try:
+        for part in message.walk():
+            if (part.is_multipart() or part.get_content_type() != "text/plain"
+                    or str(part.get("content-transfer-encoding", "")).strip().lower()
+                    not in uuencode.TRANSFER_ENCODINGS
+                    or part.get_filename() or part.get_content_disposition() == "attachment"):
+                continue
+            sent = part.get_payload(decode=False)
+            decoded = part.get_payload(decode=True) or b""
+            if not isinstance(sent, str) or not decoded:
+                continue
+            # mail-parser's reading: the declared charset, else UTF-8, else UTF-8 with replacements.
+            for charset, errors in ((part.get_content_charset("utf-8"), "strict"), ("utf-8", "strict"),
+                                    ("utf-8", "replace")):
+                try:
+                    as_text = decoded.decode(charset, errors)
+                except (LookupError, UnicodeDecodeError):
+                    continue
+                if as_text in text:
+                    text = text.replace(as_text, sent, 1)
+                    break
+    except Exception:  # the stdlib raises a variety of errors on junk; the text stays as read
+        return text
+    return text
+
+
+def _unpacked(parsed, text: str, html: str, parts: list[Part], defects: list[str]):
+    """Files carried inside a winmail.dat or inside the text, as parts of their own (MAIL_RULES 54).
+
+    Returns the text (without its uuencode blocks), the HTML, the parts with
+    each opened winmail.dat replaced by its files, and those winmail.dat parts.
+    A winmail.dat's body becomes the text (and HTML) of a mail that has none.
+    One that cannot be opened stays the plain attachment it was.
+    """
+    text, found = uuencode.extract(_uuencoded_text(parsed, text))
+    out, originals, opened, deadline = [], [], 0, None
+    for part in parts:
+        if _UU_FILE.match(part.data):
+            # An x-uuencode attachment the stdlib left encoded: it gives up on
+            # the empty line a mail program makes of the space-only line before "end".
+            rest, inside = uuencode.extract(part.data.decode("latin-1"))
+            if len(inside) == 1 and not rest.strip():
+                part = dataclasses.replace(part, data=inside[0][1])
+        if not tnef.is_tnef(part.content_type, part.filename):
+            out.append(part)
+            continue
+        opened += 1
+        deadline = deadline or time.monotonic() + tnef.TIMEOUT_SECONDS
+        left = deadline - time.monotonic()
+        if opened > MAX_TNEF or left <= 0:
+            why = (f"more than {MAX_TNEF} in one message" if opened > MAX_TNEF
+                   else f"the message's {tnef.TIMEOUT_SECONDS} s for opening them are used up")
+            defects.append(f"tnef: {part.filename} kept as it came: {why}")
+            out.append(part)
+            continue
+        try:
+            contents = tnef.read(part.data, timeout=left)
+        except tnef.Unreadable as exc:
+            defects.append(f"tnef: {part.filename} kept as it came: {exc}")
+            out.append(part)
+            continue
+        defects.extend(contents.defects)
+        if not (contents.files or contents.text.strip() or contents.html.strip()):
+            defects.append(f"tnef: {part.filename} holds no files and no body, kept as it came")
+            out.append(part)
+            continue
+        originals.append(part)
+        if not (text.strip() or html.strip()):
+            text, html = contents.text, contents.html
+        shown = frozenset(cid.lower() for cid in _CID.findall(html))
+        out.extend(_found_part(f.name, f.data, len(out) + 1, f.content_type, f.content_id, shown)
+                   for f in contents.files)
+    out.extend(_found_part(name, data, len(out) + 1) for name, data in found)
+    if len(out) > MAX_PARTS:
+        if not any(d.startswith("parts: more than") for d in defects):
+            defects.append(f"parts: more than {MAX_PARTS}, the rest kept only in the raw message")
+        out = out[:MAX_PARTS]
+    return text, html, out, originals
+
+
 def _content_type(headers: dict[str, list[str]]) -> tuple[str, str]:
     value = (headers.get("content-type") or [""])[0]
     main = value.split(";", 1)[0].strip().lower()
@@ -395,6 +517,7 @@ def read(raw: bytes, mail_domain: str) -> Message:
         text = _stdlib_text(raw, defects)
     if not (text or html or parts) and any("Boundary" in d or "Multipart" in d for d in defects):
         text = _broken_multipart_text(raw, defects)
+    text, html, parts, originals = _unpacked(parsed, text, html, parts, defects)
     content_type, report_type = _content_type(headers)
     return Message(
         message_id=message_id[:900],
@@ -417,4 +540,5 @@ def read(raw: bytes, mail_domain: str) -> Message:
         report_type=report_type,
         defects=defects,
         body_sha256=body_digest(raw),
+        originals=originals,
     )

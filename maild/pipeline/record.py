@@ -32,8 +32,13 @@ def _suppress_reason(delivery) -> str:
 
 
 def _parts(delivery) -> list[Part]:
-    """The message's parts, plus the raw message itself when it could not be read."""
-    parts = list(delivery.msg.parts)
+    """The message's parts, any winmail.dat they came out of, and the raw message if unreadable.
+
+    The winmail.dat is kept beside its files (MAIL_RULES 54: keep the
+    original as well); like the raw message, it is recorded, never relayed:
+    an agent's reply takes ``msg.parts`` alone.
+    """
+    parts = list(delivery.msg.parts) + list(delivery.msg.originals)
     if any(d.startswith(_PARSE_FAILURES) for d in delivery.msg.defects):
         parts.append(Part("original-message.eml", "message/rfc822", delivery.raw))
     return parts
