@@ -157,3 +157,23 @@ def test_norwegian_department_writes_norwegian(ctx):
     row = deliver(ctx, make_mail(to="hr@example.test", body="Lønn?"), rcpt=["hr@example.test"])
     ack = _ack_of(row.case_id)
     assert "saksnummer" in bytes(ack.raw).decode("utf-8")
+
+
+def test_a_customers_mail_sent_as_html_only_keeps_its_words_as_text(ctx):
+    import email
+    import email.message
+    import email.policy
+
+    from maild import search
+
+    mail = email.message.EmailMessage(policy=email.policy.SMTP)
+    mail["From"], mail["To"], mail["Subject"] = "kari@example.org", "helpdesk@example.test", "Skjermen"
+    mail["Message-ID"] = "<html-only-customer@example.org>"
+    mail.set_content("<p>Hei,</p><p>skjermen på <b>møterommet</b> blinker.</p>"
+                     "<blockquote type='cite'>Old history</blockquote>", subtype="html")
+    row = deliver(ctx, mail.as_bytes())
+    entry = Entry.get(Entry.spool_id == row.id)
+    assert "skjermen på møterommet blinker." in entry.body_text and "> Old history" in entry.body_text
+    assert search.search_cases("møterommet") == (1, [row.case_id])
+    notice = email.message_from_bytes(bytes(Outbox.get(Outbox.kind == "new_case").raw), policy=email.policy.default)
+    assert "skjermen på møterommet blinker." in notice.get_body(("plain",)).get_content()

@@ -16,6 +16,7 @@ The exactly-once key is written here, in the same transaction.
 from __future__ import annotations
 
 from maild import agentmail, approvals, bounces, cases, language, notify, people
+from maild.mail import htmlquote
 from maild.mail.message import Part
 from maild.store import statements
 from maild.store.models import InboundMessage
@@ -58,12 +59,16 @@ def _copied(ctx, delivery) -> list:
 def process(ctx, delivery) -> None:
     """Open, append, reopen or note, as the thread handler decided."""
     msg, now = delivery.msg, delivery.now
-    common = dict(body_text=msg.text, body_html=msg.html, message_id=msg.message_id,
+    # Mail sent as HTML only keeps its words as text too: for search, for the
+    # language it is written in, for the agents' notification and the
+    # portal's folded quotes ("> " marks where the client put blockquotes).
+    text = msg.text if msg.text.strip() or not msg.html else htmlquote.text_of(msg.html)
+    common = dict(body_text=text, body_html=msg.html, message_id=msg.message_id,
                   spool_id=delivery.spool_id, now=now, defects=msg.defects + delivery.notes,
                   parts=_parts(delivery))
     if delivery.action in ("new", "append", "reopen") and not delivery.automatic and not delivery.bounce:
         # Before anything is mailed to them: the acknowledgement is in their language.
-        language.learn(ctx.config, delivery.person, msg.subject, msg.text)
+        language.learn(ctx.config, delivery.person, msg.subject, text)
     if delivery.action == "new":
         reason = _suppress_reason(delivery)
         # A stranger naming someone else's case gets a case of their own, and
