@@ -56,70 +56,103 @@ def process(ctx, delivery, parts) -> Entry:
         if command.name != "note":
             _obey(ctx, case, agent, command, now, done, problems)
     if not relayed and not as_note and not parsed.commands and not problems:
-        problems.append("nothing was sent to the customer: the mail had no text of its own")
+        problems.append(("nothing_sent", {}))
     if parsed.commands or problems:
         notify.command_result(ctx, case, agent, done, problems, now=now)
     delivery.record("agent-mail", commands=[f"#{c.name} {c.argument}".strip() for c in parsed.commands],
-                    problems=problems, entry=entry.kind)
+                    problems=[english(p) for p in problems], entry=entry.kind)
     return entry
+
+
+# What a command mail did, or could not do, as the trace records it; the
+# answer mail says each code in the agent's language
+# (templates/mail/agent/commands.*.txt, which know the same codes).
+ENGLISH = {
+    "closed_already": "#close: the case was closed already",
+    "closed": "#close: closed; the requester and participants were told",
+    "status": "#{status}: status set to {status}",
+    "assigned": "#assign: assigned to {address}",
+    "moved": "#dept: moved to {department}",
+    "copied": "#cc: {address} added",
+    "priority": "#priority: set to {level}",
+    "tagged": "#tag: {tag} added",
+    "untagged": "#tag: {tag} taken off",
+    "approval_asked": "#approval: {address} is asked to approve; the case waits for the decision",
+    "not_command": "{line}: not a command",
+    "needs_argument": "{line}: #{name} needs an argument",
+    "no_argument": "{line}: #{name} takes no argument",
+    "not_agent": "#assign {argument}: not an agent of this case's department",
+    "no_department": "#dept {argument}: no such department",
+    "not_copyable": "#cc {argument}: not an address that can be copied",
+    "no_priority": "#priority {argument}: one of {levels}",
+    "bad_tag": "#tag {argument}: a tag is lowercase letters, digits, - and _",
+    **{f"approval_{key}": f"#approval {{argument}}: {text}" for key, text in approvals.PROBLEMS.items()},
+    "nothing_sent": "nothing was sent to the customer: the mail had no text of its own",
+}
+
+
+def english(said: tuple[str, dict]) -> str:
+    """One line of a command mail's answer, in English (for the trace)."""
+    code, values = said
+    return ENGLISH[code].format(**values)
 
 
 def _obey(ctx, case, agent: Person, command: commands.Command, now, done: list, problems: list) -> None:
     name, argument = command.name, command.argument
     if name == "close":
         if case.status == "closed":
-            done.append("#close: the case was closed already")
+            done.append(("closed_already", {}))
         else:
             cases.close(ctx, case, by=agent, now=now)
-            done.append("#close: closed; the requester and participants were told")
+            done.append(("closed", {}))
     elif name in ("open", "pending"):
         cases.set_status(ctx, case, name, by=agent, now=now, how="agent_mail")
-        done.append(f"#{name}: status set to {name}")
+        done.append(("status", {"status": name}))
     elif name == "assign":
         target = agent if argument.lower() == "me" else people.find(argument)
         dept = ctx.config.department(case.department)
         if target is None or dept is None or not people.is_agent_of(ctx.config, target, dept):
-            problems.append(f"#assign {argument}: not an agent of this case's department")
+            problems.append(("not_agent", {"argument": argument}))
             return
         cases.assign(ctx, case, target, by=agent, now=now)
-        done.append(f"#assign: assigned to {target.email}")
+        done.append(("assigned", {"address": target.email}))
     elif name == "dept":
         dept = ctx.config.department(argument.lower())
         if dept is None:
-            problems.append(f"#dept {argument}: no such department")
+            problems.append(("no_department", {"argument": argument}))
             return
         cases.move(ctx, case, dept, by=agent, now=now)
-        done.append(f"#dept: moved to {dept.slug}")
+        done.append(("moved", {"department": dept.name}))
     elif name == "cc":
         address = argument.strip("<>").lower()
         if "@" not in address or address in ctx.config.own_addresses():
-            problems.append(f"#cc {argument}: not an address that can be copied")
+            problems.append(("not_copyable", {"argument": argument}))
             return
         cases.add_cc(ctx, case, people.find_or_create(address, now=now), by=agent, now=now)
-        done.append(f"#cc: {address} added")
+        done.append(("copied", {"address": address}))
     elif name == "priority":
         level = argument.lower()
         if level not in cases.PRIORITIES:
-            problems.append(f"#priority {argument}: one of {', '.join(cases.PRIORITIES)}")
+            problems.append(("no_priority", {"argument": argument, "levels": ", ".join(cases.PRIORITIES)}))
             return
         cases.set_details(ctx, case, priority=level, by=agent, now=now)
-        done.append(f"#priority: set to {level}")
+        done.append(("priority", {"level": level}))
     elif name == "tag":
         tag = argument.lower()
         remove = tag.startswith("-")
         tag = tag.lstrip("-")
         if not cases.TAG.match(tag):
-            problems.append(f"#tag {argument}: a tag is lowercase letters, digits, - and _")
+            problems.append(("bad_tag", {"argument": argument}))
             return
         tags = set(case.tags or [])
         tags = tags - {tag} if remove else tags | {tag}
         cases.set_details(ctx, case, tags=tags, by=agent, now=now)
-        done.append(f"#tag: {tag} {'taken off' if remove else 'added'}")
+        done.append(("untagged" if remove else "tagged", {"tag": tag}))
     elif name == "approval":
         address = argument.strip("<>").lower()
         try:
             approvals.ask(ctx, case, address, requested_by=agent.email, now=now)
         except approvals.ApprovalError as problem:
-            problems.append(f"#approval {argument}: {problem}")
+            problems.append(("approval_" + problem.problem, {"argument": argument}))
             return
-        done.append(f"#approval: {address} is asked to approve; the case waits for the decision")
+        done.append(("approval_asked", {"address": address}))

@@ -273,7 +273,8 @@ def test_command_parsing():
                                                                  ("cc", "ola@example.org")]
     assert parsed_.text == "Hello\n#close" and not parsed_.problems
     assert commands.parse("#assign\n#close now\n#x").problems == [
-        "#assign: #assign needs an argument", "#close now: #close takes no argument", "#x: not a command"]
+        ("needs_argument", {"line": "#assign", "name": "assign"}),
+        ("no_argument", {"line": "#close now", "name": "close"}), ("not_command", {"line": "#x"})]
     assert commands.parse("Hi #close").commands == []
 
 
@@ -298,3 +299,33 @@ def test_end_to_end_through_the_daemon(daemon):
                                  and b"Fixed the certificate" in m.data])[0]
     assert "[SD#1]" in str(answer["Subject"]) and "wrote:" not in answer.get_body(("plain",)).get_content()
     assert Person.get(Person.email == AGENT)
+
+
+def test_the_answer_to_a_command_mail_is_in_the_agents_language_line_by_line(ctx):
+    # HR writes Norwegian: every line of the answer is Norwegian, none English.
+    deliver(ctx, make_mail(sender="kari@example.org", to="hr@example.test", subject="Permisjon", body="Hei."),
+            rcpt=("hr@example.test",))
+    case = Case.select().order_by(Case.id.desc()).get()
+    notice = parsed(Outbox.get((Outbox.case == case) & (Outbox.kind == "new_case")))
+    raw, to = agent_mail(notice, "#pending\n#tag permisjon\n#frobnicate\n#dept nowhere\n#approval kari@example.org",
+                         sender="hr-agent@example.test")
+    deliver(ctx, raw, rcpt=(to,), mail_from="hr-agent@example.test")
+    text = parsed(Outbox.get(Outbox.kind == "commands")).get_body(("plain",)).get_content()
+    for line in ("Utført:", "#pending: satt til «Venter på kunden»", "#tag: permisjon er lagt til",
+                 "Ikke forstått, derfor ikke utført:", "#frobnicate: ikke en kommando",
+                 "#dept nowhere: ingen avdeling med det navnet",
+                 "#approval kari@example.org: innmelderen kan ikke godkjenne sin egen henvendelse"):
+        assert line in text, line
+    assert "status set to" not in text and "not a command" not in text and "nothing was sent" not in text
+
+
+def test_each_answer_line_is_worded_in_every_language():
+    from pathlib import Path
+
+    from maild import agentmail
+
+    for language in ("en", "nb"):
+        template = (Path(__file__).resolve().parent.parent / "templates" / "mail" / "agent" /
+                    f"commands.{language}.txt").read_text()
+        for code in agentmail.ENGLISH:
+            assert f'code == "{code}"' in template, (language, code)

@@ -42,7 +42,9 @@ class Parsed:
     """The commands found, the lines not understood, and the text after them."""
 
     commands: list[Command]
-    problems: list[str]
+    # (code, values): "not_command", "needs_argument" or "no_argument", with
+    # the line and the command's name; each language's answer words them.
+    problems: list[tuple[str, dict]]
     text: str
 
     def has(self, name: str) -> bool:
@@ -66,11 +68,11 @@ def parse(text: str) -> Parsed:
         name = match.group(1).lower() if match else ""
         argument = (match.group(2) or "") if match else ""
         if name not in NAMES:
-            problems.append(f"{line[:80]}: not a command")
+            problems.append(("not_command", {"line": line[:80]}))
         elif name in _WITH_ARGUMENT and not argument:
-            problems.append(f"{line[:80]}: #{name} needs an argument")
+            problems.append(("needs_argument", {"line": line[:80], "name": name}))
         elif name not in _WITH_ARGUMENT and argument:
-            problems.append(f"{line[:80]}: #{name} takes no argument")
+            problems.append(("no_argument", {"line": line[:80], "name": name}))
         else:
             commands.append(Command(name, argument))
         index += 1
