@@ -183,29 +183,35 @@ def _answer(proc: subprocess.Popen, deadline: float):
     return None if body is None else pickle.loads(body)
 
 
-_workers: dict[int, Worker] = {}
-_workers_lock = threading.Lock()
+# One worker a process. A row retried with a larger memory budget gets a
+# worker of its own, which the next message's budget replaces: an idle
+# second worker would hold its memory for nothing.
+_worker: Worker | None = None
+_worker_lock = threading.Lock()
 
 
 def read(raw: bytes, mail_domain: str, *, seconds: float, megabytes: int) -> message.Message:
-    """Read ``raw`` as ``message.read`` does, in this process's worker for ``megabytes`` (one per budget)."""
-    with _workers_lock:
-        worker = _workers.get(megabytes)
-        if worker is None:
-            if not _workers:
-                atexit.register(stop_all)
-            worker = _workers[megabytes] = Worker(megabytes)
+    """Read ``raw`` as ``message.read`` does, in this process's worker, started for ``megabytes`` when needed."""
+    global _worker
+    with _worker_lock:
+        if _worker is None or _worker.megabytes != megabytes:
+            if _worker is not None:
+                _worker.stop()
+            _worker = Worker(megabytes)
+        worker = _worker
     return worker.read(raw, mail_domain, seconds)
 
 
 def stop_all() -> None:
-    """End every worker of this process (the runner does so when it stops)."""
-    with _workers_lock:
-        workers = list(_workers.values())
-        _workers.clear()
-    for worker in workers:
+    """End this process's worker (the runner does so when it stops)."""
+    global _worker
+    with _worker_lock:
+        worker, _worker = _worker, None
+    if worker is not None:
         worker.stop()
 
+
+atexit.register(stop_all)
 
 if __name__ == "__main__":
     serve(int(sys.argv[1]))
