@@ -115,7 +115,7 @@ class Case(BaseModel):
     id = AutoField()
     department = CharField()  # indexed first in (department, status, updated_at)
     subject = CharField(max_length=255)
-    status = CharField(default="new", index=True)  # new | open | pending | closed
+    status = CharField(default="new")  # new | open | pending | closed; first in (status, updated_at, id)
     requester = ForeignKeyField(Person, backref="requested", index=True)
     assignee = ForeignKeyField(Person, null=True, backref="assigned", index=False)  # first in (assignee, status, …)
     linked_to = ForeignKeyField("self", null=True, backref="links")
@@ -131,19 +131,22 @@ class Case(BaseModel):
     awaiting_approval = BooleanField(default=False)
 
     class Meta:
-        # The agents' queue: each tab's count from the index alone, its page in order (migration 0013).
-        indexes = ((("department", "status", "updated_at"), False), (("assignee", "status", "department"), False))
+        # The agents' queue: each tab's count from the index alone, its page in order (migration 0015);
+        # a customer's list by status, the same (migration 0018).
+        indexes = ((("department", "status", "updated_at"), False), (("assignee", "status", "department"), False),
+                   (("status", "updated_at", "id"), False))
 
 
 class Participant(BaseModel):
     """A person on a case: the requester and everyone copied."""
 
     case = ForeignKeyField(Case, backref="participants", on_delete="CASCADE")
-    person = ForeignKeyField(Person, backref="participations", index=True)
+    person = ForeignKeyField(Person, backref="participations", index=False)  # first in (person, case)
     role = CharField(default="cc")  # requester | cc
 
     class Meta:
-        indexes = ((("case", "person"), True),)
+        # (person, case): a person's cases from the index alone (My requests, migration 0018).
+        indexes = ((("case", "person"), True), (("person", "case"), False))
 
 
 class Entry(BaseModel):

@@ -43,7 +43,13 @@ def install(app, web) -> None:
             query = cases.customer_cases(person).where(
                 Case.status.in_(ACTIVE if tab == "active" else CLOSED))
             total = query.count()
-            rows = list(query.order_by(Case.updated_at.desc(), Case.id.desc()).paginate(page, size))
+            # The page's ids first, then their rows: the ids come from the
+            # (status, updated_at, id) index alone, where the whole rows of
+            # every case of the tab's statuses were read to keep 20 of them
+            # (PostgreSQL, 100,000 cases: 1.3 ms instead of 4; migration 0018).
+            ids = [c.id for c in query.select(Case.id)
+                   .order_by(Case.updated_at.desc(), Case.id.desc()).paginate(page, size)]
+            rows = search.in_order(Case, ids)
         pages = max(1, (total + size - 1) // size)
         return web.render("requests.html", rows=rows, tab=tab, q=text, page=page, pages=pages, total=total)
 
