@@ -255,8 +255,8 @@ def pages(url: str, fixture: Fixture, customer_query: str, agent_query: str) -> 
                   .order_by(Case.updated_at.desc(), Case.id.desc()).first())
         shown = Case.get_by_id(fixture.case_page)
         my_total, my_ids = search.search_cases(customer_query, person=customer, public_only=True)
-        agent_total, agent_ids = search.search_cases(agent_query, departments=(fixture.department,),
-                                                     public_only=False)
+        agent_ids, agent_more = search.search_page(agent_query, departments=(fixture.department,),
+                                                   public_only=False)
     finally:
         db.close()
     lacking = [what for what, there in (("an active case of the big customer", mine), ("a new case", newest),
@@ -275,7 +275,8 @@ def pages(url: str, fixture: Fixture, customer_query: str, agent_query: str) -> 
              "customer", [f"{my_total} {plural}", f'href="/requests/{my_ids[0]}"']),
         Page("queue", "agent queue", "/agent", "agent", [f'href="/agent/cases/{newest.id}"']),
         Page("agent_search", f"agent search ({agent_query})", f"/agent?q={quote(agent_query)}", "agent",
-             [f"{agent_total} {'case matches' if agent_total == 1 else 'cases match'}",
+             [f"Cases 1–{len(agent_ids)} that match" if agent_more else
+              f"{len(agent_ids)} {'case matches' if len(agent_ids) == 1 else 'cases match'}",
               f'href="/agent/cases/{agent_ids[0]}"']),
     ]
     return found, sessions

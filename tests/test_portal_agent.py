@@ -77,6 +77,16 @@ def test_the_queue_is_newest_activity_first_and_paginated(site, monkeypatch):
     page = client.get("/agent").text
     assert case_rows(page) == ["Question 0", "Question 4"] and "Page 1 of 3" in page
     assert case_rows(client.get("/agent?tab=new&page=3").text) == ["Question 1"]
+    # A search's pages are not counted: each says which cases it shows and
+    # links to the next while there is one.
+    page = client.get("/agent?q=question").text
+    assert case_rows(page) == ["Question 0", "Question 4"] and "Cases 1–2 that match “question”." in page
+    assert '&amp;page=2" rel="next">Next</a>' in page and "<span>Page 1</span>" in page
+    last = client.get("/agent?q=question&page=3").text
+    assert case_rows(last) == ["Question 1"] and "Cases 5–5 that match “question”." in last
+    assert 'rel="next"' not in last and '&amp;page=2" rel="prev">Previous</a>' in last
+    one = client.get("/agent?q=question+4").text  # all on one page: counted
+    assert "1 case matches “question 4”." in one and 'class="pages"' not in one
 
 
 # --------------------------------------------------------------------------- the case page and its forms

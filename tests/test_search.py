@@ -210,6 +210,33 @@ def test_pages_and_total(ctx):
     assert search.search_cases("monitor number 4") == (1, [opened[4].id])
 
 
+def test_an_agents_pages_say_whether_more_follow_in_the_order_of_the_counted_search(ctx):
+    # Two tiers: "skriver" as a word (or a word's start), then only inside
+    # longer words; newest first within each. The pages walk both.
+    words = [_open(ctx, f"Skriver {i}", "", minutes=i) for i in range(5)]
+    parts = [_open(ctx, f"Fargeskriver {i}", "", minutes=10 + i) for i in range(4)]
+    _open(ctx, "Skriver hos HR", "", department="hr", minutes=3)
+    note = _open(ctx, "Tastatur", "", minutes=30)
+    _add(ctx, note, "Intern: skriveren er byttet.", public=False, kind="note", who="agent@example.test")
+    expected = ([note.id] + [c.id for c in reversed(words)] + [c.id for c in reversed(parts)])
+    assert _ids("skriver", departments=["helpdesk"], public_only=False) == expected
+    pages = []
+    for offset in range(0, 12, 3):
+        pages.append(search.search_page("skriver", departments=["helpdesk"], limit=3, offset=offset))
+    assert pages == [(expected[0:3], True), (expected[3:6], True), (expected[6:9], True), (expected[9:], False)]
+    # A page ending where the words end, a page past the end, no page.
+    assert search.search_page("skriver", departments=["helpdesk"], limit=6) == (expected[:6], True)
+    assert search.search_page("skriver", departments=["helpdesk"], limit=10) == (expected, False)
+    assert search.search_page("skriver", departments=["helpdesk"], limit=3, offset=20) == ([], False)
+    assert search.search_page("skriver", departments=["helpdesk"], limit=0) == ([], False)
+    # Notes count only when asked to; nothing outside the departments.
+    assert search.search_page("skriver", departments=["helpdesk"], public_only=True)[0] == expected[1:]
+    assert search.search_page("skriver", departments=[])[0] == []
+    assert len(search.search_page("skriver")[0]) == len(expected) + 1
+    # Two words, one of them only inside a longer word in some cases.
+    assert search.search_page("skriver 3", departments=["helpdesk"]) == ([words[3].id, parts[3].id], False)
+
+
 # ------------------------------------------------------------------ keeping the index
 
 
@@ -314,6 +341,7 @@ def _searches(ctx):
     return {
         "customer": lambda text: _ids(text, person=kari),
         "agent": lambda text: _ids(text, departments=["helpdesk", "hr"], public_only=False),
+        "agent's page": lambda text: search.search_page(text, departments=["helpdesk", "hr"], limit=50)[0],
         "admin": lambda text: _ids(text, public_only=False),
     }
 

@@ -162,11 +162,14 @@ def install(app, web) -> None:
 
         # The tabs and their counts are not shown beside search results.
         counts = {} if text else {name: in_tab(name).count() for name in TABS}
+        more = False
         if text:
             # Internal notes count for agents: they wrote them to be found again.
-            total, ids = search.search_cases(text, departments=slugs, public_only=False, limit=size,
-                                             offset=(page - 1) * size)
+            # No total: a page says whether more follow (search.search_page).
+            ids, more = search.search_page(text, departments=slugs, public_only=False, limit=size,
+                                           offset=(page - 1) * size)
             rows = search.in_order(Case, ids)
+            total = (page - 1) * size + len(ids)
         else:
             total = counts[tab]
             order = [Case.updated_at.desc(), Case.id.desc()]
@@ -177,7 +180,8 @@ def install(app, web) -> None:
         people = {p.id: p for p in Person.select().where(Person.id.in_(sorted(wanted)))} if wanted else {}
         names = {d.slug: d.name for d in ctx.config.departments}
         return web.render("agent_queue.html", rows=rows, people=people, tab=tab, counts=counts, q=text,
-                          page=page, pages=max(1, (total + size - 1) // size), total=total, dept=dept,
+                          page=page, pages=max(1, (total + size - 1) // size), total=total, dept=dept, more=more,
+                          first=(page - 1) * size + 1,
                           mine=[d for d in ctx.config.departments if d.slug in departments], names=names,
                           done=query.get("done", ""), sort=sort, tag=tag, kind=kind, known_tags=known_tags(),
                           request_types=REQUEST_TYPES)
