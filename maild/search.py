@@ -83,17 +83,18 @@ the asker's language first, then words found as words, then bm25 (SQLite)
 or ts_rank (PostgreSQL), a title word counting double.
 
 Speed (bench/portal.py: 100,000 cases, 500,000 messages, medians over HTTP
-on a 2-core machine, a static file 2.3-2.6 ms in the same run), with the
+on a 2-core machine, a static file 2.2-2.6 ms in the same run), with the
 trigram index of every document and bm25 ranking before, and the word list
 and newest-first after: on SQLite an agent's search for "printer" (7,500
-matching cases) 55 -> 22 ms (with the queue's tab counts, which the search
+matching cases) 55 -> 22-24 ms (with the queue's tab counts, which the search
 page does not show, no longer made), a customer's over their 500 cases 17
--> 8 ms; on PostgreSQL 69 -> 45 ms and 15 -> 19 ms (one run each; the
-customer's varies 10-19 ms between runs with the plan PostgreSQL picks).
-On PostgreSQL an agent's search reads each matching document's row for its
-case (11,000 rows, ~12 ms) and every case of the department (~10 ms) to
-join them. Indexing: ingest (bench/ingest.py, SQLite) went from 165 to 187
-messages a second, the runner's CPU from 4.9 to 4.3 ms a message.
+-> 8 ms; on PostgreSQL a customer's 15 -> 10-19 ms (with the plan PostgreSQL
+picks), and an agent's 69 -> 45 ms while still counted, 9 ms as
+``search_page`` pages it (its query 1-3 ms for common words; over 150 words
+picked at random from the word list, median 2.9 ms, 95th percentile 7 ms,
+at most 38 ms for a word common only in old cases). Indexing: ingest
+(bench/ingest.py, SQLite) went from 165 to 187 messages a second, the
+runner's CPU from 4.9 to 4.3 ms a message.
 """
 
 from __future__ import annotations
