@@ -90,6 +90,11 @@ def runner_process(config: Config, spool_wakeup, outbox_wakeup, intake_waiting, 
     people.load_staff(ctx)
     ctx.spool_wakeup, ctx.outbox_wakeup, ctx.intake_waiting = spool_wakeup, outbox_wakeup, intake_waiting
     threading.current_thread().name = "runner"
+    # Rows a previous life of this runner claimed (killed, or the machine
+    # restarted) are taken again at once.
+    recovered = runner.recover_claims(ctx.db, utcnow(), at_startup=True)
+    if recovered:
+        log.warning("took back %d spool row(s) claimed by a runner that is gone", recovered)
     try:
         work_loop(ctx, spool_wakeup, threading.Event(), lambda: runner.run_batch(ctx) and not terminated,
                   alive=lambda: not terminated and os.getppid() == parent)

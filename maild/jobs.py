@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import logging
 
-from maild import approvals, reports
+from maild import approvals, reports, runner
 from maild.outbound import outbox
 from maild.store.models import FormDraft, LoginLink, PortalSession, RateEvent
 
@@ -22,6 +22,14 @@ def recover_outbox(ctx, now) -> None:
     if recovered:
         log.warning("recovered %d stale outbox claim(s)", recovered)
         ctx.outbox_wakeup.set()
+
+
+def recover_spool(ctx, now) -> None:
+    """Hand back spool rows claimed by a runner that died (PostgreSQL; several daemons may share it)."""
+    recovered = runner.recover_claims(ctx.db, now)
+    if recovered:
+        log.warning("recovered %d spool row(s) claimed by a runner that is gone", recovered)
+        ctx.spool_wakeup.set()
 
 
 def wake_runner(ctx, now) -> None:
@@ -45,6 +53,7 @@ DRAFT_DAYS = 30
 # (name, function, interval in seconds)
 JOBS = (
     ("outbox-recover", recover_outbox, 60),
+    ("spool-recover", recover_spool, 60),
     ("spool-retry", wake_runner, 10),
     ("portal-forget", forget_old_portal_state, 3600),
     ("close-waiting", reports.close_waiting, 3600),

@@ -7,6 +7,27 @@ together (docs/architecture.md, promises 2 and 3). A crash before the commit lea
 rows ``new``: they are processed again on restart, exactly once, because
 nothing of the first attempt was committed.
 
+Several daemons may share one PostgreSQL store. There a runner first claims
+its batch in a short committed transaction of its own (state ``claimed``,
+``claimed_by`` this process, ``FOR UPDATE SKIP LOCKED`` so that two runners
+never wait for each other or take the same row), and only then reads the
+messages: before this, two runners read and parsed the same head rows, and
+split batches between them. The batch's transaction then processes only
+rows still claimed by this runner. A claim left by a runner that died is
+handed back (``recover_claims``): at once when it ran on this host, after
+``CLAIM_STALE`` when it ran on another; the row counts it as an attempt, so a
+message that kills its runner every time ends ``failed``. SQLite has one
+daemon, and its rows are claimed in the transaction that processes them,
+without another commit.
+
+A reply waits for its original (causal order): a row whose In-Reply-To or
+References names the Message-ID of a row not yet processed -- one another
+runner holds, or one that failed and will be tried again -- is put back for
+``CAUSAL_STEP`` and taken again, for up to ``CAUSAL_WAIT`` after it arrived;
+then it goes on, and threads as well as it can. Without this a reply taken
+by one runner while another still held its original opened a case of its
+own, with an acknowledgement of its own.
+
 Each message is read in a worker process within a time and a memory budget
 (``maild/mail/worker.py``): a message over it fails, named so, and waits for
 ``sensedesk spool retry``, while the mail behind it goes on.
@@ -25,7 +46,7 @@ import logging
 import time
 import traceback
 
-from maild import pipeline, rules
+from maild import claimer, pipeline, rules
 from maild.delivery import Delivery, Discard
 from maild.mail import worker
 from maild.spool import Envelope
@@ -41,6 +62,12 @@ INTAKE_YIELD = 0.05  # seconds the runner waits at most for a waiting intake com
 # A batch gives way to a waiting intake commit once it has held the lock this
 # long: short enough for a quick 250, long enough to share one fsync.
 INTAKE_AFTER = 0.005
+# A claim held this long belongs to a runner that died on another host (or
+# hangs): a batch takes seconds, at most its rows' parse budgets.
+CLAIM_STALE = datetime.timedelta(minutes=10)
+# How long a reply waits for its original at most, and how often it looks again.
+CAUSAL_WAIT = datetime.timedelta(seconds=60)
+CAUSAL_STEP = datetime.timedelta(seconds=1)
 
 
 def _finish(row: Spool, delivery: Delivery, state: str, reason: str, now) -> None:
@@ -78,14 +105,14 @@ def act(ctx, row: Spool, delivery: Delivery, action: str, now: datetime.datetime
 
 def _due(ctx, now):
     max_attempts = ctx.config["mail"]["spool_max_attempts"]
-    due = (Spool.state == "new") | ((Spool.state == "failed") & (Spool.attempts <= max_attempts)
-                                    & (Spool.next_attempt_at <= now))
-    return due
+    # A new row may be held back a moment (a reply waiting for its original).
+    fresh = (Spool.state == "new") & (Spool.next_attempt_at.is_null() | (Spool.next_attempt_at <= now))
+    return fresh | ((Spool.state == "failed") & (Spool.attempts <= max_attempts) & (Spool.next_attempt_at <= now))
 
 
 def _due_params(ctx, now) -> list:
     """The values of ``_due``'s expressions, in order (for cached statements)."""
-    return ["new", "failed", ctx.config["mail"]["spool_max_attempts"], now]
+    return ["new", now, "failed", ctx.config["mail"]["spool_max_attempts"], now]
 
 
 def _due_rows(ctx, now, limit: int) -> list[Spool]:
@@ -95,17 +122,93 @@ def _due_rows(ctx, now, limit: int) -> list[Spool]:
     return statements.instances(Spool, cursor)
 
 
+def _take(ctx, now, limit: int) -> list[Spool]:
+    """The next due rows, oldest first; on PostgreSQL claimed for this runner, and committed, first."""
+    if is_sqlite(ctx.db):
+        return _due_rows(ctx, now, limit)
+    due = (Spool.select(Spool.id).where(_due(ctx, now)).order_by(Spool.id).limit(limit)
+           .for_update(skip_locked=True))
+    with ctx.db.atomic():
+        rows = list(Spool.update(state="claimed", claimed_by=claimer.me(), claimed_at=now)
+                    .where(Spool.id.in_(due)).returning(Spool).execute())
+    return sorted(rows, key=lambda row: row.id)
+
+
 def _claim(ctx, ids: list[int], now) -> set[int]:
-    """Inside a transaction: which of these rows are still due, hence ours to process."""
-    def build():
-        query = Spool.select(Spool.id).where(Spool.id.in_(ids) & _due(ctx, now))
-        if not is_sqlite(ctx.db):
-            # Several daemons may share a PostgreSQL store: rows another one is
-            # processing are locked, and skipped (docs/architecture.md, speed).
-            query = query.for_update(skip_locked=True)
-        return query
-    cursor = statements.query(f"spool-claim-{len(ids)}", build, list(ids) + _due_params(ctx, now))
+    """Inside a transaction: which of these rows are still ours to process (and locked for it)."""
+    if not is_sqlite(ctx.db):
+        # Still claimed by this runner: not handed back meanwhile as stale.
+        cursor = statements.query(
+            f"spool-claimed-{len(ids)}",
+            lambda: Spool.select(Spool.id).where(Spool.id.in_(ids) & (Spool.state == "claimed")
+                                                 & (Spool.claimed_by == claimer.me())).for_update(),
+            list(ids) + ["claimed", claimer.me()])
+        return {i for (i,) in cursor.fetchall()}
+    cursor = statements.query(f"spool-claim-{len(ids)}",
+                              lambda: Spool.select(Spool.id).where(Spool.id.in_(ids) & _due(ctx, now)),
+                              list(ids) + _due_params(ctx, now))
     return {i for (i,) in cursor.fetchall()}
+
+
+def _ours(ctx):
+    """The states a row of this runner's batch may be in: due, or (PostgreSQL) claimed by it."""
+    return Spool.state.in_(["new", "failed"]) | ((Spool.state == "claimed") & (Spool.claimed_by == claimer.me()))
+
+
+def recover_claims(db, now: datetime.datetime, at_startup: bool = False) -> int:
+    """Hand back rows claimed by a runner that is gone; returns how many.
+
+    A claimer on this host whose process is gone (or, ``at_startup``, this
+    process's own name, its pid reused) is gone at once; any claim older than
+    ``CLAIM_STALE`` is too. Each such row counts the attempt and is due again
+    now: ``failed``, so that a message that stops its runner every time is
+    not taken forever (``[mail] spool_max_attempts``).
+    """
+    claimed = Spool.state == "claimed"
+    dead = claimer.gone((c for (c,) in Spool.select(Spool.claimed_by).where(claimed).distinct().tuples()),
+                        at_startup)
+    lost = Spool.claimed_at < now - CLAIM_STALE
+    if dead:
+        lost = lost | Spool.claimed_by.in_(dead)
+    with db.atomic():
+        return (Spool.update(state="failed", attempts=Spool.attempts + 1, next_attempt_at=now,
+                             reason="claimed by a runner that stopped before finishing it")
+                .where(claimed & lost).execute())
+
+
+def _waiting_for(ctx, batch: list, now) -> set[int]:
+    """The rows of this batch whose original is not processed yet, and which may still wait for it.
+
+    Rows of the same batch before it do not count: they are processed first,
+    in the same transaction.
+    """
+    waiting: dict[str, list] = {}
+    for row, delivery, _ in batch:
+        if row.received_at and row.received_at < now - CAUSAL_WAIT:
+            continue
+        for ref in set(delivery.msg.in_reply_to) | set(delivery.msg.references):
+            waiting.setdefault(ref.strip("<>"), []).append(row.id)
+    if not waiting:
+        return set()
+    max_attempts = ctx.config["mail"]["spool_max_attempts"]
+    pending = (Spool.state.in_(["new", "claimed"])
+               | ((Spool.state == "failed") & (Spool.attempts <= max_attempts)))
+    held = set()
+    for spool_id, message_id in (Spool.select(Spool.id, Spool.message_id)
+                                 .where(Spool.message_id.in_(sorted(waiting)) & pending).tuples()):
+        held.update(i for i in waiting[message_id] if i < spool_id or not _in_batch(batch, spool_id))
+    return held
+
+
+def _in_batch(batch: list, spool_id: int) -> bool:
+    return any(row.id == spool_id for row, _, _ in batch)
+
+
+def _hold(ctx, rows: list[Spool], now) -> None:
+    """Put rows back as ``new``, due again after ``CAUSAL_STEP``."""
+    with ctx.db.atomic():
+        (Spool.update(state="new", claimed_by="", claimed_at=None, next_attempt_at=now + CAUSAL_STEP)
+         .where(Spool.id.in_([r.id for r in rows]) & _ours(ctx)).execute())
 
 
 def _fail(ctx, row: Spool, exc: Exception, error: str, now) -> None:
@@ -124,7 +227,7 @@ def _fail(ctx, row: Spool, exc: Exception, error: str, now) -> None:
         (Spool.update(state="failed", attempts=attempts, error=error[-20000:],
                       reason=f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"[:2000],
                       next_attempt_at=now + datetime.timedelta(seconds=delay))
-         .where((Spool.id == row.id) & Spool.state.in_(["new", "failed"]) & (Spool.attempts == row.attempts))
+         .where((Spool.id == row.id) & _ours(ctx) & (Spool.attempts == row.attempts))
          .execute())
 
 
@@ -145,13 +248,18 @@ def run_batch(ctx, now: datetime.datetime | None = None, limit: int = BATCH) -> 
     lets it: a 250 never waits behind a whole batch.
     """
     now = now or utcnow()
-    rows = _due_rows(ctx, now, limit)
+    rows = _take(ctx, now, limit)
     prepared, failed = [], []
     for row in rows:
         try:  # loop boundary: one message never stops the others
             prepared.append((row, *prepare(ctx, row, now)))
         except Exception as exc:
             failed.append((row, exc, traceback.format_exc()))
+    held = _waiting_for(ctx, prepared, now)
+    if held:
+        log.info("spool %s: waiting for the message(s) they answer", ", ".join(map(str, sorted(held))))
+        _hold(ctx, [row for row, _, _ in prepared if row.id in held], now)
+        prepared = [item for item in prepared if item[0].id not in held]
     done, pending = 0, prepared
     while pending:
         with ctx.db.atomic():

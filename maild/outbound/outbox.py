@@ -13,12 +13,11 @@ the same message (MAIL_RULES 37, 62). A ``sending`` claim older than
 from __future__ import annotations
 
 import datetime
-import os
 import random
-import socket
 
 from peewee import fn
 
+from maild import claimer
 from maild.mail import compose
 from maild.store import statements
 from maild.store.db import is_sqlite
@@ -69,7 +68,7 @@ def acknowledged(case, recipient: str) -> bool:
 
 def worker_id() -> str:
     """This process as a claimer of rows: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return claimer.me()
 
 
 def claim(db, now: datetime.datetime, limit: int = 50) -> list[Outbox]:
@@ -124,16 +123,6 @@ def recover_stale(db, now: datetime.datetime) -> int:
                 .execute())
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, as another user
-    return True
-
-
 def recover_dead_workers(db, now: datetime.datetime, at_startup: bool = False) -> int:
     """Re-queue ``sending`` rows claimed on this host by a process that is gone.
 
@@ -143,17 +132,8 @@ def recover_dead_workers(db, now: datetime.datetime, at_startup: bool = False) -
     reused); later it is our worker's, in flight. Claims from other hosts are
     left to ``recover_stale``.
     """
-    host = socket.gethostname()
-    me = worker_id()
-    dead = set()
-    for (claimer,) in (Outbox.select(Outbox.claimed_by).where(Outbox.state == "sending")
-                       .distinct().tuples()):
-        claim_host, _, pid = claimer.rpartition(":")
-        if claimer == me:
-            if at_startup:
-                dead.add(claimer)
-        elif claim_host == host and pid.isdigit() and not _alive(int(pid)):
-            dead.add(claimer)
+    dead = claimer.gone((c for (c,) in Outbox.select(Outbox.claimed_by).where(Outbox.state == "sending")
+                         .distinct().tuples()), at_startup)
     if not dead:
         return 0
     with db.atomic():

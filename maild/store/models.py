@@ -94,7 +94,7 @@ class Spool(BaseModel):
     raw = BlobField()
     raw_sha256 = CharField(unique=True)  # an identical redelivery is one row
     message_id = CharField(default="", index=True)  # normalised, without <>
-    state = CharField(default="new", index=True)  # new | processed | ignored | failed
+    state = CharField(default="new", index=True)  # new | claimed | processed | ignored | failed
     attempts = IntegerField(default=0)
     next_attempt_at = DateTimeField(null=True)
     reason = TextField(default="")  # the rule that ignored it, or the error
@@ -107,6 +107,9 @@ class Spool(BaseModel):
     # A larger budget for reading this message, given by `spool retry`; None: [mail] parse_*.
     parse_seconds = IntegerField(null=True)
     parse_megabytes = IntegerField(null=True)
+    # The runner that took the row (``host:pid``) and when; PostgreSQL only (maild/runner.py).
+    claimed_by = CharField(default="")
+    claimed_at = DateTimeField(null=True)
 
 
 class Case(BaseModel):
