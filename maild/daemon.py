@@ -21,7 +21,7 @@ import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from maild import context, health, jobs, people, runner
+from maild import claimer, context, health, jobs, lease, people, runner
 from maild.config import Config
 from maild.doorbell import Doorbell, SharedFlag
 from maild.intake.imap import Poller
@@ -128,13 +128,18 @@ class Daemon:
         # The portal's /healthz asks this, when the portal runs inside the daemon.
         self.ctx.health = self.down
         self.scheduler = BackgroundScheduler(timezone="UTC")
-        for name, function, seconds in jobs.JOBS:
-            self.scheduler.add_job(self._job, "interval", seconds=seconds, id=name, args=(function,),
+        for name, function, seconds, once in jobs.JOBS:
+            self.scheduler.add_job(self._job, "interval", seconds=seconds, id=name,
+                                   args=(function, f"job:{name}" if once else "", seconds),
                                    max_instances=1, coalesce=True)
 
-    def _job(self, function) -> None:
+    def _job(self, function, lease_name: str = "", seconds: float = 0) -> None:
+        """Run one job now; one with a lease only if this daemon holds it (for its interval)."""
         try:  # loop boundary: one job's failure is logged, the scheduler goes on
-            function(self.ctx, utcnow())
+            now = utcnow()
+            if lease_name and not lease.take(self.ctx.db, lease_name, claimer.me(), seconds, now):
+                return  # another daemon sharing the store runs it
+            function(self.ctx, now)
         except Exception:
             log.exception("job %s failed", function.__name__)
             # The scheduler's threads live long: drop a connection that may be

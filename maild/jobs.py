@@ -50,13 +50,16 @@ def forget_old_portal_state(ctx, now) -> None:
 
 DRAFT_DAYS = 30
 
-# (name, function, interval in seconds)
+# (name, function, interval in seconds, once): a job "once" runs on one daemon
+# of several sharing a store at a time, under a lease (maild/lease.py); the
+# others look after their own process: waking their runner, taking back
+# claims of their host's processes that died (and any stale claim).
 JOBS = (
-    ("outbox-recover", recover_outbox, 60),
-    ("spool-recover", recover_spool, 60),
-    ("spool-retry", wake_runner, 10),
-    ("portal-forget", forget_old_portal_state, 3600),
-    ("close-waiting", reports.close_waiting, 3600),
-    ("daily-report", reports.daily_report, 300),
-    ("approvals", approvals.remind_and_expire, 3600),
+    ("outbox-recover", recover_outbox, 60, False),
+    ("spool-recover", recover_spool, 60, False),
+    ("spool-retry", wake_runner, 10, False),
+    ("portal-forget", forget_old_portal_state, 3600, True),
+    ("close-waiting", reports.close_waiting, 3600, True),
+    ("daily-report", reports.daily_report, 300, True),
+    ("approvals", approvals.remind_and_expire, 3600, True),
 )

@@ -424,7 +424,7 @@ def test_a_reminder_once_after_n_days_then_expiry_tells_the_agents(ctx):
 
 
 def test_the_job_is_scheduled():
-    assert ("approvals", approvals.remind_and_expire, 3600) in jobs.JOBS
+    assert ("approvals", approvals.remind_and_expire, 3600, True) in jobs.JOBS
 
 
 # --------------------------------------------------------------------------- the portal

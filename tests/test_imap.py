@@ -8,6 +8,7 @@ import io
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from servers import DOVECOT, DovecotServer, TcpProxy, in_ci
 from test_cli import toml
 from test_crash import _children, _kill_all, _running, _start, _stop
 
-from maild import cli, runner
+from maild import cli, lease, runner
 from maild.intake import imap
 from maild.store.models import Case, ImapMailbox, Outbox, Person, Spool, utcnow
 
@@ -329,3 +330,53 @@ def test_imap_commands_report_status_and_test_a_login(account_config, dovecot, m
     assert "logged in; INBOX holds 0 message(s)" in lines[1]
     assert "desk:" in lines[2] and "logged in" not in lines[2]
 
+
+
+def test_one_daemon_at_a_time_polls_an_account_and_another_takes_over(account_config, dovecot, monkeypatch):
+    # Two daemons sharing a store, as two pollers with holders of their own,
+    # each through a proxy that counts its connections to the server.
+    monkeypatch.setattr(imap.Poller, "LEASE_SECONDS", 1.5)
+    monkeypatch.setattr(imap.Poller, "LEASE_RENEW", 0.3)
+    config = account_config({"poll_seconds": 600})
+    ctx = prepare(config)
+    proxies = [TcpProxy(dovecot.port), TcpProxy(dovecot.port)]
+    stops = [threading.Event(), threading.Event()]
+    pollers = [imap.Poller(ctx, {**config.imap[0], "port": proxy.port}, stop, holder=name)
+               for proxy, stop, name in zip(proxies, stops, ("first:1", "second:2"))]
+    world = mailbox(dovecot)
+
+    def spooled(message_id):
+        return Spool.select().where(Spool.message_id == message_id).exists()
+    try:
+        pollers[0].start()
+        wait_until(lambda: lease.holder("imap:desk", utcnow()) == "first:1", timeout=10)
+        pollers[1].start()
+        world.append("INBOX", make_mail(subject="One", message_id="<one@example.org>"))
+        wait_until(lambda: spooled("one@example.org"), timeout=10)
+        time.sleep(1.0)  # three of the second's looks at the lease
+        assert proxies[1].connections == 0 and lease.holder("imap:desk", utcnow()) == "first:1"
+        # The first stops and gives the lease up: the second takes the account over.
+        stops[0].set()
+        pollers[0].thread.join(15)
+        wait_until(lambda: lease.holder("imap:desk", utcnow()) == "second:2", timeout=10)
+        world.append("INBOX", make_mail(subject="Two", message_id="<two@example.org>"))
+        wait_until(lambda: spooled("two@example.org"), timeout=10)
+        assert proxies[1].connections >= 1
+        # A holder that died gives nothing up: its lease lapses, then another takes it.
+        stops[1].set()
+        pollers[1].thread.join(15)
+        assert lease.take(ctx.db, "imap:desk", "ghost:3", 1.5, utcnow())
+        third = imap.Poller(ctx, config.imap[0], stops[0].__class__(), holder="third:4")
+        started = time.monotonic()
+        third.start()
+        wait_until(lambda: lease.holder("imap:desk", utcnow()) == "third:4", timeout=10)
+        assert time.monotonic() - started > 1.0
+        third.stopping.set()
+        third.thread.join(15)
+    finally:
+        for stop in stops:
+            stop.set()
+        for proxy in proxies:
+            proxy.close()
+        world.logout()
+    assert Spool.select().count() == 2  # each message taken once

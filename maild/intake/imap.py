@@ -23,7 +23,7 @@ from imapclient import IMAPClient, SEEN
 from imapclient.exceptions import IMAPClientError
 from imapclient.imapclient import SocketTimeout
 
-from maild import alerts, spool
+from maild import alerts, claimer, lease, spool
 from maild.config import secret_from_env
 from maild.store.models import ImapMailbox, utcnow
 
@@ -172,25 +172,55 @@ class Poller:
     sooner), else ``poll_seconds``. Every wake-up and every new connection
     starts with a full UID catch-up, so a missed notification costs a delay,
     never a message.
+
+    Of several daemons sharing a store, one at a time polls an account: the
+    one holding its lease (``imap:<name>``, maild/lease.py), which it renews
+    every ``LEASE_RENEW`` seconds while connected. The others look again
+    every ``LEASE_RENEW`` seconds and take over once it lapses
+    (``LEASE_SECONDS`` after the holder stopped renewing). A poller that
+    finds its lease taken logs out at once.
     """
 
     IDLE_RENEW = 300  # seconds; the issue asks for at most 10 minutes
     IDLE_TICK = 1.0  # seconds between looks at the stop flag while idling
+    LEASE_SECONDS = 90
+    LEASE_RENEW = 30
 
-    def __init__(self, ctx, account: dict, stopping: threading.Event):
+    def __init__(self, ctx, account: dict, stopping: threading.Event, holder: str = ""):
         self.ctx, self.account, self.stopping = ctx, account, stopping
         self.thread = threading.Thread(target=self._run, name=f"imap-{account['name']}", daemon=True)
+        # The daemon, as the holder of the account's lease.
+        self.lease, self.holder = f"imap:{account['name']}", holder or claimer.me()
+        self.renew_at = 0.0
 
     def start(self) -> None:
         """Start polling."""
         self.thread.start()
+
+    def _hold(self) -> bool:
+        """Take or renew this account's lease; False when another daemon polls it."""
+        held = lease.take(self.ctx.db, self.lease, self.holder, self.LEASE_SECONDS, utcnow())
+        self.renew_at = time.monotonic() + self.LEASE_RENEW if held else 0.0
+        return held
+
+    def _still_held(self) -> bool:
+        """Renew the lease when due; False once it was lost."""
+        return time.monotonic() < self.renew_at or self._hold()
 
     def _run(self) -> None:
         client, delay = None, 0.0
         while not self.stopping.is_set():
             try:  # loop boundary: one account's failure never stops another, nor SMTP
                 if client is None:
+                    if not self._hold():
+                        self.stopping.wait(self.LEASE_RENEW * (0.5 + random.random()))
+                        continue
                     client = connect(self.account)
+                elif not self._still_held():
+                    log.warning("imap %s: another daemon polls this account now", self.account["name"])
+                    client.logout()
+                    client = None
+                    continue
                 self._catch_up(client)
                 self._wait(client)
                 # Only a whole cycle resets the backoff: a server that breaks
@@ -213,6 +243,10 @@ class Poller:
                 client.logout()
             except (IMAPClientError, OSError):
                 pass  # leaving anyway
+        try:  # another daemon may take the account over at once
+            lease.give_up(self.ctx.db, self.lease, self.holder)
+        except Exception:
+            log.exception("imap %s: could not give up the lease", self.account["name"])
         self.ctx.db.close()
 
     def _catch_up(self, client: IMAPClient) -> None:
@@ -224,11 +258,15 @@ class Poller:
     def _wait(self, client: IMAPClient) -> None:
         """Return when new mail may be there, or the poll interval passed."""
         if not client.has_capability("IDLE"):
-            self.stopping.wait(self.account["poll_seconds"])
+            # In steps, renewing the lease between them; the caller notices a lost one.
+            until = time.monotonic() + self.account["poll_seconds"]
+            while not self.stopping.is_set() and time.monotonic() < until and self._still_held():
+                self.stopping.wait(min(self.LEASE_RENEW, max(until - time.monotonic(), 0)))
             return
         client.idle()
         renew_at = time.monotonic() + self.IDLE_RENEW
-        while not self.stopping.is_set():
+        # Renewing the lease on the way; a lost one ends the wait (the caller logs out).
+        while not self.stopping.is_set() and self._still_held():
             tick = min(self.IDLE_TICK, renew_at - time.monotonic())
             if tick <= 0:
                 break

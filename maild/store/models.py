@@ -420,6 +420,18 @@ class Heartbeat(BaseModel):
     parts = JSONField(default=dict)
 
 
+class Lease(BaseModel):
+    """Work one daemon of several sharing a store does at a time: a scheduled job, an IMAP account (maild.lease).
+
+    ``holder`` is the daemon ("host:pid") that holds it until ``until``; then
+    any daemon may take it.
+    """
+
+    name = CharField(max_length=300, primary_key=True)
+    holder = CharField(max_length=300, default="")
+    until = DateTimeField()
+
+
 ALL_MODELS = (Setting, Person, Membership, Spool, Case, Participant, Entry, InboundMessage, MessageRef, Blob,
               Attachment, Outbox, ImapMailbox, PortalSession, LoginLink, RateEvent, FormDraft, Approval,
-              Link, Notice, NoticeSubscription, Article, FaqVisit, Heartbeat)
+              Link, Notice, NoticeSubscription, Article, FaqVisit, Heartbeat, Lease)
