@@ -55,8 +55,10 @@ DRAFT_DAYS = 30
 # others look after their own process: waking their runner, taking back
 # claims of their host's processes that died (and any stale claim).
 JOBS = (
-    ("outbox-recover", recover_outbox, 60, False),
-    ("spool-recover", recover_spool, 60, False),
+    # Every 10 s: a daemon killed with its runner (its machine, say) hands
+    # its rows on this host to the daemons still running within seconds.
+    ("outbox-recover", recover_outbox, 10, False),
+    ("spool-recover", recover_spool, 10, False),
     ("spool-retry", wake_runner, 10, False),
     ("portal-forget", forget_old_portal_state, 3600, True),
     ("close-waiting", reports.close_waiting, 3600, True),
