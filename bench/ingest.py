@@ -57,7 +57,11 @@ per run, then the median, the figure to quote.
   for the bench process (client threads and capture server). On two cores the
   sum of the daemon's and the bench's figures bounds the end-to-end rate at
   about 2000 / (sum in ms) messages per second, however well the work overlaps.
-  A PostgreSQL server's CPU is not counted.
+  A PostgreSQL server's CPU is printed apart when it runs on this machine
+  (every process named ``postgres``, so nothing else should use one).
+  With ``--daemons N`` each daemon's figure is printed too: flat per
+  message from one daemon to three is what shows that they share the
+  work rather than repeat it (two cores cannot show more throughput).
 * ``ratio`` is the end-to-end median over the median of the sink in the bench
   process. The aims of the issue are printed with MET / NOT MET: at least
   250 messages/s end to end and a ratio of at least 0.25.
@@ -70,6 +74,7 @@ Usage::
     .venv/bin/python bench/ingest.py                     # 2,000 messages, 3 runs, SQLite
     .venv/bin/python bench/ingest.py --messages 500 --runs 1
     .venv/bin/python bench/ingest.py --database postgresql://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python bench/ingest.py --database postgresql://… --daemons 3   # three daemons, one store
     .venv/bin/python bench/ingest.py --keep             # keep the temp dir: configs, daemon logs
     .venv/bin/python bench/ingest.py --runs 1 --attach \\
         ".venv/bin/py-spy record --subprocesses --threads -o /tmp/daemon.svg --pid {pid}"
@@ -110,6 +115,7 @@ from ingest_servers import (
     BenchError,
     CaptureHandler,
     SinkHandler,
+    cpu_of_command,
     cpu_seconds,
     free_port,
     send_all,
@@ -319,36 +325,52 @@ class PgDatabases:
 
 
 def run_daemon(run: int, workdir: Path, url: str, streams, expected: dict, capture_port: int,
-               capture: CaptureHandler, timeout: float, attach: str = "", dkim: bool = False) -> dict:
-    """One daemon run: end-to-end and accept-only msg/s, CPU per message, error lines in the log, warnings."""
+               capture: CaptureHandler, timeout: float, attach: str = "", dkim: bool = False,
+               daemons: int = 1) -> dict:
+    """One daemon run: end-to-end and accept-only msg/s, CPU per message, error lines in the log, warnings.
+
+    With ``daemons`` > 1 that many daemons share the store (PostgreSQL), the
+    client connections spread over their SMTP ports in turn.
+    """
     total = sum(len(s) for s in streams)
     rundir = workdir / f"run{run}"
     rundir.mkdir()
-    config = rundir / "sensedesk.toml"
-    port = free_port()
     dkim_key = None
     if dkim:
         dkim_key = rundir / "dkim.pem"
         subprocess.run(["openssl", "genrsa", "-out", str(dkim_key), "2048"], check=True, capture_output=True)
-    write_config(config, rundir / "var", url, port, capture_port, dkim_key)
+    configs, ports = [], []
+    for n in range(daemons):
+        home = rundir if daemons == 1 else rundir / f"daemon{n + 1}"
+        home.mkdir(exist_ok=True)
+        ports.append(free_port())
+        configs.append(home / "sensedesk.toml")
+        write_config(configs[-1], home / "var", url, ports[-1], capture_port, dkim_key)
+    config = configs[0]
     sensedesk(config, "init")
-    log = rundir / "daemon.log"
+    logs = [c.parent / "daemon.log" for c in configs]
     capture.arm(expected["total"])
-    with open(log, "wb") as log_file:
-        proc = subprocess.Popen(SENSEDESK + ["--config", str(config), "maild"], cwd=rundir,
-                                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+    procs = []
+    for c, log in zip(configs, logs):
+        with open(log, "wb") as log_file:
+            procs.append(subprocess.Popen(SENSEDESK + ["--config", str(c), "maild"], cwd=c.parent,
+                                          stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True))
     profiler = None
+    stop_warnings: list[str] = []
     try:
-        wait_for_smtp(port, proc, 60, log)
-        (rundir / "daemon.pid").write_text(str(proc.pid))
+        for port, proc, log in zip(ports, procs, logs):
+            wait_for_smtp(port, proc, 60, log)
+        (rundir / "daemon.pid").write_text(str(procs[0].pid))
         if attach:
-            profiler = subprocess.Popen(attach.replace("{pid}", str(proc.pid)), shell=True,
+            profiler = subprocess.Popen(attach.replace("{pid}", str(procs[0].pid)), shell=True,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1.0)  # let it attach before the clock starts
-        server0, main0, bench0 = cpu_seconds(pgid=proc.pid), cpu_seconds(proc.pid), time.process_time()
-        t0, t_accepted, errors = send_all(port, streams, timeout)
+        servers0 = [cpu_seconds(pgid=p.pid) for p in procs]
+        mains0 = [cpu_seconds(p.pid) for p in procs]
+        postgres0, bench0 = cpu_of_command("postgres"), time.process_time()
+        t0, t_accepted, errors = send_all(ports, streams, timeout)
         if errors:
-            raise BenchError("sending to the daemon failed: " + "; ".join(errors[:3]) + f"\nlog:\n{tail(log)}")
+            raise BenchError("sending to the daemon failed: " + "; ".join(errors[:3]) + f"\nlog:\n{tail(logs[0])}")
         # Wait for the last expected message; give up after the time limit, or
         # sooner when nothing has arrived for STALL seconds (a stuck daemon).
         last_count, last_change = -1, time.perf_counter()
@@ -356,29 +378,34 @@ def run_daemon(run: int, workdir: Path, url: str, streams, expected: dict, captu
             now = time.perf_counter()
             if capture.count != last_count:
                 last_count, last_change = capture.count, now
-            if now - t0 > timeout or now - last_change > STALL or proc.poll() is not None:
-                why = ("the daemon exited" if proc.poll() is not None else
+            exited = any(p.poll() is not None for p in procs)
+            if now - t0 > timeout or now - last_change > STALL or exited:
+                why = ("a daemon exited" if exited else
                        f"nothing arrived for {STALL:.0f} s" if now - last_change > STALL else
                        f"the time limit of {timeout:.0f} s passed")
                 raise BenchError(f"only {capture.count} of {expected['total']} outbound messages arrived "
-                                 f"({why}); daemon log:\n{tail(log)}")
+                                 f"({why}); daemon log:\n{tail(logs[0])}")
         t_done = capture.done_at
-        server, main = cpu_seconds(pgid=proc.pid) - server0, cpu_seconds(proc.pid) - main0
+        servers = [cpu_seconds(pgid=p.pid) - s0 for p, s0 in zip(procs, servers0)]
+        mains = [cpu_seconds(p.pid) - m0 for p, m0 in zip(procs, mains0)]
+        postgres = cpu_of_command("postgres") - postgres0
         bench = time.process_time() - bench0
         time.sleep(0.3)  # anything extra would arrive now, and fail the check below
     finally:
-        stop_warnings = stop_daemon(proc)
+        for proc in procs:
+            stop_warnings += stop_daemon(proc)
         if profiler is not None:
             try:
                 profiler.wait(timeout=60)  # it writes its output once the daemon is gone
             except subprocess.TimeoutExpired:
                 profiler.kill()
     verify(config, streams, capture, expected)
-    error_lines = sum(1 for line in log.read_text(errors="replace").splitlines()
+    error_lines = sum(1 for log in logs for line in log.read_text(errors="replace").splitlines()
                       if " ERROR " in line or "Traceback" in line)
     return {"rate": total / (t_done - t0), "accept": total / (t_accepted - t0), "errors": error_lines,
-            "warnings": stop_warnings, "server_ms": 1000 * server / total, "bench_ms": 1000 * bench / total,
-            "main_ms": 1000 * main / total}
+            "warnings": stop_warnings, "server_ms": 1000 * sum(servers) / total, "bench_ms": 1000 * bench / total,
+            "main_ms": 1000 * sum(mains) / total, "each_ms": [1000 * s / total for s in servers],
+            "postgres_ms": 1000 * postgres / total if url.startswith("postgres") else None}
 
 
 # --------------------------------------------------------------------------- main
@@ -401,6 +428,8 @@ def main(argv=None) -> int:
                         "-o prof.svg --pid {pid}' (it ends with the daemon; figures taken so are not comparable)")
     parser.add_argument("--sensedesk", default="", help="the sensedesk command to benchmark (default: "
                         f"{DEFAULT_SENSEDESK}), e.g. another checkout's")
+    parser.add_argument("--daemons", type=int, default=1, help="daemons sharing the store, the connections "
+                        "spread over them (more than one needs --database; default 1)")
     parser.add_argument("--serve-sink", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_sink:
@@ -409,6 +438,8 @@ def main(argv=None) -> int:
         parser.error("need --messages >= 10, --runs >= 1, --connections >= 1")
     if args.database and not args.database.startswith(("postgresql://", "postgres://")):
         parser.error("--database takes a postgresql:// URL (SQLite is the default)")
+    if args.daemons < 1 or (args.daemons > 1 and not args.database):
+        parser.error("--daemons above 1 needs --database: SQLite is one daemon's store")
 
     if args.sensedesk:
         SENSEDESK[:] = args.sensedesk.split()
@@ -427,6 +458,8 @@ def main(argv=None) -> int:
           f"{args.connections} connections, {args.runs} run(s)")
     if args.dkim:
         store += "; every outbound message signed with DKIM (RSA 2048)"
+    if args.daemons > 1:
+        store += f"; {args.daemons} daemons sharing it"
     print(f"store: {store}; {os.cpu_count()} CPUs; expected outbound per run: {expected['total']} "
           f"({news} acks + {news} new_case + {replies} customer_reply)")
     print(f"{code_state()}; load average at start {os.getloadavg()[0]:.2f} "
@@ -446,7 +479,7 @@ def main(argv=None) -> int:
                           "own": run_sink(streams, args.messages, args.timeout, in_process=False)})
             url = pg.create(run) if pg else f"sqlite:///{workdir}/run{run}/sensedesk.db"
             daemons.append(run_daemon(run, workdir, url, streams, expected, capture_port, capture,
-                                      args.timeout, args.attach, args.dkim))
+                                      args.timeout, args.attach, args.dkim, args.daemons))
             sink = sinks[-1]
             print(f"  run {run}: sink {sink['shared']['rate']:.0f}/s (own process {sink['own']['rate']:.0f}/s), "
                   f"daemon accept {daemons[-1]['accept']:.0f}/s, "
@@ -489,6 +522,11 @@ def report(sinks: list[dict], daemons: list[dict]) -> None:
     if any(r["server_ms"] - r["main_ms"] > 0.05 for r in daemons):
         print(row("  its main process", [r["main_ms"] for r in daemons], "ms", 2))
         print(row("  its other processes (the runner)", [r["server_ms"] - r["main_ms"] for r in daemons], "ms", 2))
+    if len(daemons[0]["each_ms"]) > 1:
+        for n in range(len(daemons[0]["each_ms"])):
+            print(row(f"  daemon {n + 1}", [r["each_ms"][n] for r in daemons], "ms", 2))
+    if daemons[0]["postgres_ms"] is not None:
+        print(row("CPU per message: PostgreSQL server (local)", [r["postgres_ms"] for r in daemons], "ms", 2))
     print(row("CPU per message: bench (client, capture)", [r["bench_ms"] for r in daemons], "ms", 2))
     e2e = median(r["rate"] for r in daemons)
     shared, own = median(r["shared"]["rate"] for r in sinks), median(r["own"]["rate"] for r in sinks)

@@ -76,14 +76,18 @@ class CaptureHandler:
         return "250 OK"
 
 
-def send_all(port: int, streams, timeout: float):
-    """Send every stream on its own persistent connection; returns (t0, t_last_250, errors)."""
+def send_all(port, streams, timeout: float):
+    """Send every stream on its own persistent connection; returns (t0, t_last_250, errors).
+
+    ``port`` may be a list: stream i then goes to ``port[i % len(port)]`` (several daemons).
+    """
+    ports = port if isinstance(port, list) else [port]
     errors: list[str] = []
     ends: list[float] = []
     barrier = threading.Barrier(len(streams) + 1)
     lock = threading.Lock()
 
-    def client(stream):
+    def client(stream, port):
         try:
             barrier.wait()
             smtp = smtplib.SMTP("127.0.0.1", port, timeout=timeout)
@@ -103,7 +107,8 @@ def send_all(port: int, streams, timeout: float):
             with lock:
                 errors.append(f"{type(exc).__name__}: {exc}")
 
-    threads = [threading.Thread(target=client, args=(s,), daemon=True) for s in streams]
+    threads = [threading.Thread(target=client, args=(s, ports[i % len(ports)]), daemon=True)
+               for i, s in enumerate(streams)]
     for t in threads:
         t.start()
     barrier.wait()
@@ -200,6 +205,24 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def cpu_of_command(name: str) -> float:
+    """CPU time (user + system) of every process whose command is ``name`` (a local PostgreSQL server: "postgres")."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                head, _, rest = f.read().rpartition(")")
+        except OSError:
+            continue
+        if head.partition("(")[2] == name:
+            fields = rest.split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def cpu_seconds(pid: int | None = None, pgid: int | None = None) -> float:
