@@ -28,8 +28,8 @@ def send(daemon, raw: bytes, to=("helpdesk@example.test",), sender="kari@example
 
 
 def processed(row_count: int):
-    """A predicate: at least ``row_count`` spool rows have left state new."""
-    return lambda: Spool.select().where(Spool.state != "new").count() >= row_count
+    """A predicate: at least ``row_count`` spool rows have ended (neither new nor claimed by a runner)."""
+    return lambda: Spool.select().where(Spool.state.not_in(["new", "claimed"])).count() >= row_count
 
 
 def captured_to(daemon, address: str):
