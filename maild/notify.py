@@ -23,6 +23,7 @@ from maild.mail.compose import Outgoing, ascii_address
 from maild.mail.subject import case_subject, clean_header_text
 from maild.outbound import outbox
 from maild.rules.automatic import NO_REPLY
+from maild.store import statements
 from maild.store.models import Case, Entry, MessageRef, Participant, Person
 
 log = logging.getLogger(__name__)
@@ -92,8 +93,11 @@ def render(ctx, audience: str, event: str, language: str, *, reader: Person | No
 
 
 def _references(ctx, case: Case, in_reply_to: str) -> list[str]:
-    ids = [r for (r,) in MessageRef.select(MessageRef.message_id).where(MessageRef.case == case)
-           .order_by(MessageRef.id.desc()).limit(REFERENCE_HISTORY).tuples()]
+    cursor = statements.query(
+        "notify-references", lambda: (MessageRef.select(MessageRef.message_id).where(MessageRef.case == 0)
+                                      .order_by(MessageRef.id.desc()).limit(REFERENCE_HISTORY)),
+        [case.id, REFERENCE_HISTORY])
+    ids = [r for (r,) in cursor.fetchall()]
     ids.reverse()
     refs = [ctx.signer.case_reference(case.id)] + ids
     if in_reply_to and in_reply_to not in refs:

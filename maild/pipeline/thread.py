@@ -57,11 +57,14 @@ def _stored(ctx, delivery) -> Case | None:
         ids = [i[:250] for i in ids if i != msg.message_id]
         if not ids:
             continue
-        ref = (MessageRef.select().where(MessageRef.message_id.in_(ids))
-               .order_by(MessageRef.id.desc()).first())
-        if ref is None:
+        # The SQL is written once per number of ids (maild/store/statements.py): a reply's path.
+        found = statements.instances(MessageRef, statements.query(
+            f"thread-stored-{len(ids)}", lambda: (MessageRef.select().where(MessageRef.message_id.in_(ids))
+                                                 .order_by(MessageRef.id.desc()).limit(1)), ids + [1]))
+        ref = found[0] if found else None
+        case = _case(ref.case_id) if ref is not None else None
+        if case is None:
             continue
-        case = ref.case
         # Stored Message-IDs are no secret: they travel in the References of
         # our own mail and in forwarded copies, and some clients make
         # predictable ones. Like a subject token, one lets only those who
