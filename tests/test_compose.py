@@ -267,3 +267,28 @@ def test_case_reference_verifies_and_is_stable():
     assert ref == SIGNER.case_reference(42)
     assert SIGNER.read_message_id(ref) == (42, 0)
     assert SIGNER.read_message_id(tamper(ref)) is None
+
+
+def test_a_text_message_is_written_byte_for_byte_as_email_mime_writes_it():
+    # build() writes a message without attachments itself; email.mime
+    # (_build_mime) stays the reference, over names, subjects and bodies of
+    # every kind: non-ASCII, long, "=" and trailing spaces, bare CR, emoji.
+    import random
+
+    rng = random.Random(7)
+    pieces = ["Kari", " Nordmann", "Ærlig Øystein", "Åse", " ", "=", "=?utf-8?q?x?=", "\t", "\r", "\n", "\r\n",
+              "From ", "a" * 90, "é" * 50, "€", "😀", ".", "-- ", "[SD#7] ", "Re: "]
+
+    def text(most):
+        return "".join(rng.choice(pieces) for _ in range(rng.randint(0, most)))
+    now = datetime.datetime(2026, 12, 3, 12, 0, tzinfo=datetime.timezone.utc)
+    for _ in range(400):
+        out = Outgoing(from_name=text(3), from_address="helpdesk@example.test", to_name=text(3),
+                       to_address=rng.choice(["kari@example.org", "kari@bø.example"]), subject=text(12),
+                       body=text(60), message_id=f"sd.{rng.randint(1, 99)}@desk.example.test",
+                       in_reply_to=rng.choice(["", "<a@b>"]), references=[f"r{i}@x" for i in range(rng.randint(0, 14))],
+                       auto_submitted=rng.choice(["", "auto-replied", "auto-generated"]),
+                       reply_to=rng.choice(["", "reply+abc@desk.example.test"]), thread_topic=text(4),
+                       thread_index=rng.choice(["", "AdkA"]),
+                       list_unsubscribe=rng.choice(["", "https://desk.example.test/unsubscribe/1"]))
+        assert build(out, "inst-1", now=now) == compose._build_mime(out, compose._headers(out, "inst-1", now)), out

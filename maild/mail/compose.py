@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import email.charset
 import email.policy
+import email.quoprimime
 import email.utils
 import re
 from email import encoders
@@ -29,6 +30,8 @@ LOOP_HEADER = "X-Sensedesk-Loop"
 REFERENCES_HEAD, REFERENCES_TAIL = 4, 6
 # The start of an RFC 2047 encoded word, "=?charset?Q?" or "=?charset?B?".
 _ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bBqQ]\?")
+# Line ends as email.generator splits a payload (its NLCRE).
+_NEWLINE = re.compile(r"\r\n|\r|\n")
 # Encoded words inside encoded words are decoded this many levels deep at most.
 MAX_ENCODING_DEPTH = 8
 # UTF-8 with quoted-printable bodies and headers: readable in a maildir, 7-bit
@@ -156,13 +159,67 @@ def _attachment(filename: str, content_type: str, data: bytes) -> MIMEBase:
     return part
 
 
+def _headers(out: Outgoing, instance_id: str, now=None) -> list[tuple[str, object]]:
+    """The headers people and programs read, in order; the MIME headers come after them."""
+    headers: list[tuple[str, object]] = [
+        ("From", _address(out.from_name, out.from_address)),
+        ("To", _address(out.to_name, out.to_address)),
+        ("Subject", _header(header_text(out.subject)[:250])),
+        ("Date", email.utils.format_datetime(now, usegmt=True) if now else email.utils.formatdate(usegmt=True)),
+        ("Message-ID", _bracket(out.message_id)),
+    ]
+    if out.in_reply_to:
+        headers.append(("In-Reply-To", _bracket(out.in_reply_to)))
+    references = cap_references([_bracket(r) for r in out.references])
+    if references:
+        headers.append(("References", " ".join(references)))
+    if out.reply_to:
+        headers.append(("Reply-To", _header(header_text(out.reply_to))))
+    if out.auto_submitted:
+        # RFC 3834 3.1.7 and 5; X-Auto-Response-Suppress asks Exchange not to
+        # answer with out-of-office or receipts ([MS-OXCMAIL] 2.1.3.2.20).
+        headers += [("Auto-Submitted", out.auto_submitted), ("X-Auto-Response-Suppress", "All"),
+                    ("Precedence", "bulk")]
+    if out.thread_topic:
+        headers.append(("Thread-Topic", _header(header_text(out.thread_topic)[:250])))
+    if out.thread_index:
+        headers.append(("Thread-Index", _header(header_text(out.thread_index)[:250])))
+    if out.list_unsubscribe:
+        # RFC 8058: the POST header tells mail clients they may unsubscribe with
+        # one POST; a GET of the URL (a scanner following it) changes nothing.
+        headers += [("List-Unsubscribe", _bracket(out.list_unsubscribe)),
+                    ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]
+    headers.append((LOOP_HEADER, instance_id))
+    return headers
+
+
+_TEXT_MIME = [("Content-Type", 'text/plain; charset="utf-8"'), ("Content-Transfer-Encoding", "quoted-printable"),
+              ("MIME-Version", "1.0")]
+
+
 def build(out: Outgoing, instance_id: str, now=None) -> bytes:
     """The message as CRLF bytes, ready for SMTP or a maildir.
 
-    Built with the compat32 classes, which write header values as given (no
-    header registry to re-decode them) and are about four times faster than
-    ``EmailMessage`` with ``policy.SMTP``, on the runner's hot path.
+    A message of text alone (every notification, most replies) is written
+    here directly: its headers folded by the same policy, its body
+    quoted-printable UTF-8 by the same encoder, byte for byte what
+    ``email.mime`` writes (``tests/test_compose.py`` compares them), in about
+    40 µs instead of 100 µs for a notification. A message with attachments is built with the
+    ``email.mime`` classes (``_build_mime``).
     """
+    headers = _headers(out, instance_id, now)
+    if out.attachments:
+        return _build_mime(out, headers)
+    payload = email.quoprimime.body_encode(out.body.encode("utf-8", "surrogateescape").decode("latin-1"))
+    head = b"".join(_POLICY.fold_binary(name, value) for name, value in headers + _TEXT_MIME)
+    # As email.generator writes a text part: every line ending CRLF, none added.
+    return head + b"\r\n" + "\r\n".join(_NEWLINE.split(payload)).encode("ascii")
+
+
+def _build_mime(out: Outgoing, headers: list[tuple[str, object]]) -> bytes:
+    """The message built with the compat32 ``email.mime`` classes, which write header values as given
+    (no header registry to re-decode them) and are about four times faster than ``EmailMessage`` with
+    ``policy.SMTP``."""
     body = MIMEText(out.body, "plain", _UTF8)
     if out.attachments:
         msg = MIMEMultipart("mixed")
@@ -176,34 +233,6 @@ def build(out: Outgoing, instance_id: str, now=None) -> bytes:
             if name in msg]
     for name, _ in mime:
         del msg[name]
-    msg["From"] = _address(out.from_name, out.from_address)
-    msg["To"] = _address(out.to_name, out.to_address)
-    msg["Subject"] = _header(header_text(out.subject)[:250])
-    msg["Date"] = email.utils.format_datetime(now, usegmt=True) if now else email.utils.formatdate(usegmt=True)
-    msg["Message-ID"] = _bracket(out.message_id)
-    if out.in_reply_to:
-        msg["In-Reply-To"] = _bracket(out.in_reply_to)
-    references = cap_references([_bracket(r) for r in out.references])
-    if references:
-        msg["References"] = " ".join(references)
-    if out.reply_to:
-        msg["Reply-To"] = _header(header_text(out.reply_to))
-    if out.auto_submitted:
-        # RFC 3834 3.1.7 and 5; X-Auto-Response-Suppress asks Exchange not to
-        # answer with out-of-office or receipts ([MS-OXCMAIL] 2.1.3.2.20).
-        msg["Auto-Submitted"] = out.auto_submitted
-        msg["X-Auto-Response-Suppress"] = "All"
-        msg["Precedence"] = "bulk"
-    if out.thread_topic:
-        msg["Thread-Topic"] = _header(header_text(out.thread_topic)[:250])
-    if out.thread_index:
-        msg["Thread-Index"] = _header(header_text(out.thread_index)[:250])
-    if out.list_unsubscribe:
-        # RFC 8058: the POST header tells mail clients they may unsubscribe with
-        # one POST; a GET of the URL (a scanner following it) changes nothing.
-        msg["List-Unsubscribe"] = _bracket(out.list_unsubscribe)
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg[LOOP_HEADER] = instance_id
-    for name, value in mime:
+    for name, value in headers + mime:
         msg[name] = value
     return msg.as_bytes(policy=_POLICY)
