@@ -165,8 +165,10 @@ def recover_claims(db, now: datetime.datetime, at_startup: bool = False) -> int:
     not taken forever (``[mail] spool_max_attempts``).
     """
     claimed = Spool.state == "claimed"
-    dead = claimer.gone((c for (c,) in Spool.select(Spool.claimed_by).where(claimed).distinct().tuples()),
-                        at_startup)
+    claimers = [c for (c,) in Spool.select(Spool.claimed_by).where(claimed).distinct().tuples()]
+    if not claimers:
+        return 0  # the usual case, and always on SQLite: no write transaction for nothing
+    dead = claimer.gone(claimers, at_startup)
     lost = Spool.claimed_at < now - CLAIM_STALE
     if dead:
         lost = lost | Spool.claimed_by.in_(dead)

@@ -117,10 +117,11 @@ def mark_failed(db, row: Outbox, error: str, permanent: bool, now: datetime.date
 
 def recover_stale(db, now: datetime.datetime) -> int:
     """Put ``sending`` rows whose worker died back in the queue; returns how many."""
+    stale = (Outbox.state == "sending") & (Outbox.claimed_at < now - STALE_AFTER)
+    if not Outbox.select().where(stale).exists():
+        return 0  # the usual case: no write transaction (on SQLite, the store's one lock) for nothing
     with db.atomic():
-        return (Outbox.update(state="queued", next_attempt_at=now)
-                .where((Outbox.state == "sending") & (Outbox.claimed_at < now - STALE_AFTER))
-                .execute())
+        return Outbox.update(state="queued", next_attempt_at=now).where(stale).execute()
 
 
 def recover_dead_workers(db, now: datetime.datetime, at_startup: bool = False) -> int:
