@@ -188,7 +188,8 @@ def _waiting_for(ctx, batch: list, now) -> set[int]:
     for row, delivery, _ in batch:
         if row.received_at and row.received_at < now - CAUSAL_WAIT:
             continue
-        for ref in set(delivery.msg.in_reply_to) | set(delivery.msg.references):
+        # A message naming itself (some clients do) waits for no copy of itself.
+        for ref in (set(delivery.msg.in_reply_to) | set(delivery.msg.references)) - {delivery.msg.message_id}:
             waiting.setdefault(ref.strip("<>"), []).append(row.id)
     if not waiting:
         return set()

@@ -192,3 +192,15 @@ def test_a_referenced_message_already_processed_or_ignored_holds_nothing(ctx):
     first = deliver(ctx, make_mail(subject="Keyboard", message_id="<kb@example.org>"))
     reply = deliver(ctx, make_mail(subject="Re: Keyboard", body="Still broken.\n", in_reply_to="<kb@example.org>"))
     assert reply.state == "processed" and reply.case_id == first.case_id
+
+
+def test_a_message_naming_itself_waits_for_no_copy_of_itself(ctx):
+    # Two copies of one message (relayed twice, other bytes, same Message-ID),
+    # whose References names its own Message-ID, as some clients write.
+    own = "<self@example.org>"
+    first, second = (_spool(ctx, make_mail(subject="Dock", message_id=own, references=own, body=body))
+                     for body in ("The dock is dead.\n", "The dock is dead.\n\n"))
+    runner.run_batch(ctx, limit=1)
+    assert Spool.get_by_id(first).state == "processed"
+    runner.run_batch(ctx, limit=1)
+    assert Spool.get_by_id(second).state != "new"  # nor the second for the first
