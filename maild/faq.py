@@ -9,7 +9,7 @@ http, https and mailto addresses or to a path on the portal, each with
 portal's Content-Security-Policy blocks remote images, and a remote image
 would tell its host who reads the article.
 
-Every save (re)indexes the article for ``search.search_articles`` in the
+Every save (re)indexes the article for ``faqsearch.search_articles`` in the
 caller's transaction; drafts are indexed too, for the agents, and the search
 leaves them out for everyone else.
 """
@@ -23,7 +23,7 @@ from collections.abc import Iterable
 import nh3
 from markdown_it import MarkdownIt
 
-from maild import redaction, search
+from maild import faqsearch, redaction
 from maild.mail import quotes, subject, urls
 from maild.store.models import Article, Case, Entry, Participant, Person, utcnow
 
@@ -90,7 +90,7 @@ def save(config, *, title: str, body: str, department: str = "", tags: str | Ite
     article.published = bool(published)
     article.updated_at = now
     article.save()
-    search.index_article(article.id, article.title, plain_text(article.body), article.tags)
+    faqsearch.index_article(article.id, article.title, plain_text(article.body), article.tags)
     return article
 
 

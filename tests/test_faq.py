@@ -17,7 +17,7 @@ from conftest import deliver
 from mailfactory import make_mail
 from portalkit import Client, logged_in, make_admin
 
-from maild import cases, deflection, faq, forms, people, redaction, search
+from maild import cases, deflection, faq, faqsearch, forms, people, redaction
 from maild.store.models import Article, Case, Entry, FaqVisit, FormDraft, Person, utcnow
 
 FORMS = str(Path(__file__).resolve().parent.parent / "config" / "forms")
@@ -101,27 +101,27 @@ def test_search_finds_words_as_prefixes_in_title_or_body_with_norwegian_letters(
     toner = article(ctx, title="Printer toner", body="Change the toner cartridge; see the VPN note.")
     hr = article(ctx, title="Ferie", body="Søk ferie i portalen.", department="hr", language="nb")
     draft = article(ctx, title="VPN draft", body="Not ready.", published=False)
-    assert search.search_articles("blåbær") == (1, [vpn.id])
-    assert search.search_articles("remote") == (1, [vpn.id])  # a tag
-    assert search.search_articles("HJEMME blå") == (1, [vpn.id])  # prefixes, every word, any column
-    assert search.search_articles("æ ø") == (1, [vpn.id])
-    assert search.search_articles("ferie søk") == (1, [hr.id])
-    assert search.search_articles("blaber") == (0, [])  # å is a letter of its own
+    assert faqsearch.search_articles("blåbær") == (1, [vpn.id])
+    assert faqsearch.search_articles("remote") == (1, [vpn.id])  # a tag
+    assert faqsearch.search_articles("HJEMME blå") == (1, [vpn.id])  # prefixes, every word, any column
+    assert faqsearch.search_articles("æ ø") == (1, [vpn.id])
+    assert faqsearch.search_articles("ferie søk") == (1, [hr.id])
+    assert faqsearch.search_articles("blaber") == (0, [])  # å is a letter of its own
     # A title word counts more than a body word; the asker's language comes first.
-    assert search.search_articles("vpn")[1] == [vpn.id, toner.id]
-    assert search.search_articles("vpn", language="en")[1] == [toner.id, vpn.id]
+    assert faqsearch.search_articles("vpn")[1] == [vpn.id, toner.id]
+    assert faqsearch.search_articles("vpn", language="en")[1] == [toner.id, vpn.id]
     # Drafts only for those who ask; departments scope with "" for all departments.
-    assert search.search_articles("vpn", published_only=False)[0] == 3
-    assert draft.id in search.search_articles("draft", published_only=False)[1]
-    assert search.search_articles("ferie", departments=("", "helpdesk")) == (0, [])
-    assert search.search_articles("ferie", departments=("", "hr")) == (1, [hr.id])
-    assert search.search_articles("toner", departments=()) == (0, [])
-    assert search.search_articles("vpn", limit=1, offset=5) == (2, [])  # past the end: the total still
-    assert search.search_articles('" OR * NEAR(') == (0, [])  # never query syntax
+    assert faqsearch.search_articles("vpn", published_only=False)[0] == 3
+    assert draft.id in faqsearch.search_articles("draft", published_only=False)[1]
+    assert faqsearch.search_articles("ferie", departments=("", "helpdesk")) == (0, [])
+    assert faqsearch.search_articles("ferie", departments=("", "hr")) == (1, [hr.id])
+    assert faqsearch.search_articles("toner", departments=()) == (0, [])
+    assert faqsearch.search_articles("vpn", limit=1, offset=5) == (2, [])  # past the end: the total still
+    assert faqsearch.search_articles('" OR * NEAR(') == (0, [])  # never query syntax
     with ctx.db.atomic():
         faq.save(ctx.config, title="Toner", body="Only toner now.", published=True, article=toner)
         faq.delete(vpn)
-    assert search.search_articles("vpn") == (0, [])
+    assert faqsearch.search_articles("vpn") == (0, [])
 
 
 # --------------------------------------------------------------------------- a draft from a case
@@ -400,7 +400,7 @@ def test_an_agent_writes_previews_publishes_and_deletes_an_article(site):
     assert Client(site).get(f"/faq/{a.id}").status_code == 200
     deleted = agent.post(f"/agent/faq/{a.id}/delete", form_page=f"/agent/faq/{a.id}")
     assert deleted.url.endswith("/agent/faq?done=deleted") and Article.select().count() == 0
-    assert search.search_articles("client", published_only=False) == (0, [])
+    assert faqsearch.search_articles("client", published_only=False) == (0, [])
 
 
 def test_publish_solution_as_faq_from_a_reply_on_a_case(site):

@@ -10,7 +10,7 @@ import pytest
 from conftest import deliver
 from mailfactory import make_mail
 
-from maild import cases, faq, people, search
+from maild import cases, faq, faqsearch, people, search
 from maild.store import db as store
 from maild.store.models import Case, Entry
 
@@ -357,9 +357,9 @@ def test_a_part_of_a_compound_word_finds_it(ctx):
         assert search_as("skriver permisjon") == [], who  # every word must still match
     leave_article = _article(ctx, "Foreldrepermisjon", "Søk i portalen.", language="nb")
     printer_article = _article(ctx, "Skrivere", "Fargeskriveren skriver ut i farger.")
-    assert search.search_articles("permisjon") == (1, [leave_article.id])
-    assert search.search_articles("Skriver")[0] == 1
-    assert search.search_articles("riveren ut") == (1, [printer_article.id])
+    assert faqsearch.search_articles("permisjon") == (1, [leave_article.id])
+    assert faqsearch.search_articles("Skriver")[0] == 1
+    assert faqsearch.search_articles("riveren ut") == (1, [printer_article.id])
 
 
 def test_words_found_as_words_rank_before_parts_of_compounds(ctx):
@@ -382,12 +382,12 @@ def test_words_found_as_words_rank_before_parts_of_compounds(ctx):
     part = _article(ctx, "Foreldrepermisjon", "Slik søker du.", language="nb")
     word = _article(ctx, "Lønn", "Permisjon uten lønn søkes i portalen.", language="nb")
     english = _article(ctx, "Parental leave", "Apply for permisjon in the portal.", language="en")
-    assert search.search_articles("permisjon", language="nb")[1] == [word.id, part.id, english.id]
-    assert search.search_articles("permisjon", language="en")[1] == [english.id, word.id, part.id]
+    assert faqsearch.search_articles("permisjon", language="nb")[1] == [word.id, part.id, english.id]
+    assert faqsearch.search_articles("permisjon", language="en")[1] == [english.id, word.id, part.id]
     strong = _article(ctx, "Toner", "Laserskriveren er tom.")
     weak = _article(ctx, "Spørsmål",
                     "Vi lurer på mye: " + "hvor, når og hvordan, " * 30 + "og om skriver og toner.")
-    assert search.search_articles("skriver toner")[1] == [weak.id, strong.id]
+    assert faqsearch.search_articles("skriver toner")[1] == [weak.id, strong.id]
 
 
 def test_words_too_short_for_a_trigram_stay_prefixes(ctx):
@@ -399,7 +399,7 @@ def test_words_too_short_for_a_trigram_stay_prefixes(ctx):
     assert _ids("kabel sk") == [cable.id]  # a part, and a short word as the start of one
     assert _ids("kabel ka") == []
     _article(ctx, "Skjermkabel", "Koble til i porten merket HDMI.")
-    assert search.search_articles("ka") == (0, []) and search.search_articles("abe")[0] == 1
+    assert faqsearch.search_articles("ka") == (0, []) and faqsearch.search_articles("abe")[0] == 1
 
 
 def _listed(ctx, *found) -> list[str]:
@@ -444,10 +444,10 @@ def test_a_deleted_case_or_article_is_not_found_by_its_words_or_parts(ctx):
     assert _ids("skriver", public_only=False) == [kept.id]
     assert _ids("permisjon", public_only=False) == [] and _ids("farge", public_only=False) == []
     article = _article(ctx, "Foreldrepermisjon", "Søk i portalen.")
-    assert search.search_articles("permisjon", published_only=False) == (1, [article.id])
+    assert faqsearch.search_articles("permisjon", published_only=False) == (1, [article.id])
     with ctx.db.atomic():
         faq.delete(article)
-    assert search.search_articles("permisjon", published_only=False) == (0, [])
+    assert faqsearch.search_articles("permisjon", published_only=False) == (0, [])
 
 
 def test_a_part_in_many_words_looks_up_the_shortest(ctx, monkeypatch):
@@ -491,7 +491,7 @@ def test_the_word_list_migration_fills_the_list_from_the_word_indexes(ctx):
     assert _ids("skriver") == [case.id] and _ids("permisjon") == [case.id] and _ids("kabel") == [other.id]
     assert _ids("kjeller") == [] and _ids("kjeller", public_only=False) == [case.id]
     for text in ("kontor", "nettet", "arbeid"):
-        assert search.search_articles(text) == (1, [article.id]), text
+        assert faqsearch.search_articles(text) == (1, [article.id]), text
     assert _listed(ctx, "fargeskriver", "kjelleren", "skjermkabel", "hjemmekontor", "fjernarbeid", "i") == \
         ["fargeskriver", "fjernarbeid", "hjemmekontor", "kjelleren", "skjermkabel"]
     # Filling it again over a full list adds nothing.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import bottle
 from peewee import Case as When
 
-from maild import deflection, faq, search
+from maild import deflection, faq, faqsearch, search
 from maild.store.models import Article, Case, Entry
 from portal.views.agent import require_agent
 from portal.web import current, is_admin, page_number, parse_id, redirect, route_id
@@ -59,7 +59,7 @@ def install(app, web) -> None:
         page = page_number()
         if text:
             wanted = None if is_admin(person) else ("",) + departments
-            total, ids = search.search_articles(text, language=current().language, departments=wanted,
+            total, ids = faqsearch.search_articles(text, language=current().language, departments=wanted,
                                                 published_only=False, limit=size, offset=(page - 1) * size)
             rows = search.in_order(Article, ids)
         else:

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import bottle
 from peewee import Case as When
 
-from maild import deflection, faq, search
+from maild import deflection, faq, faqsearch, search
 from maild.store.models import Article
 from portal.web import current, page_number, redirect, require_login, route_id
 
@@ -69,7 +69,7 @@ def install(app, web) -> None:
 
     def suggestions(text: str, dept, form, key: str) -> list[tuple[Article, str]]:
         """(article, link) of the best published articles of a department and for all that match the words."""
-        _, ids = search.search_articles(text, language=current().language, departments=("", dept.slug),
+        _, ids = faqsearch.search_articles(text, language=current().language, departments=("", dept.slug),
                                         limit=SUGGESTIONS)
         return [(a, article_url(a.id, dept, form, key, text)) for a in search.in_order(Article, ids)]
 
@@ -84,7 +84,7 @@ def install(app, web) -> None:
         page = page_number()
         language = current().language
         if text:
-            total, ids = search.search_articles(text, language=language, limit=size, offset=(page - 1) * size)
+            total, ids = faqsearch.search_articles(text, language=language, limit=size, offset=(page - 1) * size)
             rows = search.in_order(Article, ids)
         else:
             published = Article.select().where(Article.published == True)  # noqa: E712
