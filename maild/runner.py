@@ -126,7 +126,11 @@ def _take(ctx, now, limit: int) -> list[Spool]:
     """The next due rows, oldest first; on PostgreSQL claimed for this runner, and committed, first."""
     if is_sqlite(ctx.db):
         return _due_rows(ctx, now, limit)
-    due = (Spool.select(Spool.id).where(_due(ctx, now)).order_by(Spool.id).limit(limit)
+    # Rows this runner claimed before are taken again: a batch that stopped
+    # on an error (the store went away mid-way) left them claimed, and no
+    # batch of ours is in flight while we take the next.
+    ours = (Spool.state == "claimed") & (Spool.claimed_by == claimer.me())
+    due = (Spool.select(Spool.id).where(_due(ctx, now) | ours).order_by(Spool.id).limit(limit)
            .for_update(skip_locked=True))
     with ctx.db.atomic():
         rows = list(Spool.update(state="claimed", claimed_by=claimer.me(), claimed_at=now)

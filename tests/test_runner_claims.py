@@ -204,3 +204,21 @@ def test_a_message_naming_itself_waits_for_no_copy_of_itself(ctx):
     assert Spool.get_by_id(first).state == "processed"
     runner.run_batch(ctx, limit=1)
     assert Spool.get_by_id(second).state != "new"  # nor the second for the first
+
+
+@postgresql_only
+def test_a_batch_stopped_by_an_error_after_its_claim_is_taken_again_by_its_runner(ctx, monkeypatch):
+    ids = [_spool(ctx, make_mail(subject=f"Blip {i}", sender=f"blip{i}@example.org"), f"blip{i}@example.org")
+           for i in range(3)]
+
+    def store_gone(*args):
+        raise OSError("the store went away")
+    monkeypatch.setattr(runner, "_waiting_for", store_gone)
+    with pytest.raises(OSError):
+        runner.run_batch(ctx)
+    assert {r.state for r in Spool.select()} == {"claimed"}
+    monkeypatch.undo()
+    # Not ten minutes later (CLAIM_STALE): at its next batch.
+    runner.drain(ctx)
+    assert [Spool.get_by_id(i).state for i in ids] == ["processed"] * 3
+    assert Case.select().count() == 3 and Outbox.select().where(Outbox.kind == "ack").count() == 3
