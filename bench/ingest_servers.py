@@ -11,6 +11,7 @@ import signal
 import smtplib
 import socket
 import subprocess
+import sqlite3
 import sys
 import threading
 import time
@@ -37,9 +38,32 @@ class SinkHandler:
         return "250 OK"
 
 
-def serve_sink(port: int) -> int:
-    """Child-process mode: run the bare sink until stdin closes."""
-    controller = Controller(SinkHandler(), hostname="127.0.0.1", port=port)
+class DurableSinkHandler:
+    """The durable floor: each message committed to SQLite (WAL, ``synchronous=FULL``) before its 250.
+
+    The simplest server that keeps the first promise: one INSERT and one
+    COMMIT (an fsync) per message, on the event loop, no batching.
+    """
+
+    def __init__(self, path: str):
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY, mail_from TEXT, "
+                        "rcpt_tos TEXT, raw BLOB)")
+
+    async def handle_DATA(self, server, session, envelope):
+        self.db.execute("BEGIN")
+        self.db.execute("INSERT INTO spool (mail_from, rcpt_tos, raw) VALUES (?, ?, ?)",
+                        (envelope.mail_from, ",".join(envelope.rcpt_tos), envelope.original_content))
+        self.db.execute("COMMIT")
+        return "250 OK"
+
+
+def serve_sink(port: int, durable_path: str | None = None) -> int:
+    """Child-process mode: run the bare sink (or the durable one on ``durable_path``) until stdin closes."""
+    handler = DurableSinkHandler(durable_path) if durable_path else SinkHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     print("ready", flush=True)
     sys.stdin.read()
@@ -223,6 +247,18 @@ def cpu_of_command(name: str) -> float:
             fields = rest.split()
             total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+def wait_settled(pgids: list[int], quiet: float = 0.5, limit: float = 30.0) -> None:
+    """Wait until the process groups use under 2 % of a CPU for ``quiet`` seconds (their start is done)."""
+    end = time.monotonic() + limit
+    before = sum(cpu_seconds(pgid=p) for p in pgids)
+    while time.monotonic() < end:
+        time.sleep(quiet)
+        now = sum(cpu_seconds(pgid=p) for p in pgids)
+        if now - before < 0.02 * quiet:
+            return
+        before = now
 
 
 def cpu_seconds(pid: int | None = None, pgid: int | None = None) -> float:

@@ -21,7 +21,7 @@ import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from maild import claimer, context, health, jobs, lease, people, runner
+from maild import claimer, context, health, jobs, language, lease, people, runner
 from maild.config import Config
 from maild.doorbell import Doorbell, SharedFlag
 from maild.intake.imap import Poller
@@ -95,6 +95,13 @@ def runner_process(config: Config, spool_wakeup, outbox_wakeup, intake_waiting, 
     recovered = runner.recover_claims(ctx.db, utcnow(), at_startup=True)
     if recovered:
         log.warning("took back %d spool row(s) claimed by a runner that is gone", recovered)
+    # The parse worker and the language model take about a second to load;
+    # paid here, not by whichever mail comes first.
+    try:
+        worker.warm(config["mail"]["parse_megabytes"])
+    except worker.WorkerDied as exc:  # each message will try again, and fail by name if it must
+        log.error("%s", exc)
+    language.warm()
     try:
         work_loop(ctx, spool_wakeup, threading.Event(), lambda: runner.run_batch(ctx) and not terminated,
                   alive=lambda: not terminated and os.getppid() == parent)

@@ -54,6 +54,11 @@ def _identifier():
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
+def warm() -> None:
+    """Load the model now (the runner does so at start), not on the first new customer's mail."""
+    _identifier()
+
+
 def detect(text: str) -> str | None:
     """"en" or "nb" when the text is confidently one of them; None otherwise."""
     text = _URL.sub(" ", (text or "")[:MAX_CHARS])

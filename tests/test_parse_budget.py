@@ -99,6 +99,16 @@ def test_a_worker_that_died_is_started_again_for_the_next_mail(ctx):
     assert [Spool.get_by_id(i).state for i in (first, second)] == ["processed", "processed"]
 
 
+def test_a_warmed_worker_is_running_before_the_first_mail_and_reads_it_in_the_same_process():
+    worker.stop_all()
+    worker.warm(512)
+    proc = worker._worker.proc
+    assert proc is not None and proc.poll() is None
+    raw = make_mail(subject="Først")
+    assert worker.read(raw, "example.test", seconds=30, megabytes=512).subject == "Først"
+    assert worker._worker.proc is proc
+
+
 @pytest.mark.parametrize("key", ["parse_seconds", "parse_megabytes"])
 def test_a_budget_under_one_is_refused_naming_the_key(make_config, key):
     from maild.config import ConfigError

@@ -190,16 +190,27 @@ _worker: Worker | None = None
 _worker_lock = threading.Lock()
 
 
-def read(raw: bytes, mail_domain: str, *, seconds: float, megabytes: int) -> message.Message:
-    """Read ``raw`` as ``message.read`` does, in this process's worker, started for ``megabytes`` when needed."""
+def _for(megabytes: int) -> Worker:
+    """This process's worker for ``megabytes`` (not started yet when it is new)."""
     global _worker
     with _worker_lock:
         if _worker is None or _worker.megabytes != megabytes:
             if _worker is not None:
                 _worker.stop()
             _worker = Worker(megabytes)
-        worker = _worker
-    return worker.read(raw, mail_domain, seconds)
+        return _worker
+
+
+def read(raw: bytes, mail_domain: str, *, seconds: float, megabytes: int) -> message.Message:
+    """Read ``raw`` as ``message.read`` does, in this process's worker, started for ``megabytes`` when needed."""
+    return _for(megabytes).read(raw, mail_domain, seconds)
+
+
+def warm(megabytes: int) -> None:
+    """Start the worker now, so the first message after a start does not wait for its imports."""
+    worker = _for(megabytes)
+    with worker.lock:
+        worker._start()
 
 
 def stop_all() -> None:
