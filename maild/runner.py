@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 20
 RETRY_DELAYS = (10, 60, 300)  # seconds before automatic retries 1, 2, 3
+# PostgreSQL's deadlock_detected and serialization_failure: the row is taken again at once.
+CONFLICT_CODES = ("40P01", "40001")
 INTAKE_YIELD = 0.05  # seconds the runner waits at most for a waiting intake commit
 # A batch gives way to a waiting intake commit once it has held the lock this
 # long: short enough for a quick 250, long enough to share one fsync.
@@ -218,8 +220,32 @@ def _hold(ctx, rows: list[Spool], now) -> None:
          .where(Spool.id.in_([r.id for r in rows]) & _ours(ctx)).execute())
 
 
+def _conflict(exc: Exception) -> bool:
+    """Whether PostgreSQL ended the row's work for a deadlock or a serialization conflict.
+
+    Runners sharing a store may update the same cases in a different order
+    within their batches; PostgreSQL then aborts one side (SQLSTATE 40P01,
+    40001). Nothing is wrong with the message: it is taken again at once.
+    peewee raises its own error type with the driver's error as its first
+    argument and as the context.
+    """
+    for cause in (exc, exc.args[0] if exc.args else None, exc.__context__):
+        if getattr(cause, "pgcode", None) in CONFLICT_CODES:
+            return True
+    return False
+
+
 def _fail(ctx, row: Spool, exc: Exception, error: str, now) -> None:
     attempts = row.attempts + 1
+    if _conflict(exc) and attempts <= ctx.config["mail"]["spool_max_attempts"]:
+        log.warning("spool %s <%s>: %s; taken again", row.id, row.message_id,
+                    (str(exc).splitlines() or ["conflict"])[0])
+        with ctx.db.atomic():
+            (Spool.update(state="new", attempts=attempts, claimed_by="", claimed_at=None, next_attempt_at=None,
+                          reason=f"taken again after a conflict with another runner ({type(exc).__name__})")
+             .where((Spool.id == row.id) & _ours(ctx) & (Spool.attempts == row.attempts))
+             .execute())
+        return
     if isinstance(exc, worker.OverBudget):
         # It would be over the same budget again: it waits for `spool retry`,
         # which may give it a larger one.

@@ -11,8 +11,10 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 import time
 
+import psycopg2
 import pytest
 from conftest import deliver, refusing, wait_until
 from mailfactory import make_mail
@@ -222,3 +224,46 @@ def test_a_batch_stopped_by_an_error_after_its_claim_is_taken_again_by_its_runne
     runner.drain(ctx)
     assert [Spool.get_by_id(i).state for i in ids] == ["processed"] * 3
     assert Case.select().count() == 3 and Outbox.select().where(Outbox.kind == "ack").count() == 3
+
+
+@postgresql_only
+def test_a_row_that_loses_a_deadlock_to_another_runner_is_taken_again_at_once(ctx, caplog):
+    original = "<deadlock-original@example.org>"
+    _spool(ctx, make_mail(subject="Printer", sender="kari@example.org", message_id=original))
+    runner.drain(ctx)
+    case = Case.get()
+    reply = _spool(ctx, make_mail(subject="Re: Printer", sender="kari@example.org", body="Still broken.\n",
+                                  in_reply_to=original, references=original))
+    # Another runner's batch, as PostgreSQL sees it: it holds the case and
+    # then wants the spool row this runner has claimed. It waits ten times
+    # longer than this runner before looking for a deadlock, so this runner
+    # is the one PostgreSQL aborts.
+    params = ctx.db.connect_params
+    other = psycopg2.connect(dbname=ctx.db.database, **params)
+    other.autocommit = False
+    cur = other.cursor()
+    cur.execute("SET deadlock_timeout = '10s'")
+    cur.execute('UPDATE "case" SET updated_at = updated_at WHERE id = %s', (case.id,))
+    blocked = []
+
+    def wants_the_row():
+        time.sleep(0.5)  # the runner has claimed the row and waits for the case by now
+        cur.execute("UPDATE spool SET attempts = attempts WHERE id = %s", (reply,))
+        blocked.append(True)
+        other.rollback()
+
+    thread = threading.Thread(target=wants_the_row)
+    thread.start()
+    with caplog.at_level("WARNING", logger="maild.runner"):
+        runner.run_batch(ctx)
+    thread.join(30)
+    other.close()
+    assert blocked == [True]
+    row = Spool.get_by_id(reply)
+    assert (row.state, row.attempts, row.next_attempt_at) == ("new", 1, None), row.reason
+    assert "deadlock" in caplog.text and "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    runner.drain(ctx)
+    row = Spool.get_by_id(reply)
+    assert row.state == "processed" and row.case_id == case.id
+    assert Entry.select().where(Entry.case == case.id).count() == 2
