@@ -13,7 +13,6 @@ import urllib.request
 from pathlib import Path
 
 from maild import context, forms, health
-from maild.config import secret_from_env
 from maild.store import db as store
 from maild.store.models import Outbox, Spool, utcnow
 
@@ -71,16 +70,18 @@ def _check_transport(config) -> bool:
         while not parent.exists():
             parent = parent.parent
         return _line(os.access(parent, os.W_OK), "smtp_out", f"maildir {path}")
+    from maild import oauth
+    from maild.outbound import transport
+
     try:
         with smtplib.SMTP(s["host"], s["port"], timeout=min(s["timeout_seconds"], 10)) as smtp:
             smtp.ehlo()
             if s["starttls"]:
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
-            if s["username"]:
-                smtp.login(s["username"], secret_from_env(s["password_env"]))
+            transport.login(smtp, s)
             smtp.noop()
-    except (OSError, smtplib.SMTPException) as exc:
+    except (OSError, smtplib.SMTPException, transport.LoginRefused, oauth.TokenError) as exc:
         return _line(False, "smtp_out", f"{s['host']}:{s['port']}: {exc}")
     return _line(True, "smtp_out", f"{s['host']}:{s['port']}")
 
@@ -92,7 +93,7 @@ def _check_imap(account: dict) -> bool:
     try:
         count = imap.probe(account)
     except imap.UNREACHABLE as exc:
-        return _line(False, what, f"{account['host']}:{account['port']}: {type(exc).__name__}: {exc}")
+        return _line(False, what, f"{account['host']}:{account['port']}: {imap.describe(exc)}")
     return _line(True, what, f"{account['folder']} holds {count} message(s)")
 
 

@@ -227,7 +227,7 @@ def cmd_imap(config, args) -> int:
         try:
             count = imap.probe(account)
         except imap.UNREACHABLE as exc:
-            print(f"{account['name']}: {type(exc).__name__}: {exc}")
+            print(f"{account['name']}: {imap.describe(exc)}")
             return 1
         print(f"{account['name']}: logged in; {account['folder']} holds {count} message(s)")
         return 0
@@ -400,6 +400,10 @@ def main(argv=None) -> int:
         # aiosmtpd logs every SMTP command at INFO; our own log says what matters.
         logging.getLogger("mail.log").setLevel(logging.WARNING)
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        # imapclient logs each connection it closes; our own log names failures.
+        logging.getLogger("imapclient").setLevel(logging.WARNING)
+        # msal retries a token request once; the failure after it is ours to name.
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
     try:
         config = configuration.load(args.config)
     except configuration.ConfigError as exc:

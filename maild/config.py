@@ -41,6 +41,33 @@ def _s(name, default, type_, help_, choices=()):
     return Setting(name, default, type_, help_, tuple(choices))
 
 
+def _oauth_settings(what: str) -> list[Setting]:
+    """The keys of an OAuth 2.0 login (maild/oauth.py), the same for [smtp_out] and [[imap]]."""
+    return [
+        _s("auth", "password", str, f"How the {what} logs in: password (password_env) or oauth2 "
+                                    "(an access token, XOAUTH2).", ("password", "oauth2")),
+        _s("oauth_provider", "microsoft", str, "microsoft (Microsoft 365, app-only: client credentials), google "
+                                               "or refresh_token (any OAuth 2.0 server, with a refresh token).",
+           ("microsoft", "google", "refresh_token")),
+        _s("oauth_tenant_id", "", str, "microsoft: the directory (tenant) id of the app registration."),
+        _s("oauth_client_id", "", str, "The application (client) id."),
+        _s("oauth_client_secret_env", "", str, "Environment variable holding the client secret."),
+        _s("oauth_client_secret_file", "", str, "File holding the client secret (readable by the service user "
+                                                "alone), instead of oauth_client_secret_env."),
+        _s("oauth_certificate_file", "", str, "microsoft: PEM file with the private key and certificate "
+                                              "uploaded to the app registration, instead of a secret."),
+        _s("oauth_refresh_token_env", "", str, "google, refresh_token: environment variable holding the "
+                                               "refresh token."),
+        _s("oauth_refresh_token_file", "", str, "google, refresh_token: file holding the refresh token (readable "
+                                                "by the service user alone; a rotated token is written back)."),
+        _s("oauth_token_url", "", str, "refresh_token: the token endpoint (https://); google: "
+                                       "https://oauth2.googleapis.com/token."),
+        _s("oauth_authority", "", str, "microsoft: the login host; empty: https://login.microsoftonline.com."),
+        _s("oauth_scope", "", str, "Scope asked for; empty: https://outlook.office365.com/.default (microsoft), "
+                                   "https://mail.google.com/ (google), none (refresh_token)."),
+    ]
+
+
 # Sections that hold one table. Each maps key -> Setting.
 SCHEMA: dict[str, dict[str, Setting]] = {
     "site": {s.name: s for s in [
@@ -88,6 +115,7 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         _s("dkim_key_file", "", str, "PEM file of the DKIM private key (RSA) whose public key is published "
                                      "at <selector>._domainkey.<domain>."),
         _s("max_attempts", 12, int, "Temporary failures before an outbox row is given up as dead."),
+        *_oauth_settings("relay"),
     ]},
     "mail": {s.name: s for s in [
         _s("auto_replies_per_hour", 5, int,
@@ -154,6 +182,7 @@ ARRAYS: dict[str, dict[str, Setting]] = {
         _s("poll_seconds", 60, int, "Polling interval where IDLE is unavailable."),
         _s("move_to", "", str, "Folder to move fetched mail to; empty: mark it \\Seen."),
         _s("alert_after", 5, int, "Consecutive failures after which the admins get one email."),
+        *_oauth_settings("account"),
     ]},
 }
 
@@ -363,6 +392,53 @@ def _department(index: int, table: dict) -> Department:
                       table["close_pending_after_days"], table["daily_report"])
 
 
+def _check_oauth(where: str, table: dict) -> None:
+    """The keys an OAuth 2.0 login needs, present, and its secret files private."""
+    if table["auth"] != "oauth2":
+        return
+    provider = table["oauth_provider"]
+    if not table["oauth_client_id"]:
+        raise ConfigError(f"{where}.oauth_client_id: required with auth = \"oauth2\"")
+    secrets = [k for k in ("oauth_client_secret_env", "oauth_client_secret_file", "oauth_certificate_file")
+               if table[k]]
+    tokens = [k for k in ("oauth_refresh_token_env", "oauth_refresh_token_file") if table[k]]
+    if len(secrets) > 1:
+        raise ConfigError(f"{where}.{secrets[1]}: set only one of {', '.join(secrets)}")
+    if len(tokens) > 1:
+        raise ConfigError(f"{where}.{tokens[1]}: set only one of {', '.join(tokens)}")
+    if provider == "microsoft":
+        if not table["oauth_tenant_id"]:
+            raise ConfigError(f"{where}.oauth_tenant_id: required with oauth_provider = \"microsoft\"")
+        if not secrets:
+            raise ConfigError(f"{where}.oauth_client_secret_env: required with oauth_provider = \"microsoft\" "
+                              "(or oauth_client_secret_file, or oauth_certificate_file)")
+        if tokens:
+            raise ConfigError(f"{where}.{tokens[0]}: not used with oauth_provider = \"microsoft\" "
+                              "(app-only access needs no refresh token)")
+    else:
+        if not tokens:
+            raise ConfigError(f"{where}.oauth_refresh_token_env: required with oauth_provider = \"{provider}\" "
+                              "(or oauth_refresh_token_file)")
+        if table["oauth_certificate_file"]:
+            raise ConfigError(f"{where}.oauth_certificate_file: only oauth_provider = \"microsoft\" uses it")
+    if provider == "refresh_token" and not table["oauth_token_url"]:
+        raise ConfigError(f"{where}.oauth_token_url: required with oauth_provider = \"refresh_token\"")
+    for key in ("oauth_token_url", "oauth_authority"):
+        # A client secret and a refresh token travel to these: never in clear.
+        if table[key] and not table[key].startswith("https://"):
+            raise ConfigError(f"{where}.{key}: must start with https://, got {table[key]!r}")
+    for key in ("oauth_client_secret_file", "oauth_certificate_file", "oauth_refresh_token_file"):
+        if not table[key]:
+            continue
+        try:
+            mode = os.stat(table[key]).st_mode
+        except OSError as exc:
+            raise ConfigError(f"{where}.{key}: cannot read {table[key]}: {exc.strerror or exc}") from None
+        if mode & 0o077:
+            raise ConfigError(f"{where}.{key}: {table[key]} can be read by other users (mode {mode & 0o777:o}); "
+                              f"chmod 600 it")
+
+
 def parse(data: dict, path: str = "<memory>") -> Config:
     """Validate a parsed TOML document into a Config."""
     for key in data:
@@ -398,6 +474,17 @@ def parse(data: dict, path: str = "<memory>") -> Config:
         if sections["mail"][key] < 1:
             raise ConfigError(f"[mail].{key}: must be at least 1")
     _check_dkim(sections["smtp_out"])
+    _check_oauth("[smtp_out]", sections["smtp_out"])
+    out = sections["smtp_out"]
+    if out["auth"] == "oauth2":
+        if out["transport"] != "smtp":
+            raise ConfigError('[smtp_out].transport: must be "smtp" with auth = "oauth2"')
+        if not out["starttls"]:
+            raise ConfigError('[smtp_out].starttls: must be true with auth = "oauth2" (the token must not '
+                              'cross the network in clear)')
+        if not out["username"]:
+            raise ConfigError('[smtp_out].username: required with auth = "oauth2" (the mailbox address '
+                              'mail is sent as)')
 
     arrays = {}
     for name, schema in ARRAYS.items():
@@ -428,6 +515,7 @@ def parse(data: dict, path: str = "<memory>") -> Config:
         if account["department"] not in seen_slugs:
             raise ConfigError(f"[[imap]] #{i + 1}.department: no department {account['department']!r}")
         account = dict(account, name=account["name"] or account["username"])
+        _check_oauth(f"[[imap]] {account['name']}", account)
         imap.append(account)
     return Config(path=path, sections=sections, departments=departments, imap=tuple(imap))
 

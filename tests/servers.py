@@ -188,8 +188,11 @@ DOVECOT = "/usr/sbin/dovecot"
 class DovecotServer:
     """A rootless Dovecot speaking plain IMAP on loopback, users in a passwd file (TESTING.md)."""
 
-    def __init__(self, users: dict[str, str]):
+    def __init__(self, users: dict[str, str], introspection_url: str = ""):
         self.users = users
+        # With an OAuth 2.0 introspection URL (tests/oauthserver.py) it also
+        # takes XOAUTH2 and OAUTHBEARER logins, the token checked there.
+        self.introspection_url = introspection_url
         self.port = free_port()
         self.dir = None
         self.proc = None
@@ -203,6 +206,19 @@ class DovecotServer:
         with open(f"{d}/passwd", "w") as f:
             for login, password in self.users.items():
                 f.write(f"{login}:{{PLAIN}}{password}::::::\n")
+        mechanisms, oauth2 = "plain login", ""
+        if self.introspection_url:
+            mechanisms += " xoauth2 oauthbearer"
+            with open(f"{d}/oauth2.conf", "w") as f:
+                f.write(f"introspection_mode = post\nintrospection_url = {self.introspection_url}\n"
+                        "force_introspection = yes\nusername_attribute = username\n"
+                        "active_attribute = active\nactive_value = true\n")
+            oauth2 = f"""passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {d}/oauth2.conf
+}}
+"""
         conf = f"""
 base_dir = {d}/run
 state_dir = {d}/state
@@ -211,14 +227,15 @@ protocols = imap
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 auth_failure_delay = 0
 default_internal_user = {name}
 default_internal_group = {name}
 default_login_user = {name}
 mail_location = maildir:{d}/mail/%u
-passdb {{
+{oauth2}passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = {d}/passwd
 }}
 userdb {{
@@ -242,7 +259,7 @@ service anvil {{
         with open(f"{d}/dovecot.conf", "w") as f:
             f.write(conf)
         if os.geteuid() == 0:
-            for path in ("passwd", "dovecot.conf"):
+            for path in ("passwd", "dovecot.conf") + (("oauth2.conf",) if self.introspection_url else ()):
                 shutil.chown(f"{d}/{path}", TEST_USER, TEST_USER)
         self.proc = subprocess.Popen([DOVECOT, "-F", "-c", f"{d}/dovecot.conf"], cwd="/tmp",
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **user)

@@ -20,10 +20,10 @@ import threading
 import time
 
 from imapclient import IMAPClient, SEEN
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.imapclient import SocketTimeout
 
-from maild import alerts, claimer, lease, spool
+from maild import alerts, claimer, lease, oauth, spool
 from maild.config import secret_from_env
 from maild.store.models import ImapMailbox, utcnow
 
@@ -33,32 +33,87 @@ FETCH_CHUNK = 50
 BACKOFF_FIRST, BACKOFF_MAX = 5, 600  # seconds between reconnects after a failure
 
 
-def connect(account: dict) -> IMAPClient:
-    """Log in to an account, with explicit timeouts and verified TLS (MAIL_RULES 21, 22)."""
+class LoginRefused(IMAPClientError):
+    """The server refused the login: the password, or (OAuth 2.0) a token it was given fresh."""
+
+
+class FolderMissing(IMAPClientError):
+    """Logged in, but the configured folder is not there."""
+
+
+def connect(account: dict, tokens: oauth.TokenSource | None = None) -> IMAPClient:
+    """Log in to an account, with explicit timeouts and verified TLS (MAIL_RULES 21, 22).
+
+    With ``auth = "oauth2"`` the login is XOAUTH2 with a token from
+    ``tokens`` (the account's own, kept across connections; a new one
+    when not given). A token from the cache that the server refuses is
+    replaced by a fresh one once; a fresh one refused is ``LoginRefused``.
+    """
     context = ssl.create_default_context() if account["ssl"] else None
     client = IMAPClient(account["host"], port=account["port"], ssl=account["ssl"], ssl_context=context,
                         timeout=SocketTimeout(connect=15, read=60))
     try:
-        client.login(account["username"], secret_from_env(account["password_env"]))
-    except (IMAPClientError, OSError):
+        if account["auth"] == "oauth2":
+            _oauth2_login(client, account, tokens or oauth.TokenSource(account))
+        else:
+            try:
+                client.login(account["username"], secret_from_env(account["password_env"]))
+            except LoginError as exc:
+                raise LoginRefused(f"login refused by the server: {_said(exc)}") from None
+    except (IMAPClientError, OSError, oauth.TokenError):
         client.shutdown()
         raise
     return client
 
 
+def _oauth2_login(client: IMAPClient, account: dict, tokens: oauth.TokenSource) -> None:
+    token, cached = tokens.token()
+    try:
+        client.oauth2_login(account["username"], token)
+        return
+    except LoginError as exc:
+        if not cached:
+            raise LoginRefused(f"token refused by the server: {_said(exc)}") from None
+    # The server may have ended the token before its time (revoked, or a
+    # clock apart): one fresh token, then the answer stands.
+    try:
+        client.oauth2_login(account["username"], tokens.token(fresh=True)[0])
+    except LoginError as exc:
+        raise LoginRefused(f"token refused by the server: {_said(exc)}") from None
+
+
+def _said(exc: LoginError) -> str:
+    """The server's words (imapclient passes them on as bytes for a plain LOGIN)."""
+    said = exc.args[0] if exc.args else ""
+    return said.decode("utf-8", "replace") if isinstance(said, bytes) else str(exc)
+
+
 def probe(account: dict) -> int:
     """Log in, select the folder read-only, and return how many messages it holds.
 
-    Raises IMAPClientError or OSError when the account cannot be reached.
+    Raises oauth.TokenError, LoginRefused, FolderMissing, or another
+    IMAPClientError or OSError when the account cannot be reached.
     """
     client = connect(account)
     try:
-        return client.select_folder(account["folder"], readonly=True)[b"EXISTS"]
+        try:
+            return client.select_folder(account["folder"], readonly=True)[b"EXISTS"]
+        except IMAPClientError as exc:
+            if not client.folder_exists(account["folder"]):
+                raise FolderMissing(f"folder {account['folder']!r} missing: {exc}") from None
+            raise
     finally:
         client.logout()
 
 
-UNREACHABLE = (IMAPClientError, OSError)
+def describe(exc: Exception) -> str:
+    """One line for ``imap test`` and ``check``: what failed, in words that say which part."""
+    if isinstance(exc, (oauth.TokenError, LoginRefused, FolderMissing)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+UNREACHABLE = (IMAPClientError, OSError, oauth.TokenError)
 
 
 class MissingBody(Exception):
@@ -179,6 +234,11 @@ class Poller:
     every ``LEASE_RENEW`` seconds and take over once it lapses
     (``LEASE_SECONDS`` after the holder stopped renewing). A poller that
     finds its lease taken logs out at once.
+
+    An account with ``auth = "oauth2"`` logs in again, with a new token,
+    once its token is due for renewal (``oauth.TokenSource``): the session
+    ends before the token does. A token that cannot be got is a failed
+    poll like any other, and alerts after ``alert_after``.
     """
 
     IDLE_RENEW = 300  # seconds; the issue asks for at most 10 minutes
@@ -192,6 +252,8 @@ class Poller:
         # The daemon, as the holder of the account's lease.
         self.lease, self.holder = f"imap:{account['name']}", holder or claimer.me()
         self.renew_at = 0.0
+        # OAuth 2.0: the account's tokens, kept across connections.
+        self.tokens = oauth.TokenSource(account) if account["auth"] == "oauth2" else None
 
     def start(self) -> None:
         """Start polling."""
@@ -215,7 +277,7 @@ class Poller:
                     if not self._hold():
                         self.stopping.wait(self.LEASE_RENEW * (0.5 + random.random()))
                         continue
-                    client = connect(self.account)
+                    client = connect(self.account, self.tokens)
                 elif not self._still_held():
                     log.warning("imap %s: another daemon polls this account now", self.account["name"])
                     client.logout()
@@ -226,6 +288,13 @@ class Poller:
                 # Only a whole cycle resets the backoff: a server that breaks
                 # on IDLE every time must not be hammered with reconnects.
                 delay = 0.0
+                if self.tokens is not None and not self.tokens.renew_due():
+                    # A session lives no longer than the token it logged in with
+                    # (Exchange Online ends it then): log in again with a new one
+                    # before that, between two catch-ups, so nothing waits.
+                    log.info("imap %s: logging in again with a new access token", self.account["name"])
+                    client.logout()
+                    client = None
                 continue
             except Exception as exc:
                 self._failed(exc)
@@ -256,15 +325,16 @@ class Poller:
         record(self.account, utcnow())
 
     def _wait(self, client: IMAPClient) -> None:
-        """Return when new mail may be there, or the poll interval passed."""
+        """Return when new mail may be there, the poll interval passed, or the access token is due for renewal."""
+        token_due = self.tokens.renew_due() if self.tokens is not None else float("inf")
         if not client.has_capability("IDLE"):
             # In steps, renewing the lease between them; the caller notices a lost one.
-            until = time.monotonic() + self.account["poll_seconds"]
+            until = time.monotonic() + min(self.account["poll_seconds"], token_due)
             while not self.stopping.is_set() and time.monotonic() < until and self._still_held():
                 self.stopping.wait(min(self.LEASE_RENEW, max(until - time.monotonic(), 0)))
             return
         client.idle()
-        renew_at = time.monotonic() + self.IDLE_RENEW
+        renew_at = time.monotonic() + min(self.IDLE_RENEW, token_due)
         # Renewing the lease on the way; a lost one ends the wait (the caller logs out).
         while not self.stopping.is_set() and self._still_held():
             tick = min(self.IDLE_TICK, renew_at - time.monotonic())

@@ -14,6 +14,7 @@ import socket
 import ssl
 from pathlib import Path
 
+from maild import oauth
 from maild.config import Config, secret_from_env
 
 
@@ -46,23 +47,77 @@ def _reply_text(resp) -> str:
     return str(resp)
 
 
+class LoginRefused(Exception):
+    """The relay refused our login (a password, or an OAuth 2.0 token it was given fresh)."""
+
+
+def login(smtp: smtplib.SMTP, settings: dict, tokens: oauth.TokenSource | None = None) -> None:
+    """Log in to the relay as ``[smtp_out]`` says: nothing, a password, or XOAUTH2 with a token.
+
+    A cached token the relay refuses is replaced by a fresh one once. Raises
+    LoginRefused, oauth.TokenError, or smtplib's errors for anything else.
+    """
+    if not settings["username"]:
+        return
+    if settings["auth"] != "oauth2":
+        try:
+            smtp.login(settings["username"], secret_from_env(settings["password_env"]))
+        except smtplib.SMTPAuthenticationError as exc:
+            raise LoginRefused(f"login refused by the relay: {exc.smtp_code} {_reply_text(exc.smtp_error)}") \
+                from None
+        return
+    tokens = tokens or oauth.TokenSource(settings)
+    token, cached = tokens.token()
+    try:
+        _xoauth2(smtp, settings["username"], token)
+        return
+    except smtplib.SMTPAuthenticationError as exc:
+        if not cached:
+            raise LoginRefused(_refused(exc)) from None
+    # The relay may have ended the token before its time: one fresh token.
+    try:
+        _xoauth2(smtp, settings["username"], tokens.token(fresh=True)[0])
+    except smtplib.SMTPAuthenticationError as exc:
+        raise LoginRefused(_refused(exc)) from None
+
+
+def _xoauth2(smtp: smtplib.SMTP, user: str, token: str) -> None:
+    initial = oauth.xoauth2(user, token)
+    # After a refusal the server sends a challenge with its reason; the
+    # answer to it is empty (Google's and Microsoft's XOAUTH2 documents).
+    smtp.auth("XOAUTH2", lambda challenge=None: initial if challenge is None else "")
+
+
+def _refused(exc: smtplib.SMTPAuthenticationError) -> str:
+    return f"token refused by the relay: {exc.smtp_code} {_reply_text(exc.smtp_error)}"
+
+
 class SmtpTransport:
     """Delivers through an SMTP relay over one kept-open connection."""
 
     def __init__(self, config: Config):
         self.settings = config["smtp_out"]
         self._smtp: smtplib.SMTP | None = None
+        # OAuth 2.0: one token for every connection, renewed before it expires.
+        self.tokens = oauth.TokenSource(self.settings) if self.settings["auth"] == "oauth2" else None
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
         smtp = smtplib.SMTP(s["host"], s["port"], timeout=s["timeout_seconds"])
-        smtp.ehlo_or_helo_if_needed()
-        if s["starttls"]:
-            # Fails closed: no STARTTLS offered means no mail sent in clear.
-            smtp.starttls(context=ssl.create_default_context())
-            smtp.ehlo()
-        if s["username"]:
-            smtp.login(s["username"], secret_from_env(s["password_env"]))
+        try:
+            smtp.ehlo_or_helo_if_needed()
+            if s["starttls"]:
+                # Fails closed: no STARTTLS offered means no mail sent in clear.
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            login(smtp, s, self.tokens)
+        except (LoginRefused, oauth.TokenError) as exc:
+            # Our credentials, not the message: it waits and is tried again.
+            smtp.close()
+            raise TemporaryDeliveryError(str(exc)) from None
+        except BaseException:
+            smtp.close()
+            raise
         return smtp
 
     def send(self, mail_from: str, recipient: str, raw: bytes) -> None:
@@ -89,6 +144,10 @@ class SmtpTransport:
             raise _classify(code, _reply_text(text))
 
     def _sendmail(self, mail_from: str, recipient: str, raw: bytes) -> dict:
+        if self._smtp is not None and self.tokens is not None and not self.tokens.renew_due():
+            # The session logged in with a token now due for renewal; the relay
+            # may end it when the token ends: a new session, with a new token.
+            self.close()
         if self._smtp is not None:
             try:
                 return self._smtp.sendmail(mail_from, [recipient], raw)
