@@ -117,6 +117,8 @@ class OAuthServer:
         self.tokens: dict[str, float] = {}  # access token -> expires at (time.time())
         self.granted: list[tuple[str, str]] = []  # (grant type, client_id), in order
         self.introspected = 0
+        # Whether a refresh-token grant also gives a new refresh token and voids the old one.
+        self.rotate = False
         self.https = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.https.socket = self.tls.wrap_socket(self.https.socket, server_side=True)
         self.http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -218,7 +220,11 @@ class OAuthServer:
             return 401, {"error": "invalid_client", "error_description": "The OAuth client was not found."}
         if self.refresh_tokens.get(form.get("refresh_token", "")) != client_id:
             return 400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
-        return 200, self._issue("refresh_token", client_id)
+        answer = self._issue("refresh_token", client_id)
+        if self.rotate:
+            self.revoke_refresh_token(form["refresh_token"])
+            answer["refresh_token"] = self.add_refresh_token(client_id)
+        return 200, answer
 
     def _handler(self):
         server = self

@@ -159,6 +159,32 @@ def test_a_refresh_token_from_a_file_logs_in_as_google_accounts_do(make_config, 
 
 
 @sqlite_only
+def test_a_rotated_refresh_token_is_written_back_for_the_next_start(make_config, dovecot, tokens, client_id,
+                                                                    tmp_path, monkeypatch):
+    token_file = tmp_path / "refresh-token"
+    first = tokens.add_refresh_token(client_id)
+    token_file.write_text(first)
+    token_file.chmod(0o600)
+    monkeypatch.setenv("SENSEDESK_TEST_CLIENT_SECRET", SECRET)
+    settings = {"auth": "oauth2", "oauth_provider": "refresh_token", "oauth_client_id": client_id,
+                "oauth_client_secret_env": "SENSEDESK_TEST_CLIENT_SECRET",
+                "oauth_refresh_token_file": str(token_file), "oauth_token_url": tokens.token_url}
+    ctx = prepare(make_config(imap=[account(dovecot, **settings)]))
+    tokens.rotate = True
+    try:
+        source = oauth.TokenSource(ctx.config.imap[0])
+        source.token()
+        second = token_file.read_text().strip()
+        assert second != first and (token_file.stat().st_mode & 0o777) == 0o600
+        source.token(fresh=True)  # the one in memory, not the void one read at start
+        # A new process (the next start) reads the file: the newest token.
+        assert imap.probe(ctx.config.imap[0]) >= 0
+    finally:
+        tokens.rotate = False
+    assert [g for g in tokens.granted if g[1] == client_id] == [("refresh_token", client_id)] * 3
+
+
+@sqlite_only
 def test_a_token_the_server_ended_early_is_replaced_once_and_the_login_goes_on(make_config, dovecot, tokens,
                                                                                 client_id, monkeypatch):
     ctx = prepare(make_config(imap=[account(dovecot, **microsoft(tokens, client_id, monkeypatch))]))
