@@ -310,7 +310,7 @@ def test_a_revoked_client_secret_is_a_failing_poll_that_alerts_after_alert_after
         stopping.set()
         poller.thread.join(15)
     cursor = ImapMailbox.get()
-    assert cursor.last_error.startswith("TokenError: token could not be obtained: invalid_client: AADSTS7000215")
+    assert cursor.last_error.startswith("token could not be obtained: invalid_client: AADSTS7000215")
     assert SECRET not in cursor.last_error
     alerts = list(Outbox.select().where(Outbox.kind == "alert"))
     assert [a.recipient for a in alerts] == ["admin@example.test"]

@@ -352,11 +352,11 @@ class Poller:
         client.idle_done()
 
     def _failed(self, exc: Exception) -> None:
-        log.error("imap %s: %s: %s", self.account["name"], type(exc).__name__, exc)
+        log.error("imap %s: %s", self.account["name"], describe(exc))
         try:
-            failures = record(self.account, utcnow(), f"{type(exc).__name__}: {exc}")
+            failures = record(self.account, utcnow(), describe(exc))
             if failures == self.account["alert_after"]:
-                alerts.imap_failing(self.ctx, self.account, failures, f"{type(exc).__name__}: {exc}")
+                alerts.imap_failing(self.ctx, self.account, failures, describe(exc))
         except Exception:
             log.exception("imap %s: could not record the failure", self.account["name"])
             self.ctx.db.close()
