@@ -214,6 +214,65 @@ def cmd_user(config, args) -> int:
     return 0
 
 
+def cmd_person(config, args) -> int:
+    """Erase a person (forget), or write their data as a zip to standard output (export)."""
+    from maild import access, erasure, personexport
+    from maild.store.models import Person
+
+    ctx = context.build(config)
+    email = args.email.strip().lower()
+    if args.person_command == "export":
+        person = Person.get_or_none(Person.email == email)
+        if person is None:
+            print(f"person export: nobody with the address {email}", file=sys.stderr)
+            return 1
+        if sys.stdout.isatty():
+            print("person export: the zip goes to standard output; redirect it to a file (> data.zip)",
+                  file=sys.stderr)
+            return 2
+        found = personexport.write(person, sys.stdout.buffer)
+        access.record("[command line]", access.EXPORT, detail=email)
+        print(f"{email}: {found['cases']} case(s), {found['files']} file(s)", file=sys.stderr)
+        return 0
+    result = erasure.forget(ctx, email, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    if not result.found:
+        counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in result.counts.items() if n)
+        print(f"{email}: no person with this address; {verb} {counts or 'nothing else'}")
+        return 0
+    print(f"{email}: {verb} the person, {len(result.cases_deleted)} case(s) they asked for "
+          f"({', '.join(f'SD-{n}' for n in result.cases_deleted) or 'none'}), and the text of "
+          f"{result.messages_replaced} message(s) of theirs on {len(result.cases_touched)} other case(s)")
+    counts = {k: n for k, n in result.counts.items() if n}
+    if counts:
+        print("  rows: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()))
+    if result.notes_to_review:
+        print("internal notes that name them, for an agent to review (not changed):")
+        for case_id, entry_id, line in result.notes_to_review:
+            print(f"  SD-{case_id} note {entry_id}: {line}")
+    return 0
+
+
+def cmd_access(config, args) -> int:
+    """List who looked at a case, or what an agent looked at."""
+    from maild import access
+
+    context.build(config)
+    rows = access.listing(config, case_id=args.case, agent=args.agent or "", limit=args.limit)
+    _print_rows(rows, args.json, ["at", "agent", "case", "what", "detail"])
+    return 0
+
+
+def cmd_retention(config, args) -> int:
+    """Apply the retention limits now, as the daily job does."""
+    from maild import retention
+
+    ctx = context.build(config)
+    counts = retention.run(ctx, utcnow())
+    print(", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()) or "nothing to remove")
+    return 0
+
+
 def cmd_imap(config, args) -> int:
     """Show each IMAP account's status, or try logging in to one."""
     from maild.intake import imap
@@ -358,6 +417,30 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password", action="store_true",
                      help="set a password (prompted; or $SENSEDESK_PASSWORD; or a line on stdin)")
     user_parser.set_defaults(func=cmd_user)
+
+    person_parser = sub.add_parser("person", help="a person's data: erase it, or export it")
+    person_sub = person_parser.add_subparsers(dest="person_command", required=True)
+    forget = person_sub.add_parser("forget", help="erase a person (their cases, their words, their address)")
+    forget.add_argument("email")
+    forget.add_argument("--dry-run", action="store_true", help="say what would go, change nothing")
+    export = person_sub.add_parser("export", help="a zip of the person's data, to standard output")
+    export.add_argument("email")
+    person_parser.set_defaults(func=cmd_person)
+
+    access_parser = sub.add_parser("access", help="who looked at what")
+    access_sub = access_parser.add_subparsers(dest="access_command", required=True)
+    listing = access_sub.add_parser("list", help="views, downloads and exports, newest first")
+    which = listing.add_mutually_exclusive_group(required=True)
+    which.add_argument("--case", type=int)
+    which.add_argument("--agent")
+    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--limit", type=int, default=1000)
+    access_parser.set_defaults(func=cmd_access)
+
+    retention_parser = sub.add_parser("retention", help="retention limits")
+    retention_sub = retention_parser.add_subparsers(dest="retention_command", required=True)
+    retention_sub.add_parser("run", help="apply them now, as the daily job does")
+    retention_parser.set_defaults(func=cmd_retention)
 
     imap_parser = sub.add_parser("imap", help="IMAP mailboxes")
     imap_sub = imap_parser.add_subparsers(dest="imap_command", required=True)

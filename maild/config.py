@@ -125,6 +125,8 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         _s("parse_seconds", 10, int, "Longest a message may take to read (MIME, headers, parts); a message "
                                      "over it fails, named so, and waits for `sensedesk spool retry`."),
         _s("parse_megabytes", 512, int, "Most memory reading one message may take, as parse_seconds."),
+        _s("spool_raw_days", 90, int, "Days the raw bytes of a processed or ignored message are kept; the "
+                                      "case keeps what was read from it. 0: keep them."),
         _s("suppress_bounced_days", 60, int, "Days no notification goes to an address after a permanent "
                                              "bounce (5.1.1, 5.1.2, 5.1.10) of our mail to it; 0: never."),
     ]},
@@ -135,6 +137,7 @@ SCHEMA: dict[str, dict[str, Setting]] = {
            ("open", "known", "domains")),
         _s("signup_domains", [], list, "Mail domains whose people may log in by link (signup = domains)."),
         _s("page_size", 20, int, "Cases per page under My requests."),
+        _s("access_log_days", 365, int, "Days the record of agents' views, downloads and exports is kept."),
         _s("trusted_proxy", "", str, "Address of the reverse proxy in front of the portal, whose "
                                      "X-Forwarded-For names the client (for rate limits); empty: none."),
     ]},
@@ -169,6 +172,8 @@ ARRAYS: dict[str, dict[str, Setting]] = {
         _s("close_pending_after_days", 0, int, "Close cases pending this many days without a customer "
                                                "answer, with a notice; 0: never."),
         _s("daily_report", True, bool, "Mail a daily report to the notify list."),
+        _s("retention_days_closed", 0, int, "Delete cases closed this many days ago, leaving a count "
+                                            "(maild/retention.py); 0: keep them."),
     ]},
     "imap": {s.name: s for s in [
         _s("name", "", str, "Account name used in logs and commands; default: username."),
@@ -211,6 +216,7 @@ class Department:
     closed_reply: str = "reopen"
     close_pending_after_days: int = 0
     daily_report: bool = True
+    retention_days_closed: int = 0
 
     @property
     def address(self) -> str:
@@ -385,11 +391,13 @@ def _department(index: int, table: dict) -> Department:
                 raise ConfigError(f"{where}.{key}: not an email address: {address!r}")
     if not lists["addresses"]:
         raise ConfigError(f"{where}.addresses: at least one address is required")
+    if table["retention_days_closed"] < 0:
+        raise ConfigError(f"{where}.retention_days_closed: days, 0 or more (0 keeps every case)")
     if table["language"] not in ("", "en", "nb"):
         raise ConfigError(f"{where}.language: must be en or nb, got {table['language']!r}")
     return Department(table["slug"], table["name"], lists["addresses"], lists["agents"],
                       lists["notify"], table["reopen_days"], table["language"], table["closed_reply"],
-                      table["close_pending_after_days"], table["daily_report"])
+                      table["close_pending_after_days"], table["daily_report"], table["retention_days_closed"])
 
 
 def _check_oauth(where: str, table: dict) -> None:
@@ -473,6 +481,10 @@ def parse(data: dict, path: str = "<memory>") -> Config:
     for key in ("parse_seconds", "parse_megabytes"):
         if sections["mail"][key] < 1:
             raise ConfigError(f"[mail].{key}: must be at least 1")
+    if sections["mail"]["spool_raw_days"] < 0:
+        raise ConfigError("[mail].spool_raw_days: days, 0 or more (0 keeps the raw messages)")
+    if sections["portal"]["access_log_days"] < 1:
+        raise ConfigError("[portal].access_log_days: must be at least 1")
     _check_dkim(sections["smtp_out"])
     _check_oauth("[smtp_out]", sections["smtp_out"])
     out = sections["smtp_out"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import logging
 
-from maild import approvals, reports, runner
+from maild import approvals, reports, retention, runner
 from maild.outbound import outbox
 from maild.store.models import FormDraft, LoginLink, PortalSession, RateEvent
 
@@ -64,4 +64,5 @@ JOBS = (
     ("close-waiting", reports.close_waiting, 3600, True),
     ("daily-report", reports.daily_report, 300, True),
     ("approvals", approvals.remind_and_expire, 3600, True),
+    ("retention", retention.daily, 3600, True),
 )

@@ -228,6 +228,61 @@ def index_case(case) -> None:
     remember_words(db, text)
 
 
+def forget_cases(db, case_ids: list[int]) -> None:
+    """Delete the documents of these cases (in the caller's transaction; their cases are being deleted)."""
+    if not case_ids:
+        return
+    if is_sqlite(db):
+        for case_id in case_ids:
+            db.execute_sql(f"DELETE FROM {TABLE} WHERE rowid >= ? AND rowid < ?",
+                           [case_id << CASE_SHIFT, (case_id + 1) << CASE_SHIFT])
+    else:
+        db.execute_sql(f"DELETE FROM {TABLE} WHERE case_id = ANY(%s)", [list(case_ids)])
+
+
+def forget_words(db, texts: list[str]) -> int:
+    """Take off the word list the words of these (deleted) texts that no document holds any more; returns how many.
+
+    The word list is kept for finding parts of compounds; a name or an
+    address of a deleted case must not outlive it there.
+    """
+    candidates = list_words(document(" ".join(t or "" for t in texts)))
+    gone = 0
+    for word in candidates:
+        if is_sqlite(db):
+            match = [f'"{word}"']
+            held = any(db.execute_sql(f"SELECT 1 FROM {table} WHERE {table} MATCH ? LIMIT 1", match).fetchone()
+                       for table in (TABLE, "faq_doc"))
+            if not held:
+                row = db.execute_sql(f"SELECT id FROM {WORD_TABLE} WHERE word = ?", [word]).fetchone()
+                if row:
+                    # The trigram index holds the list as external content: told of the delete by hand.
+                    db.execute_sql(f"INSERT INTO {WORD_GRAMS} ({WORD_GRAMS}, rowid, word) VALUES ('delete', ?, ?)",
+                                   [row[0], word])
+                    db.execute_sql(f"DELETE FROM {WORD_TABLE} WHERE id = ?", [row[0]])
+                    gone += 1
+        else:
+            held = any(db.execute_sql(f"SELECT 1 FROM {table} WHERE document @@ to_tsquery('simple', %s) LIMIT 1",
+                                      [word]).fetchone() for table in (TABLE, "faq_doc"))
+            if not held:
+                gone += db.execute_sql(f"DELETE FROM {WORD_TABLE} WHERE word = %s", [word]).rowcount
+    return gone
+
+
+def compact(db) -> None:
+    """Rewrite SQLite's full-text indexes so that deleted documents leave no bytes behind.
+
+    FTS5 marks a deleted document and drops its words only when it next
+    merges the segments holding them; an erasure must not wait for that.
+    ``optimize`` merges everything now: its cost grows with the index (seconds
+    for hundreds of thousands of messages), so only erasure asks for it.
+    PostgreSQL deletes the rows themselves (VACUUM reclaims the space).
+    """
+    if is_sqlite(db):
+        for table in (TABLE, WORD_GRAMS):
+            db.execute_sql(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
+
+
 def parts(db, term: str) -> list[str]:
     """The listed words holding ``term`` other than at their start, shortest first, at most ``MAX_PARTS``.
 

@@ -432,6 +432,30 @@ class Lease(BaseModel):
     until = DateTimeField()
 
 
+class CaseTally(BaseModel):
+    """What is left of a deleted case (retention or erasure): counts for reports, no person, no text."""
+
+    department = CharField(index=True)
+    opened_at = DateTimeField()
+    closed_at = DateTimeField(null=True)
+    messages = IntegerField(default=0)  # entries that were messages or replies
+    deleted_at = DateTimeField(default=utcnow)
+    reason = CharField(default="retention")  # retention | erasure
+
+
+class AccessLog(BaseModel):
+    """An agent's look at a case or a person's data: a page, a file, an export (kept [portal] access_log_days)."""
+
+    at = DateTimeField(default=utcnow, index=True)
+    agent = CharField()  # the address, kept when the person is gone
+    case_id = IntegerField(null=True, index=True)
+    what = CharField()  # view | download | export
+    detail = CharField(default="", max_length=255)  # a file's name, an export's subject
+
+    class Meta:
+        indexes = ((("agent", "at"), False),)
+
+
 ALL_MODELS = (Setting, Person, Membership, Spool, Case, Participant, Entry, InboundMessage, MessageRef, Blob,
               Attachment, Outbox, ImapMailbox, PortalSession, LoginLink, RateEvent, FormDraft, Approval,
-              Link, Notice, NoticeSubscription, Article, FaqVisit, Heartbeat, Lease)
+              Link, Notice, NoticeSubscription, Article, FaqVisit, Heartbeat, Lease, CaseTally, AccessLog)

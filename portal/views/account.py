@@ -9,12 +9,13 @@ too many requests from one address of the network get 429 (MAIL_RULES 73,
 from __future__ import annotations
 
 import re
+import tempfile
 
 import bottle
 
-from maild import bounces, localtime, notify, people
+from maild import bounces, localtime, notify, people, personexport
 from maild.store.models import Person, utcnow
-from portal import auth
+from portal import auth, render
 from portal.web import current, redirect, require_login, safe_next, staff_departments
 
 # What the portal takes as an email address: one @, a dot in the domain, nothing that
@@ -164,6 +165,20 @@ def install(app, web) -> None:
         bottle.response.set_cookie("lang", lang, path="/", max_age=365 * 86400, samesite="lax",
                                    secure=web.secure, httponly=True)
         redirect("/account?done=saved", 303)
+
+    @app.get("/account/data")
+    def download_my_data():
+        """The person's own data as a zip (maild/personexport.py): built in a temporary file, then sent."""
+        person = require_login()
+        archive = tempfile.TemporaryFile()
+        personexport.write(person, archive)
+        archive.seek(0)
+        response = bottle.response
+        response.content_type = "application/zip"
+        response.set_header("Content-Disposition", render.content_disposition(
+            f"sensedesk-{person.email}-{utcnow():%Y-%m-%d}.zip", inline=False))
+        response.set_header("Cache-Control", "private, no-store")
+        return archive
 
     @app.post("/language")
     def choose_language():

@@ -17,7 +17,7 @@ import bottle
 from peewee import SQL, NodeList
 from peewee import Case as SqlCase
 
-from maild import approvals, cases, notices, search
+from maild import access, approvals, cases, notices, search
 from maild.store.models import (PRIORITIES, REQUEST_TYPES, Attachment, Case, Entry, Membership, Participant, Person,
                                 Spool, utcnow)
 from portal import downloads, history
@@ -193,14 +193,16 @@ def install(app, web) -> None:
     @app.get("/agent/cases/<case_id>")
     def show_case(case_id):
         person, case = agent_case(web, case_id)
+        access.record(person.email, access.VIEW, case.id)
         return case_page(web, person, case)
 
     @app.get("/agent/cases/<case_id>/files/<attachment_id>")
     def download(case_id, attachment_id):
         # Any file of the case, internal notes' too; served as safely as a customer's.
-        _, case = agent_case(web, case_id)
+        person, case = agent_case(web, case_id)
         attachment = (Attachment.select().join(Entry)
                       .where((Attachment.id == route_id(attachment_id)) & (Entry.case == case)).first())
         if attachment is None:
             bottle.abort(404)
+        access.record(person.email, access.DOWNLOAD, case.id, attachment.filename)
         return downloads.serve(attachment, inline=False)
