@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import logging
 
-from maild import approvals, reports, retention, runner
+from maild import approvals, purge, reports, retention, runner
 from maild.outbound import outbox
 from maild.store.models import FormDraft, LoginLink, PortalSession, RateEvent
 
@@ -38,8 +38,14 @@ def wake_runner(ctx, now) -> None:
 
 
 def forget_old_portal_state(ctx, now) -> None:
-    """Delete form drafts untouched for DRAFT_DAYS, expired sessions, links and rate events."""
-    drafts = FormDraft.delete().where(FormDraft.updated_at < now - datetime.timedelta(days=DRAFT_DAYS)).execute()
+    """Delete form drafts untouched for DRAFT_DAYS (and their files), expired sessions, links and rate events."""
+    old = FormDraft.updated_at < now - datetime.timedelta(days=DRAFT_DAYS)
+    with ctx.db.atomic():
+        files = {f["sha256"] for draft in FormDraft.select(FormDraft.files).where(old)
+                 for field in (draft.files or {}).values() for f in field}
+        drafts = FormDraft.delete().where(old).execute()
+        # A file uploaded to a form never sent has no case to keep it.
+        purge.delete_unused_blobs(files)
     sessions = PortalSession.delete().where(PortalSession.last_seen_at < now - datetime.timedelta(days=30)).execute()
     links = LoginLink.delete().where(LoginLink.expires_at < now - datetime.timedelta(days=1)).execute()
     events = RateEvent.delete().where(RateEvent.at < now - datetime.timedelta(days=1)).execute()

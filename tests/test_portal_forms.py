@@ -14,7 +14,7 @@ import pytest
 from portalkit import Client, logged_in
 
 from maild import jobs
-from maild.store.models import (Approval, Attachment, Case, Entry, FormDraft, LoginLink, Outbox, Participant,
+from maild.store.models import (Approval, Attachment, Blob, Case, Entry, FormDraft, LoginLink, Outbox, Participant,
                                 Person, PortalSession, RateEvent, utcnow)
 
 FORMS = str(Path(__file__).resolve().parent.parent / "config" / "forms")
@@ -276,14 +276,20 @@ def test_another_persons_draft_is_404(site):
 def test_old_drafts_sessions_links_and_rate_events_are_forgotten(site):
     client = logged_in(site)
     client.post(NEW_EMPLOYEE, {**PERSON, "direction": "next"}, form_page=NEW_EMPLOYEE)
+    start = "/forms/hr-other-question"
+    client.post(start, {"topic": "Pension", "question": "How is it paid?", "direction": "next"},
+                files=[("attachment", ("lønnsslipp.pdf", b"%PDF-1.4 never sent", "application/pdf"))],
+                form_page=start)
     later = utcnow() + datetime.timedelta(days=jobs.DRAFT_DAYS + 1)
-    assert FormDraft.select().count() == 1 and PortalSession.select().count() == 1
+    assert FormDraft.select().count() == 2 and PortalSession.select().count() == 1
+    assert Blob.select().where(Blob.data == b"%PDF-1.4 never sent").exists()
     jobs.forget_old_portal_state(site.ctx, utcnow())
-    assert FormDraft.select().count() == 1 and PortalSession.select().count() == 1
+    assert FormDraft.select().count() == 2 and PortalSession.select().count() == 1
     jobs.forget_old_portal_state(site.ctx, later)
     assert FormDraft.select().count() == 0 and PortalSession.select().count() == 0
     assert LoginLink.select().count() == 0 and RateEvent.select().count() == 0
     assert Approval.select().count() == 0 and Attachment.select().count() == 0
+    assert Blob.select().count() == 0  # the file of the draft never sent went with it
 
 
 def test_files_of_a_form_become_attachments_of_the_case(site):
