@@ -32,7 +32,8 @@ WIDTH = 360
 LONG = "kari.nordmann-johansen@helsetjenesten-i-nordre-follo.kommune.example.no"
 ADMIN = "systemansvarlig.for.kundeservice@it-avdelingen.kommune.example.no"
 # Pages that are not pages: files, stylesheets, machine answers, the signed mail frames.
-NOT_PAGES = ("/static/", "/theme.css", "/favicon.ico", "/healthz", "/files/", "/mail/", "/inline/", "/faq/suggest")
+NOT_PAGES = ("/static/", "/theme.css", "/favicon.ico", "/healthz", "/files/", "/mail/", "/inline/", "/faq/suggest",
+             "/account/data", "/privacy/export")  # downloads (zip), not pages
 
 
 def _world(site) -> dict:
