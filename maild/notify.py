@@ -16,7 +16,7 @@ import re
 
 import jinja2
 
-from maild import attachments, bounces, forms, localtime, people
+from maild import attachments, bounces, contacts, forms, localtime, people
 from maild.context import BODY, SUBJECT
 from maild.mail import quotes, signing
 from maild.mail.compose import Outgoing, ascii_address
@@ -198,11 +198,31 @@ def case_opened(ctx, case: Case, entry: Entry, *, acknowledge: bool, now, files=
     if not tell_agents:
         return notes
     files = attachments.for_entry(entry) if files is None else files
-    for agent in _agents_to_tell(ctx, case, exclude=requester):
+    agents = _agents_to_tell(ctx, case, exclude=requester)
+    other_open = _other_open_cases(ctx, case, requester) if agents else []
+    for agent in agents:
         _send(ctx, case, agent, audience="agent", event="new_case", kind="new_case", now=now,
               auto_submitted="auto-generated", in_reply_to=entry.message_id, references=references,
-              entry=entry, requester=requester, files=files)
+              entry=entry, requester=requester, files=files, other_open=other_open)
     return notes
+
+
+# Other open cases of the requester named in the new-case mail to agents, at most.
+OTHER_OPEN_SHOWN = 5
+
+
+def _other_open_cases(ctx, case: Case, requester: Person) -> list[str]:
+    """"SD-12 Subject" of the requester's other open cases in the case's department (maild/contacts.py).
+
+    A person who came with this very case (created with the same batch's
+    time, or later) has none: no query then. A new customer's mail is most
+    mail, and this is on its way.
+    """
+    if requester.created_at >= case.created_at:
+        return []
+    prefix = ctx.config["site"]["token_prefix"]
+    found = contacts.person_cases(requester, [case.department], exclude=case.id, open_only=True)
+    return [f"{prefix}-{c.id} {c.subject}" for c in found.limit(OTHER_OPEN_SHOWN)]
 
 
 def copied(ctx, case: Case, entry: Entry, person: Person, *, now) -> None:

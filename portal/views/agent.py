@@ -17,7 +17,7 @@ import bottle
 from peewee import SQL, NodeList
 from peewee import Case as SqlCase
 
-from maild import access, approvals, cases, notices, search
+from maild import access, approvals, cases, contacts, notices, search
 from maild.store.models import (PRIORITIES, REQUEST_TYPES, Attachment, Case, Entry, Membership, Participant, Person,
                                 Spool, utcnow)
 from portal import downloads, history
@@ -119,7 +119,8 @@ def case_page(web, person: Person, case: Case, *, status: int = 200, errors: dic
         agents.append((assignee.email, person_label(assignee)))  # moved from a department it belonged to
     others = [d for d in ctx.config.departments if d.slug != case.department]
     asked = approvals.of_case(case)
-    return web.render("agent_case.html", status=status, case=case, entries=views, dept=dept,
+    contact = contact_summary(web, case)
+    return web.render("agent_case.html", status=status, case=case, entries=views, dept=dept, contact=contact,
                       assignee=assignee, participants=participants, agents=agents, others=others,
                       errors=errors or {}, values=values or {}, done=bottle.request.query.get("done", ""),
                       banners=notices.active(case.department), approvals=asked,
@@ -127,8 +128,24 @@ def case_page(web, person: Person, case: Case, *, status: int = 200, errors: dic
                       priorities=PRIORITIES, request_types=REQUEST_TYPES)
 
 
+# Other cases of the requester shown on a case page; the contact page lists them all.
+CONTACT_SHOWN = 5
+
+
+def contact_summary(web, case: Case) -> dict:
+    """The requester's other cases (the first few, and how many) and their organisation's count."""
+    departments = web.agent_departments()
+    requester = Person.get_by_id(case.requester_id)
+    others = contacts.person_cases(requester, departments, exclude=case.id)
+    organisation = contacts.organisation(requester.email)
+    return {"person": requester, "shown": list(others.limit(CONTACT_SHOWN)), "count": others.count(),
+            "organisation": organisation,
+            "organisation_count": (contacts.domain_cases(organisation, departments, exclude=case.id).count()
+                                   if organisation else 0)}
+
+
 def install(app, web) -> None:
-    """Add the queue, the agent's case page and the agent's file downloads."""
+    """Add the queue, the agent's case page, a contact's cases and the agent's file downloads."""
     ctx = web.ctx
 
     @app.get("/agent")
@@ -195,6 +212,28 @@ def install(app, web) -> None:
         person, case = agent_case(web, case_id)
         access.record(person.email, access.VIEW, case.id)
         return case_page(web, person, case)
+
+    @app.get("/agent/contact")
+    def contact_cases():
+        """Every case of one person (``email``) or one organisation (``domain``) in the agent's departments."""
+        _, departments = require_agent(web)
+        query = bottle.request.query
+        email, domain = query.getunicode("email", "").strip().lower(), query.getunicode("domain", "").strip().lower()
+        person = Person.get_or_none(Person.email == email) if email else None
+        if person is not None:
+            found, title = contacts.person_cases(person, departments), person.name or person.email
+        elif domain and contacts.organisation("x@" + domain):
+            found, title = contacts.domain_cases(domain, departments), domain
+        else:
+            bottle.abort(404)
+        size = ctx.config["portal"]["page_size"]
+        page = page_number()
+        total = found.count()
+        return web.render("agent_contact.html", title=title, email=email if person else "",
+                          domain=domain if person is None else contacts.organisation(person.email),
+                          cases=list(found.paginate(page, size)), total=total, page=page,
+                          pages=max(1, -(-total // size)),
+                          names={d.slug: d.name for d in ctx.config.departments})
 
     @app.get("/agent/cases/<case_id>/files/<attachment_id>")
     def download(case_id, attachment_id):
