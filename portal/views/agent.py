@@ -11,16 +11,19 @@ admin lists in ``agent_admin``; they all find the case through ``agent_case``.
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
 import time
+import urllib.parse
 
 import bottle
 from peewee import SQL, NodeList
 from peewee import Case as SqlCase
 
-from maild import access, approvals, cases, contacts, notices, search
+from maild import access, approvals, caseexport, cases, contacts, notices, search
 from maild.store.models import (PRIORITIES, REQUEST_TYPES, Attachment, Case, Entry, Membership, Participant, Person,
                                 Spool, utcnow)
-from portal import downloads, history
+from portal import downloads, history, render
 from portal.web import current, is_admin, page_number, require_login, route_id
 
 ACTIVE = ("new", "open", "pending")
@@ -128,6 +131,57 @@ def case_page(web, person: Person, case: Case, *, status: int = 200, errors: dic
                       priorities=PRIORITIES, request_types=REQUEST_TYPES)
 
 
+@dataclasses.dataclass
+class QueueView:
+    """What the queue shows, from its query string: tab, department, search words, sort, tag, request type."""
+
+    tab: str
+    dept: str
+    slugs: tuple[str, ...]
+    text: str
+    sort: str
+    tag: str
+    kind: str
+
+    @classmethod
+    def of(cls, query, departments: tuple[str, ...]) -> "QueueView":
+        """The view a query string asks for, each value checked (anything else: the default)."""
+        tab = query.get("tab", "new")
+        dept = query.get("dept", "")
+        dept = dept if dept in departments else ""
+        sort = query.get("sort", "activity")
+        tag = query.getunicode("tag", "").strip().lower()
+        kind = query.get("type", "")
+        return cls(tab=tab if tab in TABS else "new", dept=dept, slugs=(dept,) if dept else departments,
+                   text=query.getunicode("q", "").strip()[:200], sort=sort if sort in SORTS else "activity",
+                   tag=tag if cases.TAG.match(tag) else "", kind=kind if kind in REQUEST_TYPES else "")
+
+    def in_tab(self, person: Person, name: str):
+        """A query of the cases of one tab, with the department, tag and type chosen."""
+        scope = Case.select().where(Case.department.in_(self.slugs))
+        if self.tag:
+            scope = scope.where(_tagged(self.tag))
+        if self.kind:
+            scope = scope.where(Case.request_type == self.kind)
+        if name == "mine":
+            return scope.where((Case.assignee == person) & Case.status.in_(ACTIVE))
+        return scope.where(Case.status == name)
+
+    def order(self) -> list:
+        """The queue's order: newest activity first, most urgent first when sorted by priority."""
+        order = [Case.updated_at.desc(), Case.id.desc()]
+        if self.sort == "priority":
+            order.insert(0, _PRIORITY_RANK)
+        return order
+
+    def case_ids(self, person: Person, limit: int) -> list[int]:
+        """Every case of the view (its search, or its tab), in the order shown, at most ``limit``."""
+        if self.text:
+            return search.search_page(self.text, departments=self.slugs, public_only=False, limit=limit)[0]
+        scope = self.in_tab(person, self.tab).select(Case.id)
+        return [c.id for c in scope.order_by(*self.order()).limit(limit)]
+
+
 # Other cases of the requester shown on a case page; the contact page lists them all.
 CONTACT_SHOWN = 5
 
@@ -153,29 +207,13 @@ def install(app, web) -> None:
         person, departments = require_agent(web)
         query = bottle.request.query
         size = ctx.config["portal"]["page_size"]
-        tab = query.get("tab", "new")
-        tab = tab if tab in TABS else "new"
-        dept = query.get("dept", "")
-        dept = dept if dept in departments else ""
-        slugs = (dept,) if dept else departments
-        text = query.getunicode("q", "").strip()[:200]
+        view = QueueView.of(query, departments)
+        tab, dept, slugs, text, sort, tag, kind = (view.tab, view.dept, view.slugs, view.text, view.sort,
+                                                    view.tag, view.kind)
         page = page_number()
-        sort = query.get("sort", "activity")
-        sort = sort if sort in SORTS else "activity"
-        tag = query.getunicode("tag", "").strip().lower()
-        tag = tag if cases.TAG.match(tag) else ""
-        kind = query.get("type", "")
-        kind = kind if kind in REQUEST_TYPES else ""
 
         def in_tab(name):
-            scope = Case.select().where(Case.department.in_(slugs))
-            if tag:
-                scope = scope.where(_tagged(tag))
-            if kind:
-                scope = scope.where(Case.request_type == kind)
-            if name == "mine":
-                return scope.where((Case.assignee == person) & Case.status.in_(ACTIVE))
-            return scope.where(Case.status == name)
+            return view.in_tab(person, name)
 
         # The tabs and their counts are not shown beside search results.
         counts = {} if text else {name: in_tab(name).count() for name in TABS}
@@ -189,14 +227,15 @@ def install(app, web) -> None:
             total = (page - 1) * size + len(ids)
         else:
             total = counts[tab]
-            order = [Case.updated_at.desc(), Case.id.desc()]
-            if sort == "priority":
-                order.insert(0, _PRIORITY_RANK)
-            rows = list(in_tab(tab).order_by(*order).paginate(page, size))
+            rows = list(in_tab(tab).order_by(*view.order()).paginate(page, size))
         wanted = {c.requester_id for c in rows} | {c.assignee_id for c in rows if c.assignee_id}
         people = {p.id: p for p in Person.select().where(Person.id.in_(sorted(wanted)))} if wanted else {}
         names = {d.slug: d.name for d in ctx.config.departments}
+        asked = {"tab": tab, "dept": dept, "q": text, "sort": sort if sort != "activity" else "", "tag": tag,
+                 "type": kind}
+        export_query = urllib.parse.urlencode({k: v for k, v in asked.items() if v})
         return web.render("agent_queue.html", rows=rows, people=people, tab=tab, counts=counts, q=text,
+                          export_query=export_query,
                           page=page, pages=max(1, (total + size - 1) // size), total=total, dept=dept, more=more,
                           first=(page - 1) * size + 1,
                           mine=[d for d in ctx.config.departments if d.slug in departments], names=names,
@@ -212,6 +251,38 @@ def install(app, web) -> None:
         person, case = agent_case(web, case_id)
         access.record(person.email, access.VIEW, case.id)
         return case_page(web, person, case)
+
+    @app.get("/agent/export.<fmt:re:csv|xlsx>")
+    def export(fmt):
+        """The queue view (or search) of the query string as a spreadsheet, every case of it, not one page."""
+        person, departments = require_agent(web)
+        view = QueueView.of(bottle.request.query, departments)
+        ids = view.case_ids(person, caseexport.MAX_ROWS)
+        labels = {"status": {s: web.gettext(s.title()) for s in ("new", "open", "pending", "closed")},
+                  "priority": {p: web.gettext(p.title()) for p in PRIORITIES},
+                  "type": {"incident": web.gettext("Incident"), "service_request": web.gettext("Service request"),
+                           "question": web.gettext("Question"), "change": web.gettext("Change"),
+                           "access": web.gettext("Access")}}
+        found = caseexport.rows(ctx.config, ids, lambda kind, value: labels[kind].get(value, value))
+        # Literal strings, for the catalog to find; in caseexport.COLUMNS' order.
+        headers = [web.gettext("Number"), web.gettext("Subject"), web.gettext("Department"), web.gettext("Status"),
+                   web.gettext("Priority"), web.gettext("Request type"), web.gettext("Requester"),
+                   web.gettext("Requester's address"), web.gettext("Assigned to"), web.gettext("Tags"),
+                   web.gettext("Opened"), web.gettext("Last activity"), web.gettext("Closed"),
+                   web.gettext("Messages")]
+        out = tempfile.TemporaryFile()
+        if fmt == "xlsx":
+            caseexport.write_xlsx(headers, found, out, title=web.gettext("Cases"))
+            bottle.response.content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        else:
+            caseexport.write_csv(headers, found, out)
+            bottle.response.content_type = "text/csv; charset=utf-8"
+        out.seek(0)
+        access.record(person.email, access.EXPORT, detail=f"{len(ids)} case(s): {bottle.request.query_string}")
+        bottle.response.set_header("Content-Disposition", render.content_disposition(
+            f"sensedesk-{view.text and 'search' or view.tab}-{utcnow():%Y-%m-%d}.{fmt}", inline=False))
+        bottle.response.set_header("Cache-Control", "private, no-store")
+        return out
 
     @app.get("/agent/contact")
     def contact_cases():
