@@ -110,6 +110,13 @@ def main(argv=None) -> int:
         print(f"{kind:<12}{runs[0]['rows']:>9,}{statistics.median(r['seconds'] for r in runs):>10.2f}"
               f"{statistics.median(r['peak_mb'] for r in runs):>10.1f}"
               f"{statistics.median(r['bytes'] for r in runs) / 1e6:>10.1f}")
+    wanted = {"idle": 0, "baseline": sizes.cases, "csv": sizes.cases, "xlsx": sizes.cases,
+              "xlsx-1000": min(1000, sizes.cases)}
+    wrong = [f"{kind}: {r['rows']} rows, not {wanted[kind]}" for kind in KINDS for r in results[kind]
+             if r["rows"] != wanted[kind]]
+    if wrong:
+        print("FAILED: " + "; ".join(wrong), file=sys.stderr)
+        return 1
     base = statistics.median(r["seconds"] for r in results["baseline"])
     for kind in ("csv", "xlsx"):
         print(f"{kind}: {statistics.median(r['seconds'] for r in results[kind]) / base:.2f} x the baseline's time")

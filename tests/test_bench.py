@@ -59,3 +59,10 @@ def test_the_portal_bench_runs_on_postgresql(tmp_path):
     done = _portal_bench(tmp_path, "--store", "postgresql")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PostgreSQL" in done.stdout and "agent search (printer)" in done.stdout
+
+
+def test_the_export_bench_runs_and_checks_its_rows(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "export.py"), "--cases", "300", "--runs", "1",
+                           "--cache", str(tmp_path / "cache")], capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "xlsx-1000" in done.stdout and "x the baseline's time" in done.stdout
