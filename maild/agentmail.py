@@ -11,9 +11,9 @@ what was done and what was not understood.
 
 from __future__ import annotations
 
-from maild import approvals, cases, notify, people
+from maild import approvals, cases, merge, notify, people
 from maild.mail import commands, quotes
-from maild.store.models import Entry, Outbox, Person
+from maild.store.models import Case, Entry, Outbox, Person
 
 
 def _answers_a_note(msg) -> bool:
@@ -78,6 +78,8 @@ ENGLISH = {
     "tagged": "#tag: {tag} added",
     "untagged": "#tag: {tag} taken off",
     "approval_asked": "#approval: {address} is asked to approve; the case waits for the decision",
+    "merged": "#merge: merged into {number}; the requester was told",
+    **{f"merge_{key}": f"#merge {{argument}}: {text}" for key, text in merge.PROBLEMS.items()},
     "not_command": "{line}: not a command",
     "needs_argument": "{line}: #{name} needs an argument",
     "no_argument": "{line}: #{name} takes no argument",
@@ -148,6 +150,8 @@ def _obey(ctx, case, agent: Person, command: commands.Command, now, done: list, 
         tags = tags - {tag} if remove else tags | {tag}
         cases.set_details(ctx, case, tags=tags, by=agent, now=now)
         done.append(("untagged" if remove else "tagged", {"tag": tag}))
+    elif name == "merge":
+        _merge(ctx, case, agent, argument, now, done, problems)
     elif name == "approval":
         address = argument.strip("<>").lower()
         try:
@@ -156,3 +160,21 @@ def _obey(ctx, case, agent: Person, command: commands.Command, now, done: list, 
             problems.append(("approval_" + problem.problem, {"argument": argument}))
             return
         done.append(("approval_asked", {"address": address}))
+
+
+def _merge(ctx, case, agent: Person, argument: str, now, done: list, problems: list) -> None:
+    """#merge NUMBER: this case into that one, when it is a case of the agent's departments."""
+    prefix = ctx.config["site"]["token_prefix"]
+    number = argument.upper().removeprefix(prefix.upper() + "-").removeprefix("#")
+    target = Case.get_or_none(Case.id == int(number)) if number.isdigit() else None
+    dept = ctx.config.department(target.department) if target is not None else None
+    try:
+        if target is None:
+            raise merge.MergeError("missing")
+        if dept is None or not people.is_agent_of(ctx.config, agent, dept):
+            raise merge.MergeError("department")
+        merge.merge(ctx, case, target, by=agent, now=now)
+    except merge.MergeError as problem:
+        problems.append(("merge_" + problem.problem, {"argument": argument}))
+        return
+    done.append(("merged", {"number": f"{prefix}-{target.id}"}))

@@ -261,6 +261,16 @@ def case_closed(ctx, case: Case, *, now, exclude: Person | None = None, solved_b
               auto_submitted="auto-generated", solved_by=solved_by)
 
 
+def case_merged(ctx, source: Case, target: Case, *, now) -> None:
+    """Tell the merged case's requester, once, which case holds their request now (maild/merge.py)."""
+    requester = Person.get_by_id(source.requester_id)
+    if may_mail(ctx, requester.email):
+        prefix = ctx.config["site"]["token_prefix"]
+        # About the case that stays: its token threads the answer there.
+        _send(ctx, target, requester, audience="customer", event="merged", kind="merged", now=now,
+              auto_submitted="auto-generated", merged_number=f"{prefix}-{source.id}", merged_subject=source.subject)
+
+
 def case_moved(ctx, case: Case, old, *, by: Person | None, now) -> None:
     """Tell the new department's notify list (and an assignee kept) of a case moved to it, with its request."""
     agents = ([case.assignee] if case.assignee_id else []) + _notify_list(ctx, case)

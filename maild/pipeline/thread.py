@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from maild import cases, people
+from maild import cases, merge, people
 from maild.delivery import Discard
 from maild.mail.signing import approval_address_verifies, read_approval_address, read_reply_address, reply_verifies
 from maild.mail.subject import find_tokens
@@ -34,7 +34,9 @@ from maild.store.models import Approval, Case, MessageRef
 
 def _case(number: int) -> Case | None:
     found = statements.select_by(Case, "id", number, limit=1)
-    return found[0] if found else None
+    case = found[0] if found else None
+    # A merged case's number threads to the case that holds its messages now.
+    return merge.resolve(case) if case is not None and case.merged_into else case
 
 
 def _signed(ctx, delivery) -> Case | None:

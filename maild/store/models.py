@@ -132,6 +132,8 @@ class Case(BaseModel):
     thread_index = CharField(default="", max_length=255)
     # True while approvals are asked and none refused: the case waits (SPEC 5, Approvals).
     awaiting_approval = BooleanField(default=False)
+    # The case this one was merged into (maild/merge.py): its number threads there.
+    merged_into = IntegerField(null=True)
 
     class Meta:
         # The agents' queue: each tab's count from the index alone, its page in order (migration 0015);

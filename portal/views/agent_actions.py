@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import bottle
 
-from maild import cases, people
-from maild.store.models import Person
+from maild import cases, merge, people
+from maild.store.models import Case, Person
 from portal import uploads
 from portal.views.account import ADDRESS
 from portal.views.agent import agent_case, case_page, department_agents
-from portal.web import is_admin, redirect
+from portal.web import is_admin, parse_id, redirect
 
 TEXT_MAX = 20000
 MAX_TAGS = 20
@@ -131,6 +131,31 @@ def install(app, web) -> None:
             ctx.outbox_wakeup.set()
             redirect("/agent?done=moved", 303)
         done(case, "moved")
+
+    @app.post("/agent/cases/<case_id>/merge")
+    def merge_into(case_id):
+        person, case = agent_case(web, case_id)
+        typed = bottle.request.forms.getunicode("target", "").strip()
+        number = typed.upper().removeprefix(ctx.config["site"]["token_prefix"].upper() + "-").removeprefix("#")
+        target = Case.get_or_none(Case.id == parse_id(number)) if parse_id(number) else None
+        if target is not None and not (is_admin(person) or target.department in web.agent_departments()):
+            target = None  # another department's case: as if there were none (404, never 403)
+        problem = None
+        try:
+            if target is None:
+                raise merge.MergeError("missing")
+            with ctx.db.atomic():
+                merge.merge(ctx, case, target, by=person)
+        except merge.MergeError as error:
+            problem = error.problem
+        if problem:
+            messages = {"same": web.gettext("A case cannot be merged into itself."),
+                        "missing": web.gettext("Enter the number of a case of your departments."),
+                        "merged": web.gettext("That case was merged into another one; merge into that one.")}
+            return case_page(web, person, case, status=400, errors={"manage": {"merge-into": messages[problem]}},
+                             values={"merge-into": typed})
+        ctx.outbox_wakeup.set()
+        redirect(f"/agent/cases/{target.id}?done=merged", 303)
 
     @app.post("/agent/cases/<case_id>/details")
     def details(case_id):

@@ -14,7 +14,7 @@ import time
 
 import bottle
 
-from maild import approvals, cases, notices, search
+from maild import approvals, cases, merge, notices, search
 from maild.outbound import outbox
 from maild.store.models import Attachment, Case, Entry, Person, utcnow
 from portal import auth, downloads, history, render, uploads
@@ -62,7 +62,15 @@ def install(app, web) -> None:
 
     @app.get("/requests/<case_id>")
     def show_case(case_id):
-        person, case = case_or_404(case_id)
+        person = require_login()
+        number = route_id(case_id)
+        case = cases.visible_case(person, number)
+        if case is None:
+            # A request merged into another: its link (in older mail) leads there, when that is theirs.
+            holder = merge.resolve(Case.get_or_none(Case.id == number))
+            if holder is not None and holder.id != number and cases.visible_case(person, holder.id):
+                redirect(f"/requests/{holder.id}", 303)
+            bottle.abort(404)
         return _case_page(person, case)
 
     def _case_page(person, case, status=200, errors=None, reply=""):
