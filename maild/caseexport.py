@@ -74,6 +74,12 @@ def write_csv(headers: list[str], found: Iterator[tuple], out) -> None:
         out.write(chunk)
 
 
+def _dated(sheet, value: datetime.datetime, cell_type):
+    cell = cell_type(sheet, value=value)
+    cell.number_format = DATE_FORMAT
+    return cell
+
+
 def csv_chunks(headers: list[str], found: Iterator[tuple], rows_per_chunk: int = 500) -> Iterator[bytes]:
     """The CSV, UTF-8 with a byte-order mark, as byte chunks of a few hundred rows."""
     buffer = io.StringIO()
@@ -109,13 +115,9 @@ def write_xlsx(headers: list[str], found: Iterator[tuple], out, title: str = "Ca
     sheet.append(header_cells)
     count = 0
     for row in found:
-        cells = []
-        for value in row:
-            cell = WriteOnlyCell(sheet, value=value)
-            if isinstance(value, datetime.datetime):
-                cell.number_format = DATE_FORMAT
-            cells.append(cell)
-        sheet.append(cells)
+        # Plain values are written as they are; only a date needs a cell of its own, for its format.
+        sheet.append([_dated(sheet, value, WriteOnlyCell) if isinstance(value, datetime.datetime) else value
+                      for value in row])
         count += 1
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{count + 1}"
     workbook.save(out)

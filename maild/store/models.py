@@ -458,6 +458,16 @@ class AccessLog(BaseModel):
         indexes = ((("agent", "at"), False),)
 
 
+class SavedSearch(BaseModel):
+    """An agent's named queue view (tab, department, words, tag, type, order), their own or shared (maild.saved)."""
+
+    name = CharField(max_length=80)
+    owner = ForeignKeyField(Person, backref="saved_searches", on_delete="CASCADE", index=True)
+    department = CharField(default="")  # "": the owner's alone; a slug: shared with that department's agents
+    query = CharField(max_length=1000)  # the queue's query string
+    created_at = DateTimeField(default=utcnow)
+
+
 ALL_MODELS = (Setting, Person, Membership, Spool, Case, Participant, Entry, InboundMessage, MessageRef, Blob,
               Attachment, Outbox, ImapMailbox, PortalSession, LoginLink, RateEvent, FormDraft, Approval,
-              Link, Notice, NoticeSubscription, Article, FaqVisit, Heartbeat, Lease, CaseTally, AccessLog)
+              Link, Notice, NoticeSubscription, Article, FaqVisit, Heartbeat, Lease, CaseTally, AccessLog, SavedSearch)

@@ -20,11 +20,11 @@ import bottle
 from peewee import SQL, NodeList
 from peewee import Case as SqlCase
 
-from maild import access, approvals, caseexport, cases, contacts, notices, search
+from maild import access, approvals, caseexport, cases, contacts, notices, saved, search
 from maild.store.models import (PRIORITIES, REQUEST_TYPES, Attachment, Case, Entry, Membership, Participant, Person,
-                                Spool, utcnow)
+                                SavedSearch, Spool, utcnow)
 from portal import downloads, history, render
-from portal.web import current, is_admin, page_number, require_login, route_id
+from portal.web import current, is_admin, page_number, redirect, require_login, route_id
 
 ACTIVE = ("new", "open", "pending")
 TABS = ("new", "open", "pending", "mine", "closed")
@@ -235,12 +235,45 @@ def install(app, web) -> None:
                  "type": kind}
         export_query = urllib.parse.urlencode({k: v for k, v in asked.items() if v})
         return web.render("agent_queue.html", rows=rows, people=people, tab=tab, counts=counts, q=text,
-                          export_query=export_query,
+                          export_query=export_query, saved_searches=saved_views(person, departments),
+                          is_admin_here=is_admin(person),
                           page=page, pages=max(1, (total + size - 1) // size), total=total, dept=dept, more=more,
                           first=(page - 1) * size + 1,
                           mine=[d for d in ctx.config.departments if d.slug in departments], names=names,
                           done=query.get("done", ""), sort=sort, tag=tag, kind=kind, known_tags=known_tags(),
                           request_types=REQUEST_TYPES)
+
+    def saved_views(person, departments) -> list[dict]:
+        """The saved searches the agent sees, each with its link and (not for words) its count."""
+        views = []
+        for found in saved.visible(person, departments):
+            view = QueueView.of(bottle.FormsDict(urllib.parse.parse_qsl(found.query, encoding="latin-1")),
+                                departments)
+            # A search by words has no total (search.search_page): its count would cost what the search does.
+            count = None if view.text else view.in_tab(person, view.tab).count()
+            views.append({"search": found, "count": count, "mine": found.owner_id == person.id})
+        return views
+
+    @app.post("/agent/saved")
+    def save_search():
+        person, departments = require_agent(web)
+        forms = bottle.request.forms
+        query = saved.clean_query(forms.getunicode("query", ""))
+        try:
+            with ctx.db.atomic():
+                saved.save(person, forms.getunicode("name", ""), query, forms.get("share", ""),
+                           departments=departments)
+        except saved.SavedSearchError:
+            redirect(f"/agent?{query}&done=unnamed#save-search" if query else "/agent?done=unnamed#save-search", 303)
+        redirect(f"/agent?{query}&done=saved" if query else "/agent?done=saved", 303)
+
+    @app.post("/agent/saved/<search_id>/delete")
+    def delete_search(search_id):
+        person, _ = require_agent(web)
+        found = SavedSearch.get_or_none(SavedSearch.id == route_id(search_id))
+        if found is None or not saved.delete(found, person, is_admin(person)):
+            bottle.abort(404)
+        redirect("/agent?done=unsaved", 303)
 
     def known_tags() -> list[str]:
         """The tags the forms' rules set: offered while typing a tag to filter by."""
