@@ -11,7 +11,7 @@ what was done and what was not understood.
 
 from __future__ import annotations
 
-from maild import approvals, cases, merge, notify, people
+from maild import approvals, cases, merge, notify, people, replytemplates
 from maild.mail import commands, quotes
 from maild.store.models import Case, Entry, Outbox, Person
 
@@ -29,20 +29,22 @@ def process(ctx, delivery, parts) -> Entry:
     # is no text: relayed, the customer would get their own history back.
     own = "" if quotes.only_quoted(msg.text, html=msg.html) else quotes.reply_text(msg.text, html=msg.html)
     parsed = commands.parse(own)
+    inserted, done, problems = _templates(ctx, case, agent, parsed)
+    text = "\n\n".join([*inserted, parsed.text.strip()]).strip() if inserted else parsed.text
     common = dict(parts=parts, message_id=msg.message_id, spool_id=delivery.spool_id, now=now)
     # An answer to a note mail stays internal: its quote may hold the note,
     # and quotes written between the lines are not cut off.
     as_note = parsed.has("note") or _answers_a_note(msg)
-    has_text = bool(parsed.text.strip())
+    has_text = bool(text.strip())
     relayed = False
     if as_note and (has_text or parts):
-        entry = cases.add_note(ctx, case, agent, parsed.text, **common)
+        entry = cases.add_note(ctx, case, agent, text, **common)
     elif has_text or (parts and not parsed.commands):
         # Files alone are sent on; with commands and no text they are a
         # signature's logo more often than not, and stay internal.
         if case.status == "closed" and not parsed.has("close"):
             cases.reopen(ctx, case, by=agent, now=now, how="agent_mail")
-        entry = cases.agent_reply(ctx, case, agent, parsed.text, **common)
+        entry = cases.agent_reply(ctx, case, agent, text, **common)
         relayed = True
     elif parts:
         entry = cases.add_note(ctx, case, agent, "", **common)
@@ -51,9 +53,9 @@ def process(ctx, delivery, parts) -> Entry:
         entry = cases.event(case, f"Mail from {agent.email}: {', '.join(given) or 'nothing to send'}.", now,
                             author=agent, public=False,
                             change="commands:" + cases.listed(given, cases.CHANGE_MAX - len("commands:"), ", "))
-    done, problems = [], list(parsed.problems)
+    problems = list(parsed.problems) + problems
     for command in parsed.commands:
-        if command.name != "note":
+        if command.name not in ("note", "mal"):
             _obey(ctx, case, agent, command, now, done, problems)
     if not relayed and not as_note and not parsed.commands and not problems:
         problems.append(("nothing_sent", {}))
@@ -79,6 +81,8 @@ ENGLISH = {
     "untagged": "#tag: {tag} taken off",
     "approval_asked": "#approval: {address} is asked to approve; the case waits for the decision",
     "merged": "#merge: merged into {number}; the requester was told",
+    "template": "#mal {name}: the template was put before the text",
+    "no_template": "#mal {argument}: no such template; there are: {known}",
     **{f"merge_{key}": f"#merge {{argument}}: {text}" for key, text in merge.PROBLEMS.items()},
     "not_command": "{line}: not a command",
     "needs_argument": "{line}: #{name} needs an argument",
@@ -160,6 +164,27 @@ def _obey(ctx, case, agent: Person, command: commands.Command, now, done: list, 
             problems.append(("approval_" + problem.problem, {"argument": argument}))
             return
         done.append(("approval_asked", {"address": address}))
+
+
+def _templates(ctx, case, agent: Person, parsed) -> tuple[list[str], list, list]:
+    """The texts of the #mal templates asked for, filled for the case; what was done and what was not."""
+    inserted, done, problems = [], [], []
+    dept = ctx.config.department(case.department)
+    requester = Person.get_by_id(case.requester_id)
+    language = requester.language or ctx.config.language(dept)
+    for command in parsed.commands:
+        if command.name != "mal":
+            continue
+        template = replytemplates.find(command.argument, case.department, language)
+        if template is None:
+            known = sorted({t.name for t in replytemplates.available([case.department])})
+            problems.append(("no_template", {"argument": command.argument, "known": ", ".join(known) or "none"}))
+            continue
+        inserted.append(replytemplates.fill(template, case=case, requester=requester, agent=agent,
+                                            prefix=ctx.config["site"]["token_prefix"],
+                                            base_url=ctx.config["site"]["base_url"]))
+        done.append(("template", {"name": template.name}))
+    return inserted, done, problems
 
 
 def _merge(ctx, case, agent: Person, argument: str, now, done: list, problems: list) -> None:

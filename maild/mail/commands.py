@@ -13,6 +13,7 @@ Each command stands alone on its line, before any other text:
     #priority LEVEL       low, normal, high or urgent
     #tag NAME             add a tag (#tag -NAME takes it off)
     #merge NUMBER         merge this case into case NUMBER (SD-12, or 12)
+    #mal NAME             put reply template NAME before the text (maild/replytemplates.py)
 
 Blank lines between commands are allowed; the first other line starts the
 text. A line that starts with ``#`` but is not one of these is reported back
@@ -24,8 +25,9 @@ from __future__ import annotations
 import dataclasses
 import re
 
-NAMES = ("note", "close", "open", "pending", "assign", "dept", "cc", "approval", "priority", "tag", "merge")
-_WITH_ARGUMENT = {"assign", "dept", "cc", "approval", "priority", "tag", "merge"}
+NAMES = ("note", "close", "open", "pending", "assign", "dept", "cc", "approval", "priority", "tag", "merge",
+         "mal")
+_WITH_ARGUMENT = {"assign", "dept", "cc", "approval", "priority", "tag", "merge", "mal"}
 _LINE = re.compile(r"^#([A-Za-z]+)(?:[ \t]+(\S+))?[ \t]*$")
 MAX_COMMANDS = 20
 

@@ -468,6 +468,21 @@ class SavedSearch(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
+class ReplyTemplate(BaseModel):
+    """A stock answer (mal) of a department ("" for all), in one language, with placeholders (maild.replytemplates)."""
+
+    name = CharField(max_length=40)  # lowercase letters, digits, - and _: what #mal NAME names
+    department = CharField(default="")
+    language = CharField(default="en")  # en | nb
+    body = TextField(default="")
+    updated_at = DateTimeField(default=utcnow)
+    updated_by = CharField(default="")  # the agent's address
+
+    class Meta:
+        indexes = ((("name", "department", "language"), True),)
+
+
 ALL_MODELS = (Setting, Person, Membership, Spool, Case, Participant, Entry, InboundMessage, MessageRef, Blob,
               Attachment, Outbox, ImapMailbox, PortalSession, LoginLink, RateEvent, FormDraft, Approval,
-              Link, Notice, NoticeSubscription, Article, FaqVisit, Heartbeat, Lease, CaseTally, AccessLog, SavedSearch)
+              Link, Notice, NoticeSubscription, Article, FaqVisit, Heartbeat, Lease, CaseTally, AccessLog, SavedSearch,
+              ReplyTemplate)

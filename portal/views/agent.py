@@ -20,7 +20,7 @@ import bottle
 from peewee import SQL, NodeList
 from peewee import Case as SqlCase
 
-from maild import access, approvals, caseexport, cases, contacts, notices, saved, search
+from maild import access, approvals, caseexport, cases, contacts, notices, replytemplates, saved, search
 from maild.store.models import (PRIORITIES, REQUEST_TYPES, Attachment, Case, Entry, Membership, Participant, Person,
                                 SavedSearch, Spool, utcnow)
 from portal import downloads, history, render
@@ -123,7 +123,17 @@ def case_page(web, person: Person, case: Case, *, status: int = 200, errors: dic
     others = [d for d in ctx.config.departments if d.slug != case.department]
     asked = approvals.of_case(case)
     contact = contact_summary(web, case)
+    requester = contact["person"]
+    reader = requester.language or ctx.config.language(dept)
+    offered = replytemplates.available([case.department], reader)
+    chosen = next((t for t in offered if str(t.id) == bottle.request.query.get("mal", "")), None)
+    if chosen is not None and values is None:
+        # The template put into the reply box, filled for this case, to be changed before it is sent.
+        values = {"reply-text": replytemplates.fill(chosen, case=case, requester=requester, agent=person,
+                                                    prefix=ctx.config["site"]["token_prefix"],
+                                                    base_url=ctx.config["site"]["base_url"])}
     return web.render("agent_case.html", status=status, case=case, entries=views, dept=dept, contact=contact,
+                      offered=offered, chosen=chosen,
                       assignee=assignee, participants=participants, agents=agents, others=others,
                       errors=errors or {}, values=values or {}, done=bottle.request.query.get("done", ""),
                       banners=notices.active(case.department), approvals=asked,
