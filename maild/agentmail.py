@@ -169,6 +169,8 @@ def _obey(ctx, case, agent: Person, command: commands.Command, now, done: list, 
 def _templates(ctx, case, agent: Person, parsed) -> tuple[list[str], list, list]:
     """The texts of the #mal templates asked for, filled for the case; what was done and what was not."""
     inserted, done, problems = [], [], []
+    if not parsed.has("mal"):
+        return inserted, done, problems
     dept = ctx.config.department(case.department)
     requester = Person.get_by_id(case.requester_id)
     language = requester.language or ctx.config.language(dept)

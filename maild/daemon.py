@@ -95,13 +95,15 @@ def runner_process(config: Config, spool_wakeup, outbox_wakeup, intake_waiting, 
     recovered = runner.recover_claims(ctx.db, utcnow(), at_startup=True)
     if recovered:
         log.warning("took back %d spool row(s) claimed by a runner that is gone", recovered)
-    # The parse worker and the language model take about a second to load;
-    # paid here, not by whichever mail comes first.
+    # The parse worker and the language model take about a second to load:
+    # paid now, not by whichever mail comes first. The model loads beside
+    # the work loop, so the runner takes mail at once (a message that needs
+    # the model meanwhile waits for that one load).
     try:
         worker.warm(config["mail"]["parse_megabytes"])
     except worker.WorkerDied as exc:  # each message will try again, and fail by name if it must
         log.error("%s", exc)
-    language.warm()
+    threading.Thread(target=language.warm, name="language-model", daemon=True).start()
     try:
         work_loop(ctx, spool_wakeup, threading.Event(), lambda: runner.run_batch(ctx) and not terminated,
                   alive=lambda: not terminated and os.getppid() == parent)

@@ -19,9 +19,9 @@ cost are measured by ``bench/language.py``.
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
+import threading
 
 from maild.store import statements
 
@@ -46,16 +46,24 @@ _LETTER = re.compile(r"[^\W\d_]")
 _URL = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
 
 
-@functools.cache
-def _identifier():
-    """The model, loaded once per process on first use (about 0.6 s)."""
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+_model = None
+_loading = threading.Lock()
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+def _identifier():
+    """The model, loaded once per process (about 0.6 s); a second caller waits for the first one's load."""
+    global _model
+    if _model is None:
+        with _loading:
+            if _model is None:
+                from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+                _model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return _model
 
 
 def warm() -> None:
-    """Load the model now (the runner does so at start), not on the first new customer's mail."""
+    """Load the model now, not on the first new customer's mail (the runner does so in a thread at start)."""
     _identifier()
 
 

@@ -21,7 +21,7 @@ from conftest import deliver
 from mailfactory import make_mail
 from portalkit import logged_in, make_admin
 
-from maild import approvals, faq, links, notices
+from maild import approvals, faq, links, notices, replytemplates
 from maild.store.models import Attachment, Case, Entry, Person
 
 FORMS = str(Path(__file__).resolve().parent.parent / "config" / "forms")
@@ -33,7 +33,7 @@ LONG = "kari.nordmann-johansen@helsetjenesten-i-nordre-follo.kommune.example.no"
 ADMIN = "systemansvarlig.for.kundeservice@it-avdelingen.kommune.example.no"
 # Pages that are not pages: files, stylesheets, machine answers, the signed mail frames.
 NOT_PAGES = ("/static/", "/theme.css", "/favicon.ico", "/healthz", "/files/", "/mail/", "/inline/", "/faq/suggest",
-             "/account/data", "/privacy/export")  # downloads (zip), not pages
+             "/account/data", "/privacy/export", "/agent/export.")  # downloads (zip, xlsx, csv), not pages
 
 
 def _world(site) -> dict:
@@ -60,6 +60,8 @@ def _world(site) -> dict:
         article = faq.save(ctx.config, title="Slik kobler du til skriveren", body="Trykk på knappen. " * 10,
                            department="helpdesk", published=True)
         link = links.save(ctx.config, title="Intranett", url="https://intranett.example.test/", department="helpdesk")
+        template = replytemplates.save("takk-for-henvendelsen", "helpdesk", "nb",
+                                       "Hei {requester.name}, takk for henvendelsen " * 5, "agent@example.test")
         notice = notices.publish(ctx, title="Skriverne er trege", departments=["helpdesk"])
         subscription = notices.subscribe(Person.get(Person.email == LONG), "helpdesk")
     return {"case_id": [case.id], "approval_id": [approval.id], "article_id": [article.id], "link_id": [link.id],
@@ -67,7 +69,7 @@ def _world(site) -> dict:
             "form_id": ["helpdesk-order-software"], "page_id": ["order", "summary"], "slug": ["helpdesk"],
             "token": ["A" * 32], "signature": ["0123456789abcdef"], "expires": [str(int(time.time()) + 600)],
             "row_id": ["1"], "attachment_id": [Attachment.get().id], "path": ["portal.css"],
-            "entry_id": [Entry.select().where(Entry.case == case).get().id]}, customer
+            "entry_id": [Entry.select().where(Entry.case == case).get().id], "template_id": [template.id]}, customer
 
 
 def _urls(site, values: dict) -> list[str]:

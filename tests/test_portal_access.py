@@ -25,9 +25,9 @@ from conftest import deliver
 from mailfactory import make_mail
 from portalkit import Client, logged_in
 
-from maild import approvals, faq, links, notices
+from maild import approvals, faq, links, notices, replytemplates, saved
 from maild.store.models import (Approval, Article, Attachment, Case, Entry, FormDraft, Link, Notice,
-                                NoticeSubscription, Outbox, Participant, Person)
+                                NoticeSubscription, Outbox, Participant, Person, ReplyTemplate, SavedSearch)
 
 FORMS = str(Path(__file__).resolve().parent.parent / "config" / "forms")
 pytestmark = [pytest.mark.settings(site={"forms_dir": FORMS}),
@@ -70,13 +70,17 @@ def _victim(site) -> dict:
         subscription = notices.subscribe(Person.get(Person.email == "kari@example.org"), "helpdesk")
         dead = Outbox.select().order_by(Outbox.id).first()
         Outbox.update(state="dead").where(Outbox.id == dead.id).execute()
+        agent = Person.get(Person.email == "agent@example.test")
+        search = saved.save(agent, "Helpdesk's printers", "q=printer", "helpdesk", departments=("helpdesk",))
+        template = replytemplates.save("takk", "helpdesk", "en", "Helpdesk's thanks", agent.email)
     files = [a.id for a in Attachment.select().order_by(Attachment.id)]
     return {"case_id": [case.id], "attachment_id": files, "approval_id": [approval.id],
             "article_id": [article.id], "link_id": [link.id], "notice_id": [notice.id],
             "sub_id": [subscription.id], "row_id": [dead.id], "draft_id": [draft],
             "form_id": [FORM], "page_id": ["order", "summary"], "slug": ["helpdesk"], "path": ["style.css"],
             "token": ["A" * 32], "signature": ["0123456789abcdef"], "expires": [str(int(time.time()) + 600)],
-            "entry_id": [e.id for e in Entry.select().where(Entry.case == case)]}
+            "entry_id": [e.id for e in Entry.select().where(Entry.case == case)],
+            "search_id": [search.id], "template_id": [template.id], "fmt": ["csv", "xlsx"]}
 
 
 INTRUDERS = ("ola@example.org", "per@example.org", "hr-agent@example.test")
@@ -100,6 +104,11 @@ def _state() -> dict:
             FormDraft.person == kari)),
         "dead": sorted(o.id for o in Outbox.select().where(Outbox.state == "dead")),
         "people": sorted((p.email, p.role, p.language) for p in Person.select() if p.email not in INTRUDERS),
+        # What intruders save of their own is theirs; Helpdesk's and the shared ones are not.
+        "saved searches": sorted((x.id, x.name, x.department, x.query) for x in SavedSearch.select()
+                                 .join(Person).where(Person.email.not_in(INTRUDERS))),
+        "templates": sorted((t.id, t.name, t.department, t.body) for t in ReplyTemplate.select()
+                            .where(ReplyTemplate.department.in_(["helpdesk", ""]))),
     }
 
 
