@@ -94,6 +94,7 @@ def test_a_worker_that_died_is_started_again_for_the_next_mail(ctx):
     first = _spool(ctx, make_mail(subject="Før"))
     runner.drain(ctx)
     worker._worker.proc.kill()
+    worker._worker.proc.wait()  # dead, as a worker found at the next message is (not dying meanwhile)
     second = _spool(ctx, make_mail(subject="Etter", sender="b@example.org"))
     runner.drain(ctx)
     assert [Spool.get_by_id(i).state for i in (first, second)] == ["processed", "processed"]
