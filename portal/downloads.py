@@ -23,6 +23,16 @@ SAFE_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/gif", "image/
               "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet"}
 
 
+def send_file(out, content_type: str, filename: str):
+    """A file the portal made (a zip, a spreadsheet) as a download: rewound, with its headers; returned for Bottle."""
+    out.seek(0)
+    response = bottle.response
+    response.content_type = content_type
+    response.set_header("Content-Disposition", render.content_disposition(filename, inline=False))
+    response.set_header("Cache-Control", "private, no-store")
+    return out
+
+
 def serve(attachment: Attachment, inline: bool = False) -> bytes:
     """The attachment's bytes, with the headers of a safe download set on the response."""
     data = Blob.get(Blob.sha256 == attachment.blob_id).data

@@ -15,7 +15,7 @@ import bottle
 
 from maild import bounces, localtime, notify, people, personexport
 from maild.store.models import Person, utcnow
-from portal import auth, render
+from portal import auth, downloads
 from portal.web import current, redirect, require_login, safe_next, staff_departments
 
 # What the portal takes as an email address: one @, a dot in the domain, nothing that
@@ -172,13 +172,7 @@ def install(app, web) -> None:
         person = require_login()
         archive = tempfile.TemporaryFile()
         personexport.write(person, archive)
-        archive.seek(0)
-        response = bottle.response
-        response.content_type = "application/zip"
-        response.set_header("Content-Disposition", render.content_disposition(
-            f"sensedesk-{person.email}-{utcnow():%Y-%m-%d}.zip", inline=False))
-        response.set_header("Cache-Control", "private, no-store")
-        return archive
+        return downloads.send_file(archive, "application/zip", f"sensedesk-{person.email}-{utcnow():%Y-%m-%d}.zip")
 
     @app.post("/language")
     def choose_language():

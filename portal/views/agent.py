@@ -23,7 +23,7 @@ from peewee import Case as SqlCase
 from maild import access, approvals, caseexport, cases, contacts, notices, replytemplates, saved, search
 from maild.store.models import (PRIORITIES, REQUEST_TYPES, Attachment, Case, Entry, Membership, Participant, Person,
                                 SavedSearch, Spool, utcnow)
-from portal import downloads, history, render
+from portal import downloads, history
 from portal.web import current, is_admin, page_number, redirect, require_login, route_id
 
 ACTIVE = ("new", "open", "pending")
@@ -316,16 +316,13 @@ def install(app, web) -> None:
         out = tempfile.TemporaryFile()
         if fmt == "xlsx":
             caseexport.write_xlsx(headers, found, out, title=web.gettext("Cases"))
-            bottle.response.content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         else:
             caseexport.write_csv(headers, found, out)
-            bottle.response.content_type = "text/csv; charset=utf-8"
-        out.seek(0)
+            content_type = "text/csv; charset=utf-8"
         access.record(person.email, access.EXPORT, detail=f"{len(ids)} case(s): {bottle.request.query_string}")
-        bottle.response.set_header("Content-Disposition", render.content_disposition(
-            f"sensedesk-{view.text and 'search' or view.tab}-{utcnow():%Y-%m-%d}.{fmt}", inline=False))
-        bottle.response.set_header("Cache-Control", "private, no-store")
-        return out
+        return downloads.send_file(out, content_type,
+                                   f"sensedesk-{view.text and 'search' or view.tab}-{utcnow():%Y-%m-%d}.{fmt}")
 
     @app.get("/agent/contact")
     def contact_cases():

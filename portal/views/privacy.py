@@ -15,7 +15,7 @@ import bottle
 
 from maild import access, erasure, personexport
 from maild.store.models import Person, utcnow
-from portal import render
+from portal import downloads
 from portal.views.account import ADDRESS
 from portal.views.agent_admin import require_admin
 from portal.web import parse_id
@@ -51,13 +51,8 @@ def install(app, web) -> None:
             return page(status=404, errors={"export": web.gettext("Nobody has that address.")}, export_email=email)
         archive = tempfile.TemporaryFile()
         personexport.write(person, archive)
-        archive.seek(0)
         access.record(admin.email, access.EXPORT, detail=email)
-        bottle.response.content_type = "application/zip"
-        bottle.response.set_header("Content-Disposition", render.content_disposition(
-            f"sensedesk-{email}-{utcnow():%Y-%m-%d}.zip", inline=False))
-        bottle.response.set_header("Cache-Control", "private, no-store")
-        return archive
+        return downloads.send_file(archive, "application/zip", f"sensedesk-{email}-{utcnow():%Y-%m-%d}.zip")
 
     @app.post("/agent/privacy/forget")
     def forget():
