@@ -11,7 +11,7 @@ what was done and what was not understood.
 
 from __future__ import annotations
 
-from maild import approvals, cases, merge, notify, people, replytemplates
+from maild import approvals, cases, categories, merge, notify, people, replytemplates
 from maild.mail import commands, quotes
 from maild.store.models import Case, Entry, Outbox, Person
 
@@ -81,6 +81,9 @@ ENGLISH = {
     "untagged": "#tag: {tag} taken off",
     "approval_asked": "#approval: {address} is asked to approve; the case waits for the decision",
     "merged": "#merge: merged into {number}; the requester was told",
+    "categorised": "#category: set to {path}",
+    "uncategorised": "#category: the case has no category now",
+    "no_category": "#category {argument}: no such category in this department; there are: {known}",
     "template": "#mal {name}: the template was put before the text",
     "no_template": "#mal {argument}: no such template; there are: {known}",
     **{f"merge_{key}": f"#merge {{argument}}: {text}" for key, text in merge.PROBLEMS.items()},
@@ -154,6 +157,8 @@ def _obey(ctx, case, agent: Person, command: commands.Command, now, done: list, 
         tags = tags - {tag} if remove else tags | {tag}
         cases.set_details(ctx, case, tags=tags, by=agent, now=now)
         done.append(("untagged" if remove else "tagged", {"tag": tag}))
+    elif name == "category":
+        _categorise(ctx, case, agent, argument, now, done, problems)
     elif name == "merge":
         _merge(ctx, case, agent, argument, now, done, problems)
     elif name == "approval":
@@ -187,6 +192,21 @@ def _templates(ctx, case, agent: Person, parsed) -> tuple[list[str], list, list]
                                             base_url=ctx.config["site"]["base_url"]))
         done.append(("template", {"name": template.name}))
     return inserted, done, problems
+
+
+def _categorise(ctx, case, agent: Person, argument: str, now, done: list, problems: list) -> None:
+    """#category PATH: the case into a category of its department's tree; #category - out of any."""
+    if argument.strip() == "-":
+        cases.set_details(ctx, case, category=False, by=agent, now=now)
+        done.append(("uncategorised", {}))
+        return
+    found = categories.find(case.department, argument)
+    if found is None:
+        known = [c.path for c in categories.tree(case.department)]
+        problems.append(("no_category", {"argument": argument, "known": ", ".join(known) or "none"}))
+        return
+    cases.set_details(ctx, case, category=found, by=agent, now=now)
+    done.append(("categorised", {"path": found.path}))
 
 
 def _merge(ctx, case, agent: Person, argument: str, now, done: list, problems: list) -> None:

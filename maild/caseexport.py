@@ -23,14 +23,14 @@ from collections.abc import Callable, Iterator
 
 from peewee import fn
 
-from maild import localtime
+from maild import categories, localtime
 from maild.store.models import Case, Entry, Person
 
 CHUNK = 1000
 MAX_ROWS = 100_000
 # (key, header in English); the caller translates the headers.
 COLUMNS = (("number", "Number"), ("subject", "Subject"), ("department", "Department"), ("status", "Status"),
-           ("priority", "Priority"), ("type", "Request type"), ("requester", "Requester"),
+           ("priority", "Priority"), ("type", "Request type"), ("category", "Category"), ("requester", "Requester"),
            ("address", "Requester's address"), ("assignee", "Assigned to"), ("tags", "Tags"),
            ("opened", "Opened"), ("activity", "Last activity"), ("closed", "Closed"), ("messages", "Messages"))
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
@@ -48,6 +48,7 @@ def rows(config, case_ids: list[int], label: Callable[[str, str], str]) -> Itera
         messages = dict(Entry.select(Entry.case, fn.COUNT(Entry.id))
                         .where(Entry.case.in_(chunk) & Entry.kind.in_(["message", "reply"]))
                         .group_by(Entry.case).tuples())
+        named = categories.paths(c.category for c in found.values())
         for case_id in chunk:
             case = found.get(case_id)
             if case is None:  # deleted meanwhile
@@ -55,6 +56,7 @@ def rows(config, case_ids: list[int], label: Callable[[str, str], str]) -> Itera
             requester, assignee = people.get(case.requester_id), people.get(case.assignee_id)
             yield (case.id, case.subject, names.get(case.department, case.department), label("status", case.status),
                    label("priority", case.priority), label("type", case.request_type) if case.request_type else "",
+                   named.get(case.category, ""),
                    requester.name if requester else "", requester.email if requester else "",
                    (assignee.name or assignee.email) if assignee else "", ", ".join(case.tags or []),
                    _local(case.created_at, zone), _local(case.updated_at, zone), _local(case.closed_at, zone),

@@ -330,12 +330,14 @@ TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,59}$")
 
 
 def set_details(ctx, case: Case, *, priority: str | None = None, request_type: str | None = None,
-                tags=None, by: Person | None = None, now=None) -> list[str]:
-    """Change a case's priority, request type or tags (None: unchanged); one internal event says what.
+                tags=None, category: models.Category | bool | None = None, by: Person | None = None,
+                now=None) -> list[str]:
+    """Change a case's priority, request type, tags or category (None: unchanged); one internal event says what.
 
+    ``category`` is a Category of the case's department, or False for none.
     Returns what changed, as the event says it. Values are checked by the
-    caller (``PRIORITIES``, ``REQUEST_TYPES``, ``TAG``); a wrong one here is a
-    programming error.
+    caller (``PRIORITIES``, ``REQUEST_TYPES``, ``TAG``, ``categories.find``);
+    a wrong one here is a programming error.
     """
     now = now or utcnow()
     changes, said, code = {}, [], []
@@ -351,6 +353,12 @@ def set_details(ctx, case: Case, *, priority: str | None = None, request_type: s
         changes["request_type"] = request_type
         said.append(f"request type {request_type or 'none'}")
         code.append(f"type={request_type}")
+    if category is not None and (category.id if category else None) != case.category:
+        if category and category.department != case.department:
+            raise ValueError(f"category {category.path!r} of {category.department}")
+        changes["category"] = category.id if category else None
+        said.append(f"category {category.path if category else 'none'}")
+        code.append(f"category={category.path if category else ''}")
     if tags is not None:
         tags = sorted(set(tags))
         if any(not TAG.match(t) for t in tags):
@@ -384,12 +392,13 @@ def move(ctx, case: Case, department, *, by: Person | None = None, now=None) -> 
     """Move the case to another department (an internal event records it) and tell its notify list."""
     now = now or utcnow()
     old = case.department
-    changes = {"department": department.slug, "updated_at": now}
+    # Each department has its own category tree (maild/categories.py).
+    changes = {"department": department.slug, "updated_at": now, "category": None}
     if case.assignee_id and not people.is_agent_of(ctx.config, case.assignee, department):
         # The old department's agent would go on getting mail the portal no longer shows them.
         changes["assignee"] = None
     Case.update(**changes).where(Case.id == case.id).execute()
-    case.department, case.updated_at = department.slug, now
+    case.department, case.updated_at, case.category = department.slug, now, None
     if "assignee" in changes:
         case.assignee = None
     event(case, f"Moved from {old} to {department.slug}.", now, author=by, public=False,

@@ -15,7 +15,7 @@ import zoneinfo
 
 from peewee import IntegrityError
 
-from maild import bounces, cases, notify, people
+from maild import bounces, cases, categories, notify, people
 from maild.mail.compose import Outgoing
 from maild.outbound import outbox
 from maild.store.models import Case, Setting, utcnow
@@ -23,6 +23,7 @@ from maild.store.models import Case, Setting, utcnow
 log = logging.getLogger(__name__)
 
 OLDEST = 10  # open cases listed in the report
+TOP_TAGS = 10  # tags counted in the report, the most used first
 
 
 def close_waiting(ctx, now=None) -> int:
@@ -56,9 +57,16 @@ def _local_day(ctx, now: datetime.datetime) -> tuple[datetime.date, int, datetim
 
 
 def figures(slug: str, since: datetime.datetime) -> dict:
-    """The report's figures for a department: counts and the oldest open cases."""
+    """The report's figures for a department: counts, open cases by category and tag, the oldest open cases."""
     of_dept = Case.select().where(Case.department == slug)
+    open_cases = of_dept.where(Case.status.in_(("new", "open")))
+    tags: dict[str, int] = {}
+    for (found,) in open_cases.select(Case.tags).tuples():
+        for tag in found or []:
+            tags[tag] = tags.get(tag, 0) + 1
     return {
+        "by_category": categories.counts(open_cases),
+        "by_tag": sorted(tags.items(), key=lambda t: (-t[1], t[0]))[:TOP_TAGS],
         "new_today": of_dept.where(Case.created_at >= since).count(),
         "open": of_dept.where(Case.status.in_(("new", "open"))).count(),
         "pending": of_dept.where(Case.status == "pending").count(),

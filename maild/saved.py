@@ -16,7 +16,7 @@ from maild.store.models import Person, SavedSearch
 
 NAME_MAX = 80
 # The queue's parameters a saved search keeps; anything else in the query string is dropped.
-KEYS = ("tab", "dept", "q", "sort", "tag", "type")
+KEYS = ("tab", "dept", "q", "sort", "tag", "type", "category")
 
 
 class SavedSearchError(Exception):

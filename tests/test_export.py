@@ -12,7 +12,7 @@ from conftest import deliver, prepare
 from mailfactory import make_mail
 from portalkit import logged_in
 
-from maild import caseexport, cases, people
+from maild import caseexport, cases, categories, people
 from maild.store.models import AccessLog, Case
 
 AGENT = "agent@example.test"
@@ -31,17 +31,18 @@ def label(kind, value):
 def test_rows_are_typed_and_in_the_sites_time(make_config):
     ctx = prepare(make_config(site={"timezone": "Europe/Oslo"}))
     case = open_case(ctx, 1)
+    printer = categories.add("helpdesk", "Maskinvare/Skriver")
     with ctx.db.atomic():
-        cases.set_details(ctx, case, priority="high", request_type="incident", tags=["skriver"])
+        cases.set_details(ctx, case, priority="high", request_type="incident", tags=["skriver"], category=printer)
         cases.assign(ctx, case, people.add_user(AGENT, "Agnes", "agent", ["helpdesk"], None))
         cases.close(ctx, case)
     Case.update(created_at=datetime.datetime(2026, 7, 1, 10, 30)).where(Case.id == case.id).execute()
     (row,) = caseexport.rows(ctx.config, [case.id], label)
-    assert row[:10] == (case.id, "Sak 1", "Helpdesk", "status:closed", "priority:high", "type:incident",
-                        "Kunde 1", "kunde1@example.org", "Agnes", "skriver")
-    assert row[10] == datetime.datetime(2026, 7, 1, 12, 30)  # summer time in Oslo
-    assert isinstance(row[11], datetime.datetime) and isinstance(row[12], datetime.datetime)
-    assert row[13] == 1
+    assert row[:11] == (case.id, "Sak 1", "Helpdesk", "status:closed", "priority:high", "type:incident",
+                        "Maskinvare/Skriver", "Kunde 1", "kunde1@example.org", "Agnes", "skriver")
+    assert row[11] == datetime.datetime(2026, 7, 1, 12, 30)  # summer time in Oslo
+    assert isinstance(row[12], datetime.datetime) and isinstance(row[13], datetime.datetime)
+    assert row[14] == 1
 
 
 def test_the_workbook_has_a_frozen_bold_header_an_auto_filter_and_typed_cells(make_config, tmp_path):
@@ -53,18 +54,18 @@ def test_the_workbook_has_a_frozen_bold_header_an_auto_filter_and_typed_cells(ma
         assert caseexport.write_xlsx(headers, caseexport.rows(ctx.config, ids, label), out) == 3
     sheet = openpyxl.load_workbook(path).active
     assert [c.value for c in sheet[1]] == headers and all(c.font.bold for c in sheet[1])
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:N4"
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:O4"
     assert [sheet.cell(row=r, column=1).value for r in (2, 3, 4)] == ids
-    opened = sheet.cell(row=2, column=11)
+    opened = sheet.cell(row=2, column=12)
     assert isinstance(opened.value, datetime.datetime) and opened.number_format == caseexport.DATE_FORMAT
-    assert sheet.cell(row=2, column=14).value == 1 and sheet.cell(row=2, column=14).data_type == "n"
+    assert sheet.cell(row=2, column=15).value == 1 and sheet.cell(row=2, column=15).data_type == "n"
 
 
 def test_the_csv_is_utf8_with_a_byte_order_mark(make_config):
     ctx = prepare(make_config())
     case = open_case(ctx, 1, subject="Æøå, «sitat» og komma")
     out = io.BytesIO()
-    caseexport.write_csv(["Nummer", "Emne"] + ["x"] * 12, caseexport.rows(ctx.config, [case.id], label), out)
+    caseexport.write_csv(["Nummer", "Emne"] + ["x"] * 13, caseexport.rows(ctx.config, [case.id], label), out)
     data = out.getvalue()
     assert data.startswith(b"\xef\xbb\xbf")
     table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))

@@ -21,7 +21,7 @@ from conftest import deliver
 from mailfactory import make_mail
 from portalkit import logged_in, make_admin
 
-from maild import approvals, faq, links, notices, replytemplates
+from maild import approvals, cases, categories, faq, links, notices, replytemplates
 from maild.store.models import Attachment, Case, Entry, Person
 
 FORMS = str(Path(__file__).resolve().parent.parent / "config" / "forms")
@@ -63,13 +63,16 @@ def _world(site) -> dict:
         template = replytemplates.save("takk-for-henvendelsen", "helpdesk", "nb",
                                        "Hei {requester.name}, takk for henvendelsen " * 5, "agent@example.test")
         notice = notices.publish(ctx, title="Skriverne er trege", departments=["helpdesk"])
+        category = categories.add("helpdesk", "Maskinvare og tilbehør/Skrivere og kopimaskiner/Blekk og toner")
+        cases.set_details(ctx, case, category=category)
         subscription = notices.subscribe(Person.get(Person.email == LONG), "helpdesk")
     return {"case_id": [case.id], "approval_id": [approval.id], "article_id": [article.id], "link_id": [link.id],
             "notice_id": [notice.id], "sub_id": [subscription.id], "draft_id": [draft],
             "form_id": ["helpdesk-order-software"], "page_id": ["order", "summary"], "slug": ["helpdesk"],
             "token": ["A" * 32], "signature": ["0123456789abcdef"], "expires": [str(int(time.time()) + 600)],
             "row_id": ["1"], "attachment_id": [Attachment.get().id], "path": ["portal.css"],
-            "entry_id": [Entry.select().where(Entry.case == case).get().id], "template_id": [template.id]}, customer
+            "entry_id": [Entry.select().where(Entry.case == case).get().id], "template_id": [template.id],
+            "category_id": [category.id]}, customer
 
 
 def _urls(site, values: dict) -> list[str]:

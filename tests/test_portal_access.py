@@ -25,8 +25,8 @@ from conftest import deliver
 from mailfactory import make_mail
 from portalkit import Client, logged_in
 
-from maild import approvals, faq, links, notices, replytemplates, saved
-from maild.store.models import (Approval, Article, Attachment, Case, Entry, FormDraft, Link, Notice,
+from maild import approvals, cases, categories, faq, links, notices, replytemplates, saved
+from maild.store.models import (Approval, Article, Attachment, Case, Category, Entry, FormDraft, Link, Notice,
                                 NoticeSubscription, Outbox, Participant, Person, ReplyTemplate, SavedSearch)
 
 FORMS = str(Path(__file__).resolve().parent.parent / "config" / "forms")
@@ -73,6 +73,8 @@ def _victim(site) -> dict:
         agent = Person.get(Person.email == "agent@example.test")
         search = saved.save(agent, "Helpdesk's printers", "q=printer", "helpdesk", departments=("helpdesk",))
         template = replytemplates.save("takk", "helpdesk", "en", "Helpdesk's thanks", agent.email)
+        category = categories.add("helpdesk", "Maskinvare/Skriver")
+        cases.set_details(ctx, case, category=category)
     files = [a.id for a in Attachment.select().order_by(Attachment.id)]
     return {"case_id": [case.id], "attachment_id": files, "approval_id": [approval.id],
             "article_id": [article.id], "link_id": [link.id], "notice_id": [notice.id],
@@ -80,7 +82,8 @@ def _victim(site) -> dict:
             "form_id": [FORM], "page_id": ["order", "summary"], "slug": ["helpdesk"], "path": ["style.css"],
             "token": ["A" * 32], "signature": ["0123456789abcdef"], "expires": [str(int(time.time()) + 600)],
             "entry_id": [e.id for e in Entry.select().where(Entry.case == case)],
-            "search_id": [search.id], "template_id": [template.id], "fmt": ["csv", "xlsx"]}
+            "search_id": [search.id], "template_id": [template.id], "fmt": ["csv", "xlsx"],
+            "category_id": [category.id]}
 
 
 INTRUDERS = ("ola@example.org", "per@example.org", "hr-agent@example.test")
@@ -91,7 +94,9 @@ def _state() -> dict:
     case = Case.get(Case.subject == "Secret printer A7")
     kari = Person.get(Person.email == "kari@example.org")
     return {
-        "case": (case.status, case.department, case.assignee_id, case.priority, case.awaiting_approval),
+        "case": (case.status, case.department, case.assignee_id, case.priority, case.awaiting_approval,
+                 case.category),
+        "categories": sorted((c.id, c.department, c.path) for c in Category.select()),
         "entries": sorted((e.id, e.kind, e.public, e.body_text) for e in Entry.select().where(Entry.case == case)),
         "participants": sorted(p.person_id for p in Participant.select().where(Participant.case == case)),
         "approvals": sorted((a.id, a.approver, a.state) for a in Approval.select()),

@@ -410,7 +410,7 @@ def test_priority_type_and_tags_are_shown_and_edited_on_the_case(site):
     path = f"/agent/cases/{case.id}"
     saved = client.post(f"{path}/details", {"priority": "urgent", "request_type": "incident",
                                             "tags": "printer, Floor-3 printer"}, form_page=path)
-    assert "Priority, type and tags are saved." in saved.text
+    assert "The details are saved." in saved.text
     case = Case.get_by_id(case.id)
     assert (case.priority, case.request_type, case.tags) == ("urgent", "incident", ["floor-3", "printer"])
     assert '<a href="/agent?tag=printer" class="tag">printer</a>' in saved.text and "Incident" in saved.text

@@ -14,6 +14,8 @@ Each command stands alone on its line, before any other text:
     #tag NAME             add a tag (#tag -NAME takes it off)
     #merge NUMBER         merge this case into case NUMBER (SD-12, or 12)
     #mal NAME             put reply template NAME before the text (maild/replytemplates.py)
+    #category PATH        put the case in a category of its department (#category - takes it out);
+                          the path may hold spaces: "#category Maskinvare/Skriver og kopi"
 
 Blank lines between commands are allowed; the first other line starts the
 text. A line that starts with ``#`` but is not one of these is reported back
@@ -26,9 +28,11 @@ import dataclasses
 import re
 
 NAMES = ("note", "close", "open", "pending", "assign", "dept", "cc", "approval", "priority", "tag", "merge",
-         "mal")
-_WITH_ARGUMENT = {"assign", "dept", "cc", "approval", "priority", "tag", "merge", "mal"}
-_LINE = re.compile(r"^#([A-Za-z]+)(?:[ \t]+(\S+))?[ \t]*$")
+         "mal", "category")
+_WITH_ARGUMENT = {"assign", "dept", "cc", "approval", "priority", "tag", "merge", "mal", "category"}
+# Commands whose argument is the rest of the line; the others take one word.
+_REST_OF_LINE = {"category"}
+_LINE = re.compile(r"^#([A-Za-z]+)(?:[ \t]+(.*?))?[ \t]*$")
 MAX_COMMANDS = 20
 
 
@@ -70,7 +74,7 @@ def parse(text: str) -> Parsed:
         match = _LINE.match(line)
         name = match.group(1).lower() if match else ""
         argument = (match.group(2) or "") if match else ""
-        if name not in NAMES:
+        if name not in NAMES or (name not in _REST_OF_LINE and len(argument.split()) > 1):
             problems.append(("not_command", {"line": line[:80]}))
         elif name in _WITH_ARGUMENT and not argument:
             problems.append(("needs_argument", {"line": line[:80], "name": name}))

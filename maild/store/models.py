@@ -134,6 +134,8 @@ class Case(BaseModel):
     awaiting_approval = BooleanField(default=False)
     # The case this one was merged into (maild/merge.py): its number threads there.
     merged_into = IntegerField(null=True)
+    # The id of its Category in its department's tree (maild/categories.py); None: none chosen.
+    category = IntegerField(null=True)
 
     class Meta:
         # The agents' queue: each tab's count from the index alone, its page in order (migration 0015);
@@ -482,7 +484,18 @@ class ReplyTemplate(BaseModel):
         indexes = ((("name", "department", "language"), True),)
 
 
+class Category(BaseModel):
+    """A node of a department's category tree; ``path`` names it from the root, "Maskinvare/Skriver"."""
+
+    department = CharField()
+    path = CharField(max_length=255)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("department", "path"), True),)
+
+
 ALL_MODELS = (Setting, Person, Membership, Spool, Case, Participant, Entry, InboundMessage, MessageRef, Blob,
               Attachment, Outbox, ImapMailbox, PortalSession, LoginLink, RateEvent, FormDraft, Approval,
               Link, Notice, NoticeSubscription, Article, FaqVisit, Heartbeat, Lease, CaseTally, AccessLog, SavedSearch,
-              ReplyTemplate)
+              ReplyTemplate, Category)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from portal.views import (account, agent, agent_actions, agent_admin, agent_faq, approvals, faq, forms, health,
-                          home, links, notices, privacy, replytemplates, requests)
+from portal.views import (account, agent, agent_actions, agent_admin, agent_faq, approvals, categories, faq, forms,
+                          health, home, links, notices, privacy, replytemplates, requests)
 
 
 def install(app, web) -> None:
     """Add every route of the portal to ``app``."""
     for module in (health, home, account, requests, forms, approvals, agent, agent_actions, agent_admin, notices, links,
-                   faq, agent_faq, privacy, replytemplates):
+                   faq, agent_faq, privacy, replytemplates, categories):
         module.install(app, web)

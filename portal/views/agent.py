@@ -20,11 +20,11 @@ import bottle
 from peewee import SQL, NodeList
 from peewee import Case as SqlCase
 
-from maild import access, approvals, caseexport, cases, contacts, notices, replytemplates, saved, search
+from maild import access, approvals, caseexport, cases, categories, contacts, notices, replytemplates, saved, search
 from maild.store.models import (PRIORITIES, REQUEST_TYPES, Attachment, Case, Entry, Membership, Participant, Person,
-                                SavedSearch, Spool, utcnow)
+                                Category, SavedSearch, Spool, utcnow)
 from portal import downloads, history
-from portal.web import current, is_admin, page_number, redirect, require_login, route_id
+from portal.web import current, is_admin, page_number, parse_id, redirect, require_login, route_id
 
 ACTIVE = ("new", "open", "pending")
 TABS = ("new", "open", "pending", "mine", "closed")
@@ -138,7 +138,8 @@ def case_page(web, person: Person, case: Case, *, status: int = 200, errors: dic
                       errors=errors or {}, values=values or {}, done=bottle.request.query.get("done", ""),
                       banners=notices.active(case.department), approvals=asked,
                       names={**history.named_people(entries), **approvals.approver_names(asked)}, now=utcnow(),
-                      priorities=PRIORITIES, request_types=REQUEST_TYPES)
+                      priorities=PRIORITIES, request_types=REQUEST_TYPES,
+                      category_tree=categories.tree(case.department), category_path=categories.path_of(case.category))
 
 
 @dataclasses.dataclass
@@ -152,6 +153,7 @@ class QueueView:
     sort: str
     tag: str
     kind: str
+    category: int = 0  # a Category of one of the departments, with its subtree; 0: any
 
     @classmethod
     def of(cls, query, departments: tuple[str, ...]) -> "QueueView":
@@ -162,9 +164,15 @@ class QueueView:
         sort = query.get("sort", "activity")
         tag = query.getunicode("tag", "").strip().lower()
         kind = query.get("type", "")
-        return cls(tab=tab if tab in TABS else "new", dept=dept, slugs=(dept,) if dept else departments,
+        slugs = (dept,) if dept else departments
+        category = parse_id(query.get("category", "")) or 0
+        if category and not Category.select().where((Category.id == category)
+                                                    & Category.department.in_(slugs)).exists():
+            category = 0
+        return cls(tab=tab if tab in TABS else "new", dept=dept, slugs=slugs,
                    text=query.getunicode("q", "").strip()[:200], sort=sort if sort in SORTS else "activity",
-                   tag=tag if cases.TAG.match(tag) else "", kind=kind if kind in REQUEST_TYPES else "")
+                   tag=tag if cases.TAG.match(tag) else "", kind=kind if kind in REQUEST_TYPES else "",
+                   category=category)
 
     def in_tab(self, person: Person, name: str):
         """A query of the cases of one tab, with the department, tag and type chosen."""
@@ -173,6 +181,8 @@ class QueueView:
             scope = scope.where(_tagged(self.tag))
         if self.kind:
             scope = scope.where(Case.request_type == self.kind)
+        if self.category:
+            scope = scope.where(Case.category.in_(categories.subtree_ids(self.category)))
         if name == "mine":
             return scope.where((Case.assignee == person) & Case.status.in_(ACTIVE))
         return scope.where(Case.status == name)
@@ -242,7 +252,7 @@ def install(app, web) -> None:
         people = {p.id: p for p in Person.select().where(Person.id.in_(sorted(wanted)))} if wanted else {}
         names = {d.slug: d.name for d in ctx.config.departments}
         asked = {"tab": tab, "dept": dept, "q": text, "sort": sort if sort != "activity" else "", "tag": tag,
-                 "type": kind}
+                 "type": kind, "category": view.category or ""}
         export_query = urllib.parse.urlencode({k: v for k, v in asked.items() if v})
         return web.render("agent_queue.html", rows=rows, people=people, tab=tab, counts=counts, q=text,
                           export_query=export_query, saved_searches=saved_views(person, departments),
@@ -251,6 +261,8 @@ def install(app, web) -> None:
                           first=(page - 1) * size + 1,
                           mine=[d for d in ctx.config.departments if d.slug in departments], names=names,
                           done=query.get("done", ""), sort=sort, tag=tag, kind=kind, known_tags=known_tags(),
+                          category=view.category, category_trees=[(d, categories.tree(d.slug)) for d in
+                                                                  ctx.config.departments if d.slug in slugs],
                           request_types=REQUEST_TYPES)
 
     def saved_views(person, departments) -> list[dict]:
@@ -309,7 +321,8 @@ def install(app, web) -> None:
         found = caseexport.rows(ctx.config, ids, lambda kind, value: labels[kind].get(value, value))
         # Literal strings, for the catalog to find; in caseexport.COLUMNS' order.
         headers = [web.gettext("Number"), web.gettext("Subject"), web.gettext("Department"), web.gettext("Status"),
-                   web.gettext("Priority"), web.gettext("Request type"), web.gettext("Requester"),
+                   web.gettext("Priority"), web.gettext("Request type"), web.gettext("Category"),
+                   web.gettext("Requester"),
                    web.gettext("Requester's address"), web.gettext("Assigned to"), web.gettext("Tags"),
                    web.gettext("Opened"), web.gettext("Last activity"), web.gettext("Closed"),
                    web.gettext("Messages")]

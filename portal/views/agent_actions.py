@@ -14,7 +14,7 @@ from __future__ import annotations
 import bottle
 
 from maild import cases, merge, people
-from maild.store.models import Case, Person
+from maild.store.models import Case, Category, Person
 from portal import uploads
 from portal.views.account import ADDRESS
 from portal.views.agent import agent_case, case_page, department_agents
@@ -173,12 +173,21 @@ def install(app, web) -> None:
         if bad or len(words) > MAX_TAGS:
             errors["details-tags"] = web.gettext(
                 "Tags are lowercase letters, digits, - and _, at most %(count)d of them.") % {"count": MAX_TAGS}
+        # The field is there only when the department has categories; without it the category stays.
+        chosen = data.get("category")
+        category = None if chosen is None else False
+        if chosen:
+            category = Category.get_or_none((Category.id == (parse_id(chosen) or 0))
+                                            & (Category.department == case.department))
+            if category is None:
+                errors["details-category"] = web.gettext("Choose one of the department's categories.")
         if errors:
             return case_page(web, person, case, status=400, errors={"manage": errors}, values={
                 "details-priority": priority, "details-type": request_type,
-                "details-tags": data.getunicode("tags", "")})
+                "details-tags": data.getunicode("tags", ""), "details-category": chosen or ""})
         with ctx.db.atomic():
-            cases.set_details(ctx, case, priority=priority, request_type=request_type, tags=words, by=person)
+            cases.set_details(ctx, case, priority=priority, request_type=request_type, tags=words,
+                              category=category, by=person)
         done(case, "details")
 
     @app.post("/agent/cases/<case_id>/participants")
