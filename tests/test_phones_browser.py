@@ -21,7 +21,7 @@ from conftest import deliver
 from mailfactory import make_mail
 from portalkit import logged_in, make_admin
 
-from maild import approvals, cases, categories, faq, links, notices, replytemplates
+from maild import approvals, cases, casetemplates, categories, faq, links, notices, replytemplates
 from maild.store.models import Attachment, Case, Entry, Person
 
 FORMS = str(Path(__file__).resolve().parent.parent / "config" / "forms")
@@ -65,6 +65,9 @@ def _world(site) -> dict:
         notice = notices.publish(ctx, title="Skriverne er trege", departments=["helpdesk"])
         category = categories.add("helpdesk", "Maskinvare og tilbehør/Skrivere og kopimaskiner/Blekk og toner")
         cases.set_details(ctx, case, category=category)
+        case_template = casetemplates.save(name="Glemt passord til lønnssystemet " * 2, department="helpdesk",
+                                           subject="Glemt passord", body="Ringte " * 40, category=category.id,
+                                           priority="high", request_type="access", by="agent@example.test")
         subscription = notices.subscribe(Person.get(Person.email == LONG), "helpdesk")
     return {"case_id": [case.id], "approval_id": [approval.id], "article_id": [article.id], "link_id": [link.id],
             "notice_id": [notice.id], "sub_id": [subscription.id], "draft_id": [draft],
@@ -72,7 +75,7 @@ def _world(site) -> dict:
             "token": ["A" * 32], "signature": ["0123456789abcdef"], "expires": [str(int(time.time()) + 600)],
             "row_id": ["1"], "attachment_id": [Attachment.get().id], "path": ["portal.css"],
             "entry_id": [Entry.select().where(Entry.case == case).get().id], "template_id": [template.id],
-            "category_id": [category.id]}, customer
+            "category_id": [category.id], "case_template_id": [case_template.id]}, customer
 
 
 def _urls(site, values: dict) -> list[str]:

@@ -25,8 +25,8 @@ from conftest import deliver
 from mailfactory import make_mail
 from portalkit import Client, logged_in
 
-from maild import approvals, cases, categories, faq, links, notices, replytemplates, saved
-from maild.store.models import (Approval, Article, Attachment, Case, Category, Entry, FormDraft, Link, Notice,
+from maild import approvals, cases, casetemplates, categories, faq, links, notices, replytemplates, saved
+from maild.store.models import (Approval, Article, Attachment, Case, CaseTemplate, Category, Entry, FormDraft, Link, Notice,
                                 NoticeSubscription, Outbox, Participant, Person, ReplyTemplate, SavedSearch)
 
 FORMS = str(Path(__file__).resolve().parent.parent / "config" / "forms")
@@ -75,6 +75,8 @@ def _victim(site) -> dict:
         template = replytemplates.save("takk", "helpdesk", "en", "Helpdesk's thanks", agent.email)
         category = categories.add("helpdesk", "Maskinvare/Skriver")
         cases.set_details(ctx, case, category=category)
+        case_template = casetemplates.save(name="Helpdesk's call", department="helpdesk", subject="Call G4",
+                                           body="", category=None, priority="normal", request_type="", by=agent.email)
     files = [a.id for a in Attachment.select().order_by(Attachment.id)]
     return {"case_id": [case.id], "attachment_id": files, "approval_id": [approval.id],
             "article_id": [article.id], "link_id": [link.id], "notice_id": [notice.id],
@@ -83,7 +85,7 @@ def _victim(site) -> dict:
             "token": ["A" * 32], "signature": ["0123456789abcdef"], "expires": [str(int(time.time()) + 600)],
             "entry_id": [e.id for e in Entry.select().where(Entry.case == case)],
             "search_id": [search.id], "template_id": [template.id], "fmt": ["csv", "xlsx"],
-            "category_id": [category.id]}
+            "category_id": [category.id], "case_template_id": [case_template.id]}
 
 
 INTRUDERS = ("ola@example.org", "per@example.org", "hr-agent@example.test")
@@ -97,6 +99,8 @@ def _state() -> dict:
         "case": (case.status, case.department, case.assignee_id, case.priority, case.awaiting_approval,
                  case.category),
         "categories": sorted((c.id, c.department, c.path) for c in Category.select()),
+        "case templates": sorted((t.id, t.name, t.department, t.subject) for t in CaseTemplate.select()
+                                 .where(CaseTemplate.department == "helpdesk")),
         "entries": sorted((e.id, e.kind, e.public, e.body_text) for e in Entry.select().where(Entry.case == case)),
         "participants": sorted(p.person_id for p in Participant.select().where(Participant.case == case)),
         "approvals": sorted((a.id, a.approver, a.state) for a in Approval.select()),

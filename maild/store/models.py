@@ -495,7 +495,24 @@ class Category(BaseModel):
         indexes = ((("department", "path"), True),)
 
 
+class CaseTemplate(BaseModel):
+    """A ready-made case of a department, which an agent opens for a customer (maild.casetemplates)."""
+
+    name = CharField(max_length=80)
+    department = CharField()
+    subject = CharField(max_length=255, default="")
+    body = TextField(default="")
+    category = IntegerField(null=True)  # a Category of the department
+    priority = CharField(default="normal")  # PRIORITIES
+    request_type = CharField(default="")  # REQUEST_TYPES, or ""
+    updated_at = DateTimeField(default=utcnow)
+    updated_by = CharField(default="")  # the agent's address
+
+    class Meta:
+        indexes = ((("department", "name"), True),)
+
+
 ALL_MODELS = (Setting, Person, Membership, Spool, Case, Participant, Entry, InboundMessage, MessageRef, Blob,
               Attachment, Outbox, ImapMailbox, PortalSession, LoginLink, RateEvent, FormDraft, Approval,
               Link, Notice, NoticeSubscription, Article, FaqVisit, Heartbeat, Lease, CaseTally, AccessLog, SavedSearch,
-              ReplyTemplate, Category)
+              ReplyTemplate, Category, CaseTemplate)
