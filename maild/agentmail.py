@@ -11,15 +11,16 @@ what was done and what was not understood.
 
 from __future__ import annotations
 
-from maild import approvals, cases, categories, merge, notify, people, replytemplates
+from maild import approvals, attachments, cases, categories, forwarding, merge, notify, people, replytemplates
 from maild.mail import commands, quotes
 from maild.store.models import Case, Entry, Outbox, Person
 
 
 def _answers_a_note(msg) -> bool:
-    """Whether the mail answers one of our internal-note mails (so it is a note too)."""
+    """Whether the mail answers one of our internal mails (a note, a party's answer), so it is a note too."""
     ids = [i.strip("<>") for i in [*msg.in_reply_to, *msg.references] if i]
-    return bool(ids) and Outbox.select().where(Outbox.message_id.in_(ids[-20:]) & (Outbox.kind == "note")).exists()
+    return bool(ids) and Outbox.select().where(Outbox.message_id.in_(ids[-20:])
+                                               & Outbox.kind.in_(["note", "party_answer"])).exists()
 
 
 def process(ctx, delivery, parts) -> Entry:
@@ -34,7 +35,8 @@ def process(ctx, delivery, parts) -> Entry:
     common = dict(parts=parts, message_id=msg.message_id, spool_id=delivery.spool_id, now=now)
     # An answer to a note mail stays internal: its quote may hold the note,
     # and quotes written between the lines are not cut off.
-    as_note = parsed.has("note") or _answers_a_note(msg)
+    # With #forward the text is the agent's words to the outside party, kept as a note.
+    as_note = parsed.has("note") or parsed.has("forward") or _answers_a_note(msg)
     has_text = bool(text.strip())
     relayed = False
     if as_note and (has_text or parts):
@@ -55,7 +57,9 @@ def process(ctx, delivery, parts) -> Entry:
                             change="commands:" + cases.listed(given, cases.CHANGE_MAX - len("commands:"), ", "))
     problems = list(parsed.problems) + problems
     for command in parsed.commands:
-        if command.name not in ("note", "mal"):
+        if command.name == "forward":
+            _forward(ctx, case, agent, command.argument, text, entry, now, done, problems)
+        elif command.name not in ("note", "mal"):
             _obey(ctx, case, agent, command, now, done, problems)
     if not relayed and not as_note and not parsed.commands and not problems:
         problems.append(("nothing_sent", {}))
@@ -81,6 +85,8 @@ ENGLISH = {
     "untagged": "#tag: {tag} taken off",
     "approval_asked": "#approval: {address} is asked to approve; the case waits for the decision",
     "merged": "#merge: merged into {number}; the requester was told",
+    "forwarded": "#forward: sent to {address}; their answers come back as internal entries",
+    **{f"forward_{key}": f"#forward {{argument}}: {text}" for key, text in forwarding.PROBLEMS.items()},
     "categorised": "#category: set to {path}",
     "uncategorised": "#category: the case has no category now",
     "no_category": "#category {argument}: no such category in this department; there are: {known}",
@@ -207,6 +213,20 @@ def _categorise(ctx, case, agent: Person, argument: str, now, done: list, proble
         return
     cases.set_details(ctx, case, category=found, by=agent, now=now)
     done.append(("categorised", {"path": found.path}))
+
+
+def _forward(ctx, case, agent: Person, argument: str, text: str, entry, now, done: list, problems: list) -> None:
+    """#forward ADDRESS: the case to an outside party, with the mail's text and files and the first message's files."""
+    first = forwarding.first_message(case)
+    files = attachments.for_entry(first) if first is not None else []
+    if entry.kind == "note":
+        files += attachments.for_entry(entry)
+    try:
+        forwarding.forward(ctx, case, argument, agent=agent, note=text, attachments=files, now=now)
+    except forwarding.ForwardError as problem:
+        problems.append(("forward_" + problem.problem, {"argument": argument}))
+        return
+    done.append(("forwarded", {"address": argument.strip("<>").lower()}))
 
 
 def _merge(ctx, case, agent: Person, argument: str, now, done: list, problems: list) -> None:

@@ -43,9 +43,10 @@ class Delivery:
     person: object = None  # models.Person
     case: object = None  # models.Case
     entry: object = None  # models.Entry
-    action: str = ""  # new | append | reopen | note | agent | unverified | approval
+    action: str = ""  # new | append | reopen | note | agent | unverified | approval | party
     reply_address: str = ""  # the signed reply address the mail came to, if any
     approval: object = None  # models.Approval, for mail to its signed approval address
+    forward: object = None  # models.Forward, for an outside party's answer (maild/forwarding.py)
     linked_to: object = None  # the old case a new one links to
     trace: list[dict] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)

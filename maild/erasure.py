@@ -26,8 +26,8 @@ import email
 import email.policy
 
 from maild import purge, search
-from maild.store.models import (AccessLog, Approval, Article, Attachment, Case, Entry, FormDraft, InboundMessage,
-                                LoginLink, Membership, NoticeSubscription, Outbox, Participant, Person,
+from maild.store.models import (AccessLog, Approval, Article, Attachment, Case, Entry, FormDraft, Forward,
+                                InboundMessage, LoginLink, Membership, NoticeSubscription, Outbox, Participant, Person,
                                 PortalSession, RateEvent, Spool)
 
 REMOVED = {"en": "[removed at the request of the person]", "nb": "[fjernet etter ønske fra personen]"}
@@ -78,6 +78,8 @@ def _forget(ctx, result: Erasure) -> None:
     _count(result, "login_links", LoginLink.delete().where(LoginLink.email == email).execute())
     _count(result, "rate_events", RateEvent.delete().where(RateEvent.key.contains(email)).execute())
     Approval.update(approver=REMOVED_ADDRESS).where(Approval.approver == email).execute()
+    # An outside party forgotten: their forwards go, and with them the signed addresses they answer to.
+    Forward.delete().where(Forward.address == email).execute()
     AccessLog.update(agent=REMOVED_ADDRESS).where(AccessLog.agent == email).execute()
     if person is None:
         _drop_spool(ctx.db, spool_ids, result)

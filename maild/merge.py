@@ -20,7 +20,7 @@ report the same outage, open two cases. An agent merges the duplicate
 from __future__ import annotations
 
 from maild import cases, notify, search
-from maild.store.models import Approval, Case, Entry, MessageRef, Participant, Spool, utcnow
+from maild.store.models import Approval, Case, Entry, Forward, MessageRef, Participant, Spool, utcnow
 
 # Merges followed from a number to the case that holds it, at most (a chain A -> B -> C).
 MAX_HOPS = 10
@@ -68,6 +68,10 @@ def merge(ctx, source: Case, target: Case, *, by=None, now=None) -> None:
         if participant.person_id not in on_target:
             cases.add_participant(target, participant.person)
     Participant.delete().where(Participant.case == source.id).execute()
+    # An outside party's signed address keeps working: its forward moves along (once per party).
+    forwarded = {f.address for f in Forward.select(Forward.address).where(Forward.case == target.id)}
+    Forward.delete().where((Forward.case == source.id) & Forward.address.in_(sorted(forwarded) or [""])).execute()
+    Forward.update(case=target.id).where(Forward.case == source.id).execute()
     prefix = ctx.config["site"]["token_prefix"]
     cases.event(target, f"{prefix}-{source.id} merged into this case.", now, author=by, public=False,
                 change=f"merged:{source.id}")

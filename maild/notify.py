@@ -348,6 +348,28 @@ def note_added(ctx, case: Case, entry: Entry, *, now, files=None) -> None:
               auto_submitted="auto-generated", entry=entry, author=entry.author, files=files)
 
 
+def forwarded(ctx, case: Case, party: Person, forward, *, agent: Person, note: str, text: str, files, now) -> None:
+    """Send a case to an outside party, answerable only to its signed forward address (maild/forwarding.py)."""
+    dept = ctx.config.department(case.department)
+    base = dept.address if dept else next(iter(ctx.config.own_addresses()), "")
+    _send(ctx, case, party, audience="party", event="forward", kind="forward", now=now, auto_submitted="",
+          files=files, from_name=f"{agent.name or agent.email} ({dept.name if dept else case.department})",
+          reply_to=signing.forward_address(ctx.signer, base, forward.id), references=[], note=note, text=text,
+          agent=agent)
+
+
+def party_answered(ctx, case: Case, entry: Entry, forward, *, now) -> None:
+    """Tell the agent who forwarded the case, and the assignee, that the outside party answered."""
+    files = attachments.for_entry(entry)
+    told = set()
+    for person in (people.find(forward.agent) if forward.agent else None, case.assignee if case.assignee_id else None):
+        if person is None or person.id in told or not may_mail(ctx, person.email):
+            continue
+        told.add(person.id)
+        _send(ctx, case, person, audience="agent", event="party_answer", kind="party_answer", now=now,
+              auto_submitted="auto-generated", entry=entry, author=entry.author, forward=forward, files=files)
+
+
 def command_result(ctx, case: Case, agent: Person, done: list[str], problems: list[str], *, now) -> None:
     """Answer an agent's command mail: what was done, and what was not understood."""
     if may_mail(ctx, agent.email):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from maild import search
 from maild.store.models import (Approval, Article, Attachment, Blob, Case, CaseTally, Entry, FormDraft,
-                                InboundMessage, MessageRef, Outbox, Participant, Spool, utcnow)
+                                Forward, InboundMessage, MessageRef, Outbox, Participant, Spool, utcnow)
 
 # Cases deleted per statement: the IN lists stay short on both stores.
 CHUNK = 200
@@ -62,6 +62,7 @@ def _delete_chunk(db, ids: list[int], reason: str) -> dict[str, int]:
     counts["approvals"] = Approval.delete().where(Approval.case.in_(ids)).execute()
     MessageRef.delete().where(MessageRef.case.in_(ids)).execute()
     Participant.delete().where(Participant.case.in_(ids)).execute()
+    Forward.delete().where(Forward.case.in_(ids)).execute()
     Entry.delete().where(Entry.case.in_(ids)).execute()
     Case.update(linked_to=None).where(Case.linked_to.in_(ids)).execute()
     Article.update(source_case=None).where(Article.source_case.in_(ids)).execute()

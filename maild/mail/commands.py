@@ -14,6 +14,7 @@ Each command stands alone on its line, before any other text:
     #tag NAME             add a tag (#tag -NAME takes it off)
     #merge NUMBER         merge this case into case NUMBER (SD-12, or 12)
     #mal NAME             put reply template NAME before the text (maild/replytemplates.py)
+    #forward ADDRESS      send the case to an outside party (the text is for them; maild/forwarding.py)
     #category PATH        put the case in a category of its department (#category - takes it out);
                           the path may hold spaces: "#category Maskinvare/Skriver og kopi"
 
@@ -28,8 +29,8 @@ import dataclasses
 import re
 
 NAMES = ("note", "close", "open", "pending", "assign", "dept", "cc", "approval", "priority", "tag", "merge",
-         "mal", "category")
-_WITH_ARGUMENT = {"assign", "dept", "cc", "approval", "priority", "tag", "merge", "mal", "category"}
+         "mal", "category", "forward")
+_WITH_ARGUMENT = {"assign", "dept", "cc", "approval", "priority", "tag", "merge", "mal", "category", "forward"}
 # Commands whose argument is the rest of the line; the others take one word.
 _REST_OF_LINE = {"category"}
 _LINE = re.compile(r"^#([A-Za-z]+)(?:[ \t]+(.*?))?[ \t]*$")

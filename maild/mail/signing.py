@@ -20,7 +20,7 @@ SIG_HEX = 16
 
 # A signed reply address: local part "+c" case "." signature (SPEC 4), or
 # "+a" approval "." signature for an approver's answer (SPEC 5, Approvals).
-_REPLY = re.compile(r"^([^@+\s]+)\+([ca])(\d{1,12})\.([0-9a-f]{%d})@([^@\s]+)$" % SIG_HEX)
+_REPLY = re.compile(r"^([^@+\s]+)\+([caf])(\d{1,12})\.([0-9a-f]{%d})@([^@\s]+)$" % SIG_HEX)
 
 _OUR_ID = re.compile(r"^sd\.(\d{1,12})\.(\d{1,12})\.([0-9a-f]{8,32})\.([0-9a-f]{%d})@(.+)$" % SIG_HEX)
 
@@ -136,6 +136,24 @@ def read_approval_address(address: str) -> ApprovalAddress | None:
 def approval_address_verifies(signer: Signer, reply: ApprovalAddress, sender_email: str) -> bool:
     """Whether the approval address was made for this sender about its approval."""
     return signer.verify(reply.signature, "approval-reply", reply.approval_id, sender_email.strip().lower())
+
+
+def forward_address(signer: Signer, base: str, forward_id: int) -> str:
+    """The Reply-To of a case forwarded to an outside party: ``helpdesk+f3.<sig>@example.test``.
+
+    Signed for the forward alone, not for a sender: a supplier's ticket
+    system often answers from another address than the one written to, and
+    whatever comes here stays an internal entry (maild/forwarding.py).
+    """
+    return _signed_address(signer, "f", "forward", base, forward_id, "")
+
+
+def read_forward_address(address: str, signer: Signer) -> int | None:
+    """The forward a signed forward address names, when its signature holds; else None."""
+    parts = _read(address, "f")
+    if parts is None or not signer.verify(parts[2], "forward", parts[1], ""):
+        return None
+    return parts[1]
 
 
 def reply_verifies(signer: Signer, reply: ReplyAddress, sender_email: str) -> bool:

@@ -15,7 +15,7 @@ The exactly-once key is written here, in the same transaction.
 
 from __future__ import annotations
 
-from maild import agentmail, approvals, bounces, cases, language, notify, people
+from maild import agentmail, approvals, bounces, cases, forwarding, language, notify, people
 from maild.mail import htmlquote
 from maild.mail.message import Part
 from maild.store import statements
@@ -85,6 +85,8 @@ def process(ctx, delivery) -> None:
         # The message's own parts only: the raw original kept for unreadable
         # mail carries the agent's address and signed reply address.
         case, entry = delivery.case, agentmail.process(ctx, delivery, list(msg.parts))
+    elif delivery.action == "party":
+        case, entry = delivery.case, forwarding.party_answer(ctx, delivery, common)
     elif delivery.action == "approval":
         case, entry = delivery.case, approvals.from_reply(ctx, delivery, common)
     elif delivery.action == "unverified":

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import re
 
-from maild import cases, merge, people
+from maild import cases, forwarding, merge, people
 from maild.delivery import Discard
-from maild.mail.signing import approval_address_verifies, read_approval_address, read_reply_address, reply_verifies
+from maild.mail.signing import (approval_address_verifies, read_approval_address, read_forward_address,
+                                read_reply_address, reply_verifies, signed_base)
 from maild.mail.subject import find_tokens
 from maild.store import statements
-from maild.store.models import Approval, Case, MessageRef
+from maild.store.models import Approval, Case, Forward, MessageRef
 
 
 def _case(number: int) -> Case | None:
@@ -94,8 +95,13 @@ def _enclosed(ctx, delivery) -> Case | None:
 
 
 def may_add(ctx, case: Case, person) -> bool:
-    """SPEC 2.7: a participant or an agent of the case's department may add by email."""
-    if people.is_participant(case, person):
+    """SPEC 2.7: a participant or an agent of the case's department may add by email.
+
+    So may an outside party the case was forwarded to; what they add stays
+    internal (``process``, maild/forwarding.py).
+    """
+    if people.is_participant(case, person) or Forward.select().where(
+            (Forward.case == case) & (Forward.address == person.email)).exists():
         return True
     dept = ctx.config.department(case.department)
     return dept is not None and people.is_agent_of(ctx.config, person, dept)
@@ -267,9 +273,34 @@ def _approval_address(ctx, delivery) -> bool:
     return False
 
 
+def _forward_address(ctx, delivery) -> bool:
+    """An outside party's answer to a case's signed forward address: ``party`` (maild/forwarding.py).
+
+    The address is signed for the forward, not for a sender (a supplier's
+    ticket system answers from its own address): whoever writes to it, the
+    mail stays an internal entry. An automatic answer is a note.
+    """
+    for address in _candidates(delivery):
+        forward_id = read_forward_address(address, ctx.signer)
+        if forward_id is None or ctx.config.department_for_address(signed_base(address)) is None:
+            continue
+        forward = Forward.get_or_none(Forward.id == forward_id)
+        case = _case(forward.case_id) if forward is not None else None
+        if case is None:
+            continue
+        delivery.case, delivery.forward, delivery.reply_address = case, forward, address.lower()
+        automatic = delivery.bounce or delivery.autoreply
+        delivery.action = "note" if automatic else "party"
+        delivery.record("forward-address", value=address.lower(), case=case.id,
+                        result="an automatic answer: kept as a note" if automatic else
+                        f"the answer of {forward.address}, to whom the case was forwarded: an internal entry")
+        return True
+    return False
+
+
 def process(ctx, delivery) -> None:
     """Decide the case and the action (new, append, reopen, agent …) for the delivery."""
-    if _reply_address(ctx, delivery) or _approval_address(ctx, delivery):
+    if _reply_address(ctx, delivery) or _approval_address(ctx, delivery) or _forward_address(ctx, delivery):
         return
     case = _signed(ctx, delivery) or _stored(ctx, delivery)
     if case is None and delivery.bounce:
@@ -279,6 +310,14 @@ def process(ctx, delivery) -> None:
     if case is not None:
         if delivery.bounce or delivery.autoreply:
             delivery.case, delivery.action = case, "note"
+            return
+        party = forwarding.party_of(case, delivery.person)
+        if party is not None:
+            # The party wrote to the department's address, not to the forward's:
+            # still theirs, and still never the customer's to read.
+            delivery.case, delivery.forward, delivery.action = case, party, "party"
+            delivery.record("outside-party", value=delivery.person.email, case=case.id,
+                            result="the case was forwarded to the sender: an internal entry")
             return
         _follow_up(ctx, delivery, case)
         return

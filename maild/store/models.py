@@ -512,7 +512,21 @@ class CaseTemplate(BaseModel):
         indexes = ((("department", "name"), True),)
 
 
+class Forward(BaseModel):
+    """A case forwarded to an outside party (a supplier); their answers come back to its signed address."""
+
+    case = ForeignKeyField(Case, backref="forwards", on_delete="CASCADE", index=True)
+    address = CharField()  # the party's address, lowercased
+    name = CharField(default="")  # the party's name, as the agent gave it
+    agent = CharField(default="")  # the address of the agent who forwarded it last
+    created_at = DateTimeField(default=utcnow)
+    last_sent_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("case", "address"), True),)
+
+
 ALL_MODELS = (Setting, Person, Membership, Spool, Case, Participant, Entry, InboundMessage, MessageRef, Blob,
               Attachment, Outbox, ImapMailbox, PortalSession, LoginLink, RateEvent, FormDraft, Approval,
               Link, Notice, NoticeSubscription, Article, FaqVisit, Heartbeat, Lease, CaseTally, AccessLog, SavedSearch,
-              ReplyTemplate, Category, CaseTemplate)
+              ReplyTemplate, Category, CaseTemplate, Forward)

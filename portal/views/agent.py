@@ -22,7 +22,7 @@ from peewee import Case as SqlCase
 
 from maild import access, approvals, caseexport, cases, categories, contacts, notices, replytemplates, saved, search
 from maild.store.models import (PRIORITIES, REQUEST_TYPES, Attachment, Case, Entry, Membership, Participant, Person,
-                                Category, SavedSearch, Spool, utcnow)
+                                Category, Forward, SavedSearch, Spool, utcnow)
 from portal import downloads, history
 from portal.web import current, is_admin, page_number, parse_id, redirect, require_login, route_id
 
@@ -139,7 +139,9 @@ def case_page(web, person: Person, case: Case, *, status: int = 200, errors: dic
                       banners=notices.active(case.department), approvals=asked,
                       names={**history.named_people(entries), **approvals.approver_names(asked)}, now=utcnow(),
                       priorities=PRIORITIES, request_types=REQUEST_TYPES,
-                      category_tree=categories.tree(case.department), category_path=categories.path_of(case.category))
+                      category_tree=categories.tree(case.department), category_path=categories.path_of(case.category),
+                      case_files=[a for e in entries for a in files.get(e.id, [])],
+                      forwards=list(Forward.select().where(Forward.case == case).order_by(Forward.id)))
 
 
 @dataclasses.dataclass

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bottle
 
-from maild import cases, merge, people
+from maild import cases, forwarding, merge, people
 from maild.store.models import Case, Category, Person
 from portal import uploads
 from portal.views.account import ADDRESS
@@ -189,6 +189,27 @@ def install(app, web) -> None:
             cases.set_details(ctx, case, priority=priority, request_type=request_type, tags=words,
                               category=category, by=person)
         done(case, "details")
+
+    @app.post("/agent/cases/<case_id>/forward")
+    def forward(case_id):
+        person, case = agent_case(web, case_id)
+        forms = bottle.request.forms
+        chosen = [parse_id(v) for v in forms.getall("file")]
+        values = {"forward-email": forms.getunicode("email", ""), "forward-name": forms.getunicode("name", ""),
+                  "forward-text": forms.getunicode("text", ""), "forward-files": [str(i) for i in chosen if i]}
+        try:
+            with ctx.db.atomic():
+                forwarding.forward(ctx, case, values["forward-email"], agent=person, note=values["forward-text"],
+                                   name=values["forward-name"],
+                                   attachments=forwarding.files(case, [i for i in chosen if i]))
+        except forwarding.ForwardError as error:
+            messages = {"address": web.gettext("Enter an email address, like name@example.org."),
+                        "own": web.gettext("This is a department's own address."),
+                        "long": web.gettext("The text is too long.")}
+            field = "forward-text" if error.problem == "long" else "forward-email"
+            return case_page(web, person, case, status=400, errors={"manage": {field: messages[error.problem]}},
+                             values=values)
+        done(case, "forwarded")
 
     @app.post("/agent/cases/<case_id>/participants")
     def add_participant(case_id):
