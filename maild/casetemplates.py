@@ -13,7 +13,7 @@ Agents of a department write its templates, at ``/agent/case-templates``.
 
 from __future__ import annotations
 
-from maild import cases, people
+from maild import cases, language, people
 from maild.store.models import PRIORITIES, REQUEST_TYPES, CaseTemplate, Category, Person, utcnow
 
 NAME_MAX = 80
@@ -89,6 +89,10 @@ def open_for_customer(ctx, *, department, requester: Person, subject: str, body:
     problems = check(department.slug, subject, body, category, priority, request_type)
     if problems:
         raise CaseTemplateError(problems)
+    # The acknowledgement quotes the text the agent wrote for the customer:
+    # a customer whose language is not known yet gets it in the text's
+    # language, as they would for mail they wrote themselves.
+    language.learn(ctx.config, requester, subject, body)
     case, _ = cases.open_case(ctx, department=department, requester=requester, subject=subject, body_text=body,
                               priority=priority, request_type=request_type, now=now, by_mail=False,
                               assignee=agent if assign and people.is_agent_of(ctx.config, agent, department)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from maild import cases, notify, people
+from maild import cases, language, notify, people
 from maild.mail import signing
 from maild.store.models import Attachment, Blob, Case, Entry, Forward, Person, utcnow
 
@@ -79,6 +79,9 @@ def forward(ctx, case: Case, address: str, *, agent: Person, note: str = "", nam
         found.name = name.strip()[:200] or found.name
         found.save()
     party = people.find_or_create(address, name=name.strip(), now=now)
+    # A party never heard from gets the mail in the language of the agent's
+    # text to them; without one (or too short to tell), the department's.
+    language.learn(ctx.config, party, "", note)
     cases.event(case, f"Forwarded to {address} by {agent.email}." + (f"\n\n{note}" if note else ""), now,
                 author=agent, public=False, change=f"forwarded:{address}")
     first = first_message(case)

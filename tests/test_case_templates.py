@@ -61,6 +61,30 @@ def test_a_case_opened_for_a_customer_is_theirs_and_acknowledged(ctx):
                                         agent=agent)
 
 
+def test_the_acknowledgement_is_in_the_language_the_agent_wrote_for_a_new_customer(ctx):
+    texts = {"en": "The customer called: she has forgotten her password for the payroll system and cannot log in.",
+             "nb": "Kunden ringte: hun har glemt passordet til lønnssystemet og kommer ikke inn i det."}
+    greeting = {"en": "Thank you for writing", "nb": "Takk for henvendelsen"}
+    with ctx.db.atomic():
+        agent = people.find_or_create(AGENT)
+        known = people.find_or_create("known@example.org")
+        known.language = "nb"
+        known.save()
+    opened = []
+    # HR writes Norwegian and helpdesk English by default: the text decides
+    # for a new customer, a known customer keeps theirs.
+    for dept, address, text in (("hr", "en@example.org", "en"), ("helpdesk", "nb@example.org", "nb"),
+                                ("helpdesk", "known@example.org", "en")):
+        with ctx.db.atomic():
+            requester = people.find_or_create(address)
+            opened.append(casetemplates.open_for_customer(
+                ctx, department=ctx.config.department(dept), requester=requester, subject="Passord",
+                body=texts[text], category=None, priority="normal", request_type="", agent=agent))
+    acks = [parsed(Outbox.get((Outbox.case == c.id) & (Outbox.kind == "ack"))).get_body(("plain",)).get_content()
+            for c in opened]
+    assert [greeting["en"] in acks[0], greeting["nb"] in acks[1], greeting["nb"] in acks[2]] == [True] * 3
+
+
 def test_the_new_case_page_opens_a_case_from_a_template(site):
     ctx = site.ctx
     agent = logged_in(site, AGENT)

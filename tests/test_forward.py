@@ -75,6 +75,22 @@ def test_a_forward_sends_the_case_with_a_signed_reply_to_and_the_answer_stays_in
     assert Case.select().count() == 1
 
 
+def test_a_new_party_gets_the_forward_in_the_language_of_the_agents_text(ctx):
+    deliver(ctx, make_mail(sender=KARI, to="hr@example.test", subject="Feriepenger",
+                           body="Jeg har ikke fått feriepengene mine for i år, kan dere sjekke det?\n"),
+            rcpt=("hr@example.test",))
+    case = Case.select().order_by(Case.id.desc()).get()
+    with ctx.db.atomic():
+        agent = people.find_or_create("hr-agent@example.test", name="Hanne HR")
+        forwarding.forward(ctx, case, "payroll@bureau.example.com", agent=agent,
+                           note="Could you check why this employee's holiday pay was not paid out this year?")
+        forwarding.forward(ctx, case, "lonn@byraa.example.com", agent=agent, note="Se på denne.")
+    english = text_of(parsed(Outbox.get(Outbox.recipient == "payroll@bureau.example.com")))
+    norwegian = text_of(parsed(Outbox.get(Outbox.recipient == "lonn@byraa.example.com")))
+    # HR writes Norwegian: a text too short to tell leaves the department's language.
+    assert "Hanne HR of HR sends you case" in english and "Hanne HR i HR sender deg sak" in norwegian
+
+
 def test_forward_by_mail_sends_the_agents_text_and_not_a_reply(ctx):
     case = open_case(ctx)
     notice = parsed(Outbox.get((Outbox.case == case.id) & (Outbox.kind == "new_case")))
