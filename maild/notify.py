@@ -240,7 +240,13 @@ def customer_replied(ctx, case: Case, entry: Entry, *, now, files=None) -> None:
     for agent in agents:
         _send(ctx, case, agent, audience="agent", event="customer_reply", kind="customer_reply",
               now=now, auto_submitted="auto-generated", in_reply_to=entry.message_id, entry=entry,
-              author=entry.author, files=files, references=references)
+              entry_text=_own_words(entry), author=entry.author, files=files, references=references)
+
+
+def _own_words(entry: Entry) -> str:
+    """What a reply says, for agents who have the case's history: the history
+    it quotes is cut, the signature kept (the case page shows it all)."""
+    return quotes.without_history(entry.body_text or "", html=entry.body_html or "")
 
 
 def case_reopened(ctx, case: Case, *, by: Person | None, how: str, now) -> None:
@@ -367,7 +373,8 @@ def party_answered(ctx, case: Case, entry: Entry, forward, *, now) -> None:
             continue
         told.add(person.id)
         _send(ctx, case, person, audience="agent", event="party_answer", kind="party_answer", now=now,
-              auto_submitted="auto-generated", entry=entry, author=entry.author, forward=forward, files=files)
+              auto_submitted="auto-generated", entry=entry, entry_text=_own_words(entry), author=entry.author,
+              forward=forward, files=files)
 
 
 def command_result(ctx, case: Case, agent: Person, done: list[str], problems: list[str], *, now) -> None:

@@ -54,13 +54,15 @@ def test_a_forward_sends_the_case_with_a_signed_reply_to_and_the_answer_stays_in
 
     # The party answers to the signed address: an internal entry, and the agent is told.
     row = deliver(ctx, make_mail(sender=SUPPLIER, sender_name="Leverandør Support", to=reply_to,
-                                 subject=f"Re: {sent['Subject']}", body="Bytt fikseringsenheten."),
+                                 subject=f"Re: {sent['Subject']}",
+                                 body="Bytt fikseringsenheten.\n\n> Skriveren skriver tomme ark.\n"),
                   rcpt=(reply_to,), mail_from=SUPPLIER)
     assert row.state == "processed", row.error
     answer = Entry.get(Entry.kind == "party")
     assert (answer.case_id, answer.public) == (case.id, False) and answer.body_text.startswith("Bytt")
     told = parsed(Outbox.get((Outbox.kind == "party_answer") & (Outbox.recipient == AGENT)))
     assert "Bytt fikseringsenheten." in text_of(told) and "Leverandør AS answered" in text_of(told)
+    assert "tomme ark" not in text_of(told)  # the agent has what they quote
     assert Outbox.select().where(Outbox.recipient == KARI).count() == to_customer  # never the customer's
     assert Case.get_by_id(case.id).status == "new"
 

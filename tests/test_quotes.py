@@ -838,3 +838,14 @@ def test_only_quoted_tells_a_reply_with_nothing_of_its_writers_own():
     assert not quotes.only_quoted(attribution + "\nTry tray 2.\n")  # a bottom-post's answer
     assert not quotes.only_quoted("Kari skrev:\nat skriveren er tom.\n")  # a sentence, not a header
     assert not quotes.only_quoted("") and not quotes.only_quoted("\n\n")
+
+
+def test_without_history_cuts_the_quote_and_keeps_the_signature():
+    attribution = "On Tue, 3 Mar 2026 at 10:15, Helpdesk <helpdesk@example.test> wrote:\n> It jams.\n"
+    text = "Still jams.\n\n-- \nKari, 22 33 44 55\nSent from my iPhone\n\n" + attribution
+    assert quotes.without_history(text) == "Still jams.\n\n-- \nKari, 22 33 44 55\nSent from my iPhone"
+    assert quotes.reply_text(text) == "Still jams."
+    html = ('<div dir="ltr">Still jams.</div><div class="gmail_quote"><div class="gmail_attr">'
+            'On Tue, 3 Mar 2026 Helpdesk wrote:</div><blockquote>It jams.</blockquote></div>')
+    assert quotes.without_history("Still jams.\n\nOn Tue … wrote:\n> It jams.", html=html) == "Still jams."
+    assert quotes.without_history("> It jams.\n> Still.") == "> It jams.\n> Still."  # never empty

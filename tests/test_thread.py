@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import email
+import email.policy
 
 from conftest import deliver
 from mailfactory import make_mail
@@ -36,6 +38,20 @@ def test_reply_with_token_appends(ctx):
     # The agent hears of the customer's reply; the customer gets no second ack.
     assert Outbox.select().where(Outbox.kind == "customer_reply").count() == 1
     assert Outbox.select().where(Outbox.kind == "ack").count() == 1
+
+
+def test_agents_are_told_what_a_reply_says_without_the_history_it_quotes(ctx):
+    first = deliver(ctx, make_mail(body="The printer on floor 3 jams on every page."))
+    body = ("Still broken after the restart.\n\n-- \nKari Nordmann\nPhone 22 33 44 55\n\n"
+            "On Mon, 30 Nov 2026 at 09:12, Helpdesk <helpdesk@example.test> wrote:\n"
+            "> Thank you for writing to Helpdesk.\n> The printer on floor 3 jams on every page.\n")
+    deliver(ctx, make_mail(subject=f"Re: [SD#{first.case_id}] Printer is broken", body=body))
+    told = Outbox.get(Outbox.kind == "customer_reply")
+    text = email.message_from_bytes(bytes(told.raw), policy=email.policy.default).get_body(("plain",)).get_content()
+    assert "Still broken after the restart." in text and "Phone 22 33 44 55" in text
+    assert "Thank you for writing" not in text and "wrote:" not in text
+    # The case keeps the whole message.
+    assert "> Thank you for writing" in Entry.select().order_by(Entry.id.desc()).get().body_text
 
 
 def test_reply_with_only_in_reply_to_our_message_id(ctx):

@@ -300,6 +300,18 @@ def reply_text(text: str, languages: Iterable[str] = REPLY_LANGUAGES, html: str 
     blank lines at either end trimmed. A cut that would leave nothing is not
     made, so text that was not quoted never comes back empty.
     """
+    lines = without_history(text, languages, html).split("\n")
+    lines = _without_signature(lines)
+    lines = _without_footers(lines)
+    return "\n".join(lines).rstrip()
+
+
+def without_history(text: str, languages: Iterable[str] = REPLY_LANGUAGES, html: str = "") -> str:
+    """A reply's text without the quoted history, its signature kept: for mail
+    that tells people who have the history already what a reply says (an
+    agent told of a customer's answer), where ``reply_text`` also cuts what a
+    customer must not be sent. Found as ``reply_text`` finds it; a cut that
+    would leave nothing is not made."""
     marked = htmlquote.new_text(html) if html else None
     if marked is not None:
         # The client said where its quote starts: what is above is the
@@ -310,10 +322,7 @@ def reply_text(text: str, languages: Iterable[str] = REPLY_LANGUAGES, html: str 
             text = htmlquote.text_of(html)
         text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
         new, _ = split_quoted(text, languages)
-    lines = _trimmed(new.split("\n"))
-    lines = _without_signature(lines)
-    lines = _without_footers(lines)
-    return "\n".join(lines).rstrip()
+    return "\n".join(_trimmed(new.split("\n"))).rstrip()
 
 
 def only_quoted(text: str, languages: Iterable[str] = REPLY_LANGUAGES, html: str = "") -> bool:
