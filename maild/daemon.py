@@ -189,6 +189,10 @@ class Daemon:
             self.receiver.stop()
         self.writer.stop()
         self.stopping.set()
+        if self.runner.is_alive():
+            self.runner.terminate()  # SIGTERM: it finishes its batch, then stops
+        # Rung after the signal: a runner waiting for mail wakes and sees it
+        # now, not when its wait runs out (IDLE_WAIT).
         self.ctx.spool_wakeup.set()
         self.ctx.outbox_wakeup.set()
         if self.scheduler.running:
@@ -196,8 +200,6 @@ class Daemon:
         self.sender.join(timeout=30)
         for poller in self.pollers:
             poller.thread.join(timeout=30)
-        if self.runner.is_alive():
-            self.runner.terminate()  # SIGTERM: it finishes its batch, then stops
         self.runner.join(timeout=30)
         if self.runner.is_alive():
             log.error("the runner did not stop in time; killing it")

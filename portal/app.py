@@ -98,5 +98,12 @@ class PortalServer:
 
     def stop(self) -> None:
         """Stop answering and close the listening socket."""
-        self.server.close()
+        trigger = getattr(self.server, "trigger", None)
+        if trigger is not None and self.thread.is_alive():
+            # waitress's loop looks at its sockets only when poll() returns,
+            # up to asyncore_loop_timeout (1 s) later: closing them inside
+            # the loop, through its trigger, ends it at once.
+            trigger.pull_trigger(self.server.close)
+            self.thread.join(timeout=10)
+        self.server.close()  # a second close does nothing
         self.thread.join(timeout=10)
