@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import peewee
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -22,7 +23,7 @@ from servers import PG_BIN, CaptureServer, PostgresCluster, free_port, in_ci  # 
 from maild import config as configuration  # noqa: E402
 from maild import context, runner, spool  # noqa: E402
 from maild.store import db as store  # noqa: E402
-from maild.store.models import ALL_MODELS, database  # noqa: E402
+from maild.store.models import database  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 
@@ -82,10 +83,29 @@ def pg_url(pg_cluster):
 
 
 def _empty_postgres(url: str) -> None:
+    """Empty every table but the migrations' record, and restart the ids.
+
+    DELETE with foreign keys unchecked (session_replication_role) takes
+    ~40 ms here where TRUNCATE of the same tables took ~230 ms: a TRUNCATE
+    makes new files for every table. It needs a superuser, as the test
+    cluster's is; another user's database is truncated instead.
+    """
     db = store.connect(url)
-    # The search's word list is tied to no row (maild/search.py), so it is named.
-    tables = ", ".join([f'"{m._meta.table_name}"' for m in ALL_MODELS] + ["search_word"])
-    db.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    tables = [name for (name,) in db.execute_sql(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+        "AND table_type = 'BASE TABLE' AND table_name <> 'schema_migration'").fetchall()]
+    sequences = [name for (name,) in db.execute_sql(
+        "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = current_schema() "
+        "AND sequence_name <> 'schema_migration_id_seq'")]
+    try:
+        with db.atomic():
+            db.execute_sql("SET LOCAL session_replication_role = replica")
+            for table in tables:
+                db.execute_sql(f'DELETE FROM "{table}"')
+            for sequence in sequences:
+                db.execute_sql(f'ALTER SEQUENCE "{sequence}" RESTART')
+    except peewee.ProgrammingError:  # not a superuser
+        db.execute_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
     store.shutdown(db)
 
 
