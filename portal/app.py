@@ -98,12 +98,20 @@ class PortalServer:
 
     def stop(self) -> None:
         """Stop answering and close the listening socket."""
+        from waitress import wasyncore
+
+        channels = getattr(self.server, "_map", None)
         trigger = getattr(self.server, "trigger", None)
-        if trigger is not None and self.thread.is_alive():
+        if channels is not None and trigger is not None and self.thread.is_alive():
             # waitress's loop looks at its sockets only when poll() returns,
-            # up to asyncore_loop_timeout (1 s) later: closing them inside
-            # the loop, through its trigger, ends it at once.
-            trigger.pull_trigger(self.server.close)
-            self.thread.join(timeout=10)
-        self.server.close()  # a second close does nothing
+            # up to asyncore_loop_timeout (1 s) later, and runs while any
+            # connection is open (a browser keeps its own open): closing them
+            # all inside the loop, through its trigger, ends it at once.
+            try:
+                trigger.pull_trigger(lambda: wasyncore.close_all(channels))
+            except OSError:  # the trigger is closed: the loop has ended
+                pass
+            else:
+                self.thread.join(timeout=10)
+        self.server.close()  # after close_all, this closes nothing twice
         self.thread.join(timeout=10)
