@@ -97,7 +97,7 @@ class PortalServer:
         return self.thread.is_alive()
 
     def stop(self) -> None:
-        """Stop answering and close the listening socket."""
+        """Stop answering: close the listening socket and every open connection."""
         from waitress import wasyncore
 
         channels = getattr(self.server, "_map", None)
