@@ -237,10 +237,11 @@ def customer_replied(ctx, case: Case, entry: Entry, *, now, files=None) -> None:
     files = attachments.for_entry(entry) if files is None else files
     agents = _agents_to_tell(ctx, case, exclude=entry.author)
     references = _references(ctx, case, entry.message_id) if agents else []
+    words = _own_words(entry) if agents else ""
     for agent in agents:
         _send(ctx, case, agent, audience="agent", event="customer_reply", kind="customer_reply",
               now=now, auto_submitted="auto-generated", in_reply_to=entry.message_id, entry=entry,
-              entry_text=_own_words(entry), author=entry.author, files=files, references=references)
+              entry_text=words, author=entry.author, files=files, references=references)
 
 
 def _own_words(entry: Entry) -> str:
@@ -366,14 +367,14 @@ def forwarded(ctx, case: Case, party: Person, forward, *, agent: Person, note: s
 
 def party_answered(ctx, case: Case, entry: Entry, forward, *, now) -> None:
     """Tell the agent who forwarded the case, and the assignee, that the outside party answered."""
-    files = attachments.for_entry(entry)
+    files, words = attachments.for_entry(entry), _own_words(entry)
     told = set()
     for person in (people.find(forward.agent) if forward.agent else None, case.assignee if case.assignee_id else None):
         if person is None or person.id in told or not may_mail(ctx, person.email):
             continue
         told.add(person.id)
         _send(ctx, case, person, audience="agent", event="party_answer", kind="party_answer", now=now,
-              auto_submitted="auto-generated", entry=entry, entry_text=_own_words(entry), author=entry.author,
+              auto_submitted="auto-generated", entry=entry, entry_text=words, author=entry.author,
               forward=forward, files=files)
 
 
