@@ -203,6 +203,31 @@ def test_mail_appended_as_the_daemon_starts_is_taken(account_config, dovecot, ca
     world.logout()
 
 
+def test_a_message_delivered_during_a_poll_is_taken_before_idle(account_config, dovecot, monkeypatch):
+    # The world delivers right after the poll's SEARCH, within Dovecot's 5 s
+    # of not looking again: no command told of it, and in IDLE Dovecot would
+    # find it only at its next look, 30 s on. The catch-up's NOOP finds it.
+    ctx = prepare(account_config({"poll_seconds": 600}))
+    world = mailbox(dovecot)
+    world.append("INBOX", make_mail(subject="First", message_id="<first@example.org>"))
+    real_poll, delivered = imap.poll, []
+
+    def poll_then_deliver(*args):
+        taken = real_poll(*args)
+        if not delivered:
+            world.append("INBOX", make_mail(subject="Second", message_id="<second@example.org>"))
+            delivered.append(True)
+        return taken
+    monkeypatch.setattr(imap, "poll", poll_then_deliver)
+    client = imap.connect(ctx.config.imap[0])
+    try:
+        imap.Poller(ctx, ctx.config.imap[0], threading.Event())._catch_up(client)
+    finally:
+        client.logout()
+    world.logout()
+    assert {s.message_id for s in Spool.select()} == {"first@example.org", "second@example.org"}
+
+
 def test_idle_makes_a_case_within_three_seconds(account_config, dovecot, capture):
     config = account_config({"poll_seconds": 600},
                             smtp_out={"transport": "smtp", "host": "127.0.0.1", "port": capture.port})

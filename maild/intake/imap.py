@@ -215,6 +215,19 @@ def new_mail_reported(client: IMAPClient) -> bool:
     return bool(pending.pop("EXISTS", None)) | bool(pending.pop("RECENT", None))
 
 
+def noop_reports_new_mail(client: IMAPClient) -> bool:
+    """Ask the server to look at the folder again (NOOP, RFC 3501 6.1.2); whether it has new mail.
+
+    Needed before IDLE: a server may answer SEARCH and start IDLE from what
+    it last saw of the folder. Dovecot looks again only if it last looked
+    over 5 seconds before, so a message delivered while a poll ran (after
+    the SELECT) was told of by no command and waited for Dovecot's next
+    look in IDLE, 30 seconds later. NOOP always looks. What is left is the
+    moment between its answer and the start of IDLE.
+    """
+    return any(_tells_of_new_mail(r) for r in client.noop()[1])
+
+
 def _tells_of_new_mail(response: tuple) -> bool:
     return len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT")
 
@@ -320,7 +333,7 @@ class Poller:
 
     def _catch_up(self, client: IMAPClient) -> None:
         poll(self.ctx, self.account, client)
-        while new_mail_reported(client):
+        while new_mail_reported(client) or noop_reports_new_mail(client):
             poll(self.ctx, self.account, client)
         record(self.account, utcnow())
 
