@@ -32,11 +32,17 @@ def _spool(ctx, raw, sender="kari@example.org"):
     return spool.accept(ctx.db, raw, spool.Envelope(sender, ["helpdesk@example.test"]), "smtp")
 
 
-def _runner(config, limit: int, go, idle: float) -> None:
-    """A runner process: drain the spool in batches of ``limit`` until it has been empty for ``idle`` s."""
+def _runner(config, limit: int, start, idle: float) -> None:
+    """A runner process: drain the spool in batches of ``limit`` until it has been empty for ``idle`` s.
+
+    It begins at ``start``, a barrier the test and every runner pass once
+    ready (store open, parse worker started): a runner still starting while
+    the others drained the spool would take no part.
+    """
     ctx = context.build(config)
     people.load_staff(ctx)
-    go.wait(30)
+    worker.warm(config["mail"]["parse_megabytes"])
+    start.wait(60)
     try:
         quiet_since = time.monotonic()
         while time.monotonic() - quiet_since < idle:
@@ -69,11 +75,11 @@ def _burst(ctx, threads: int) -> list[tuple[str, int]]:
 def test_runners_sharing_a_store_take_each_row_once_and_thread_every_reply(ctx, runners):
     threads = 24
     _burst(ctx, threads)
-    go = _MP.Event()
-    procs = [_MP.Process(target=_runner, args=(ctx.config, 2, go, 2.0)) for _ in range(runners)]
+    start = _MP.Barrier(runners + 1)
+    procs = [_MP.Process(target=_runner, args=(ctx.config, 2, start, 2.0)) for _ in range(runners)]
     for proc in procs:
         proc.start()
-    go.set()
+    start.wait(60)
     for proc in procs:
         proc.join(120)
     assert all(proc.exitcode == 0 for proc in procs), [proc.exitcode for proc in procs]
@@ -97,11 +103,11 @@ def test_a_runner_killed_mid_batch_leaves_claims_that_are_taken_back(ctx):
     ctx.db.execute_sql("CREATE FUNCTION hold_entry() RETURNS trigger AS $$ BEGIN PERFORM pg_sleep(30); "
                        "RETURN NEW; END $$ LANGUAGE plpgsql")
     ctx.db.execute_sql('CREATE TRIGGER hold_entry BEFORE INSERT ON "entry" FOR EACH ROW EXECUTE FUNCTION hold_entry()')
-    go = _MP.Event()
-    proc = _MP.Process(target=_runner, args=(ctx.config, 20, go, 60.0))
+    start = _MP.Barrier(2)
+    proc = _MP.Process(target=_runner, args=(ctx.config, 20, start, 60.0))
     proc.start()
     try:
-        go.set()
+        start.wait(60)
         wait_until(lambda: Spool.select().where(Spool.state == "claimed").count() == 4, timeout=30)
         time.sleep(0.5)  # inside the pipeline, waiting on the trigger
         os.kill(proc.pid, signal.SIGKILL)
