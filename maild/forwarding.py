@@ -20,6 +20,7 @@ import re
 
 from maild import cases, language, notify, people
 from maild.mail import signing
+from maild.store import statements
 from maild.store.models import Attachment, Blob, Case, Entry, Forward, Person, utcnow
 
 ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
@@ -92,8 +93,15 @@ def forward(ctx, case: Case, address: str, *, agent: Person, note: str = "", nam
 
 def party_of(case: Case, person: Person) -> Forward | None:
     """The forward of this case to this person, when they are an outside party of it and not a participant."""
-    found = Forward.get_or_none((Forward.case == case) & (Forward.address == person.email))
-    return None if found is None or people.is_participant(case, person) else found
+    if people.is_participant(case, person):
+        return None  # a customer's reply, the usual case: no query
+    # Asked of every other reply, so written once (maild/store/statements.py).
+    found = statements.instances(Forward, statements.query(
+        "forward-to-party",
+        lambda: Forward.select().where((Forward.case == case.id) & (Forward.address == person.email))
+        .order_by(Forward.id),
+        [case.id, person.email]))
+    return found[0] if found else None
 
 
 def party_answer(ctx, delivery, common: dict) -> Entry:
