@@ -95,11 +95,11 @@ def party_of(case: Case, person: Person) -> Forward | None:
     """The forward of this case to this person, when they are an outside party of it and not a participant."""
     if people.is_participant(case, person):
         return None  # a customer's reply, the usual case: no query
-    # Asked of every other reply, so written once (maild/store/statements.py).
+    # Asked of every other reply, so written once (maild/store/statements.py);
+    # (case, address) is unique, so there is one at most.
     found = statements.instances(Forward, statements.query(
         "forward-to-party",
-        lambda: Forward.select().where((Forward.case == case.id) & (Forward.address == person.email))
-        .order_by(Forward.id),
+        lambda: Forward.select().where((Forward.case == case.id) & (Forward.address == person.email)),
         [case.id, person.email]))
     return found[0] if found else None
 

@@ -81,7 +81,7 @@ def pg_url(pg_cluster):
     return url
 
 
-_PG_TABLES: dict[str, list[str]] = {}
+_PG_STORES: dict[str, tuple[list[str], bool]] = {}
 
 
 def _empty_postgres(url: str) -> None:
@@ -97,27 +97,27 @@ def _empty_postgres(url: str) -> None:
     a row in "case"), and is kept for a user who is not a superuser.
     """
     db = store.connect(url)
-    if url not in _PG_TABLES:
-        _PG_TABLES[url] = [name for (name,) in db.execute_sql(
+    if url not in _PG_STORES:
+        _PG_STORES[url] = ([f'"{name}"' for (name,) in db.execute_sql(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
-            "AND table_type = 'BASE TABLE' AND table_name <> 'schema_migration' ORDER BY table_name").fetchall()]
-    tables = _PG_TABLES[url]
-    if not db.execute_sql("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]:
+            "AND table_type = 'BASE TABLE' AND table_name <> 'schema_migration' ORDER BY table_name").fetchall()],
+            db.execute_sql("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0])
+    tables, superuser = _PG_STORES[url]
+    if not superuser:
         # Foreign keys can be left unchecked by a superuser only (the test
         # cluster's is one; $SENSEDESK_TEST_PG may name another user).
-        db.execute_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
-        store.shutdown(db)
-        return
-    with db.atomic():
-        db.execute_sql("LOCK TABLE " + ", ".join(f'"{t}"' for t in tables) + " IN ACCESS EXCLUSIVE MODE")
-        db.execute_sql("SET LOCAL session_replication_role = replica")  # foreign keys unchecked
-        filled = [name for (name,) in db.execute_sql(" UNION ALL ".join(
-            f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in tables)).fetchall()]
-        for table in filled:
-            db.execute_sql(f'DELETE FROM "{table}"')
-        db.execute_sql("SELECT setval(quote_ident(sequencename)::regclass, start_value, false) FROM pg_sequences "
-                       "WHERE schemaname = current_schema() AND last_value IS NOT NULL "
-                       "AND sequencename <> 'schema_migration_id_seq'")
+        db.execute_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    else:
+        with db.atomic():
+            db.execute_sql(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
+            db.execute_sql("SET LOCAL session_replication_role = replica")  # foreign keys unchecked
+            filled = [table for (table,) in db.execute_sql(" UNION ALL ".join(
+                f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM {t})" for t in tables)).fetchall()]
+            for table in filled:
+                db.execute_sql(f"DELETE FROM {table}")
+            db.execute_sql("SELECT setval(quote_ident(sequencename)::regclass, start_value, false) "
+                           "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL "
+                           "AND sequencename <> 'schema_migration_id_seq'")
     store.shutdown(db)
 
 
