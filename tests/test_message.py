@@ -255,6 +255,25 @@ def test_header_lookup_is_case_insensitive():
     assert msg.header("X-Missing") == "" and not msg.has_header("X-Missing")
 
 
+
+def test_headers_are_read_once_with_the_body_and_still_read_when_the_body_cannot_be():
+    """Headers come from mail-parser's own parse of the message (issue 17,
+    "parse once"); a mail it refuses (here a multipart nested deeper than the
+    parser recurses) keeps its headers, read from the bytes alone."""
+    deep = 1200
+    nested = b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i) for i in range(deep))
+    closing = b"".join(b"\r\n--b%d--\r\n" % i for i in reversed(range(deep)))
+    headers = ("From: Kari Nordmann <kari@example.org>", "Subject: Dyp melding", "Message-ID: <deep@example.org>",
+               "MIME-Version: 1.0")
+    refused = read(raw(*headers, body=b"").rstrip(b"\r\n") + b"\r\n" + nested
+                   + b"Content-Type: text/plain\r\n\r\nhello\r\n" + closing, DOMAIN)
+    assert any("parsed plainly instead" in d for d in refused.defects), refused.defects
+    simple = read(raw(*headers, "Content-Type: text/plain; charset=utf-8"), DOMAIN)
+    for msg in (refused, simple):
+        assert (msg.subject, msg.from_address, msg.from_name, msg.message_id) == \
+            ("Dyp melding", "kari@example.org", "Kari Nordmann", "deep@example.org")
+
+
 BROKEN = [
     # Declared multipart, but the body has no boundary line at all.
     (raw("From: a@example.org", "Subject: broken", "MIME-Version: 1.0",

@@ -184,8 +184,14 @@ def decode_iso2022(text: str) -> str:
     return text
 
 
-def _raw_headers(raw: bytes) -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
+def _raw_headers(raw: bytes, parsed_message=None) -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
     """Headers by lowercased name: decoded values, undecoded (unfolded) values, defects.
+
+    ``parsed_message`` is the message mail-parser already read from these
+    bytes (``email.message_from_bytes``, compat32), whose top-level headers
+    are exactly what a header-only compat32 parse of ``raw`` gives: read
+    there rather than parsing the bytes a second time (issue 17, "parse
+    once"). Without it, the headers are parsed from ``raw``.
 
     Address headers are parsed from the undecoded value: an encoded display
     name may contain a comma ("=?UTF-8?B?Rm9vLCBCYXI=?=" is "Foo, Bar").
@@ -193,7 +199,8 @@ def _raw_headers(raw: bytes) -> tuple[dict[str, list[str]], dict[str, list[str]]
     defects = []
     try:
         # Headers only: the body is mail-parser's to read.
-        msg = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+        msg = parsed_message if parsed_message is not None else \
+            email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
         items = msg.raw_items() if hasattr(msg, "raw_items") else msg.items()
     except Exception:  # compat32 almost never raises; if it does, read nothing
         return {}, {}, ["headers: unreadable"]
@@ -488,13 +495,15 @@ def _broken_multipart_text(raw: bytes, defects: list[str]) -> str:
 
 def read(raw: bytes, mail_domain: str) -> Message:
     """Read raw message bytes into a Message. Never raises."""
-    headers, undecoded, defects = _raw_headers(raw)
-    parsed = None
+    parsed, failure = None, None
     try:
         parsed = mailparser.parse_from_bytes(raw)
     except Exception as exc:  # mail-parser raises many kinds on broken MIME
-        defects.append(f"mime: {type(exc).__name__}: parsed plainly instead")
+        failure = exc
         log.info("mail-parser failed (%s); falling back to stdlib", type(exc).__name__)
+    headers, undecoded, defects = _raw_headers(raw, getattr(parsed, "message", None))
+    if failure is not None:
+        defects.append(f"mime: {type(failure).__name__}: parsed plainly instead")
 
     ids = extract_ids((headers.get("message-id") or [""])[0])
     message_id, synthetic = (ids[0], False) if ids else ("", True)
