@@ -24,7 +24,7 @@ def _bench(name: str) -> subprocess.CompletedProcess:
 def test_the_ingest_bench_runs_and_checks_its_run():
     done = _bench("ingest.py")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "daemon, end to end" in done.stdout
+    assert "daemon, end to end" in done.stdout and "floor + one read: least possible" in done.stdout
 
 
 def test_the_imap_bench_runs_and_checks_its_run():
