@@ -91,10 +91,13 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
+import threading
 import unicodedata
+import weakref
 
 from maild.store.db import is_sqlite
-from maild.store.models import database
+from maild.store.models import Setting, database
 
 TABLE = "search_doc"
 WORD_TABLE = "search_word"
@@ -131,6 +134,11 @@ _PG_DELETE = f"DELETE FROM {TABLE} WHERE id = %s"
 # One statement per document; the store looks each word up itself. A trigger
 # adds a new word to SQLite's trigram index.
 _SQLITE_REMEMBER = f"INSERT OR IGNORE INTO {WORD_TABLE} (word) SELECT value FROM json_each(?)"
+# The same, naming the words it added: the others were listed already.
+_SQLITE_REMEMBER_NEW = _SQLITE_REMEMBER + " RETURNING word"
+# Changed whenever words leave the list (``forget_words``): what a process knows of the list is then stale.
+WORDS_FORGOTTEN = "search_words_forgotten"
+_FORGOTTEN = "SELECT value FROM setting WHERE key = ?"
 _PG_REMEMBER = (f"INSERT INTO {WORD_TABLE} (word) SELECT w FROM unnest(%s::text[]) AS w "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {WORD_TABLE} s WHERE s.word = w)")
 # The longer words holding a query word other than at their start, shortest first.
@@ -181,15 +189,99 @@ def _db():
     return getattr(database, "obj", None) or database
 
 
+class KnownWords:
+    """Words a SQLite store's word list is known to hold, kept by the process that writes to it.
+
+    Looking every word of a document up in the list was the runner's
+    costliest statement (0.24 ms a document, two documents for each new
+    case), though nearly all of a message's words are listed already. Only
+    the words not known here are sent to the store.
+
+    A word becomes known when a statement finds it listed, once that
+    statement's transaction commits; and only if this transaction did not
+    add it itself, since the savepoint that added it may yet roll back (the
+    runner's savepoint for each message). On SQLite no other writer commits
+    while a transaction runs, so a word found listed and not added by us was
+    committed before. A word leaves the list only through ``forget_words``,
+    which changes the ``WORDS_FORGOTTEN`` setting: the first lookup of each
+    transaction reads it, and a new value empties what is known. PostgreSQL,
+    with writers side by side, always asks the store.
+    """
+
+    LIMIT = 200_000  # about 20 MB of words; past it, start again
+
+    def __init__(self):
+        self.words: set[str] = set()
+        self.forgotten: str | None = None
+        self._lock = threading.Lock()
+        self._transaction = threading.local()  # .seen: found listed; .added: added by this transaction
+
+    def unknown(self, db, found: list[str]) -> list[str]:
+        """Those of ``found`` not known to be listed; the first call of a transaction checks for forgotten words."""
+        state = self._transaction
+        if getattr(state, "seen", None) is None:
+            row = db.execute_sql(_FORGOTTEN, [WORDS_FORGOTTEN]).fetchone()
+            with self._lock:
+                if self.forgotten != (row[0] if row else ""):
+                    self.words, self.forgotten = set(), row[0] if row else ""
+            state.seen, state.added = [], set()
+            db.at_transaction_end(self._ended)
+        with self._lock:
+            return [w for w in found if w not in self.words]
+
+    def looked_up(self, words: list[str], added: set[str]) -> None:
+        """``words`` were looked up in the list and ``added`` to it by this transaction; the rest were listed."""
+        state = self._transaction
+        state.added |= added
+        state.seen.extend(w for w in words if w not in state.added)
+
+    def forget(self) -> None:
+        """Know nothing (this process is taking words off the list)."""
+        with self._lock:
+            self.words = set()
+        if getattr(self._transaction, "seen", None) is not None:
+            self._transaction.seen = []
+
+    def _ended(self, committed: bool) -> None:
+        seen, self._transaction.seen, self._transaction.added = self._transaction.seen, None, set()
+        if committed and seen:
+            with self._lock:
+                if len(self.words) + len(seen) > self.LIMIT:
+                    self.words = set()
+                self.words.update(seen)
+
+
+_KNOWN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_KNOWN_LOCK = threading.Lock()
+
+
+def _known_words(db) -> KnownWords | None:
+    """This store's known words, or None where they cannot be kept (PostgreSQL, an in-memory store)."""
+    if not hasattr(db, "at_transaction_end"):
+        return None
+    with _KNOWN_LOCK:
+        known = _KNOWN.get(db)
+        if known is None:
+            known = _KNOWN[db] = KnownWords()
+        return known
+
+
 def remember_words(db, *docs: str) -> None:
     """Add the words of these documents that the word list lacks (in the caller's transaction)."""
     found = list_words(" ".join(docs))
     if not found:
         return
-    if is_sqlite(db):
-        db.execute_sql(_SQLITE_REMEMBER, [json.dumps(found, ensure_ascii=False)])
-    else:
+    if not is_sqlite(db):
         db.execute_sql(_PG_REMEMBER, [found])
+        return
+    known = _known_words(db) if db.in_transaction() else None
+    if known is None:
+        db.execute_sql(_SQLITE_REMEMBER, [json.dumps(found, ensure_ascii=False)])
+        return
+    missing = known.unknown(db, found)
+    if missing:
+        added = {row[0] for row in db.execute_sql(_SQLITE_REMEMBER_NEW, [json.dumps(missing, ensure_ascii=False)])}
+        known.looked_up(missing, added)
 
 
 def index_entry(entry) -> None:
@@ -266,6 +358,14 @@ def forget_words(db, texts: list[str]) -> int:
                                       [word]).fetchone() for table in (TABLE, "faq_doc"))
             if not held:
                 gone += db.execute_sql(f"DELETE FROM {WORD_TABLE} WHERE word = %s", [word]).rowcount
+    if gone:
+        # Every process's known words are stale now (see KnownWords), this one's at once.
+        token = secrets.token_hex(8)
+        db.execute(Setting.insert(key=WORDS_FORGOTTEN, value=token).on_conflict(
+            conflict_target=[Setting.key], update={Setting.value: token}))
+        known = _known_words(db)
+        if known is not None:
+            known.forget()
     return gone
 
 

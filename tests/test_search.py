@@ -525,3 +525,80 @@ def test_postgresql_uses_a_pg_trgm_made_beforehand_in_another_schema(ctx):
         ctx.db.execute_sql("DROP EXTENSION IF EXISTS pg_trgm")
         ctx.db.execute_sql("DROP SCHEMA IF EXISTS trgm")
         store.migrate(ctx.db)
+
+
+# ------------------------------------------------------------------ words the runner knows are listed
+
+
+def _lookups(ctx, *texts) -> list[str]:
+    """Remember ``texts`` in one transaction each; the word-list statements each one sent."""
+    sent = []
+    connection = ctx.db.connection()
+    for text in texts:
+        statements = []
+        connection.set_trace_callback(statements.append)
+        try:
+            with ctx.db.atomic():
+                search.remember_words(ctx.db, text)
+        finally:
+            connection.set_trace_callback(None)
+        sent.append(" | ".join(s for s in statements if s.startswith(f"INSERT OR IGNORE INTO {search.WORD_TABLE}")))
+    return sent
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_words_known_to_be_listed_are_not_looked_up_again(ctx):
+    added, found, known = _lookups(ctx, "blekkpatron fargeskriver", "blekkpatron fargeskriver",
+                                   "fargeskriver blekkpatron")
+    assert '"blekkpatron", "fargeskriver"' in added  # not listed: added
+    assert '"blekkpatron", "fargeskriver"' in found  # found listed, in a committed transaction
+    assert known == ""  # known now: no statement at all
+    assert '"tonerkassett"' in _lookups(ctx, "fargeskriver tonerkassett")[0]  # only the new word is asked for
+    assert _listed(ctx, "blekkpatron") == ["blekkpatron"]
+
+
+class _Undone(Exception):
+    pass
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("undone", ["transaction", "savepoint"])
+def test_a_word_added_by_a_transaction_or_savepoint_that_rolled_back_is_added_again(ctx, undone):
+    """A word found listed only because this transaction added it is not known:
+    the savepoint that added it (the runner's for each message) may roll back."""
+    try:
+        with ctx.db.atomic():
+            if undone == "savepoint":
+                with pytest.raises(_Undone), ctx.db.atomic():
+                    search.remember_words(ctx.db, "sjakkbrett")
+                    with ctx.db.atomic():
+                        search.remember_words(ctx.db, "sjakkbrett")  # found, as its own savepoint added it
+                    raise _Undone
+            else:
+                search.remember_words(ctx.db, "sjakkbrett")
+                search.remember_words(ctx.db, "sjakkbrett")
+                raise _Undone
+    except _Undone:
+        pass
+    assert _listed(ctx, "sjakkbrett") == []
+    _lookups(ctx, "sjakkbrett", "sjakkbrett")
+    assert _listed(ctx, "sjakkbrett") == ["sjakkbrett"]
+    assert search.parts(ctx.db, "brett") == ["sjakkbrett"]
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_word_taken_off_the_list_by_another_process_is_added_again(ctx):
+    """Erasure or retention (the command line, the portal) takes words off the
+    list while the runner knows them: its next transaction sees that and asks again."""
+    _lookups(ctx, "kaffetrakter", "kaffetrakter")
+    assert _lookups(ctx, "kaffetrakter") == [""]  # known
+    other = store.open_database(ctx.config["database"]["url"])
+    try:
+        with other.atomic():
+            assert search.forget_words(other, ["kaffetrakter"]) == 1
+    finally:
+        other.close()
+    assert _listed(ctx, "kaffetrakter") == []
+    assert '"kaffetrakter"' in _lookups(ctx, "kaffetrakter")[0]
+    assert _listed(ctx, "kaffetrakter") == ["kaffetrakter"]
+    assert search.parts(ctx.db, "trakter") == ["kaffetrakter"]

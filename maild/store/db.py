@@ -54,7 +54,27 @@ class QueuedSqliteDatabase(SqliteDatabase):
     def __init__(self, database, *args, **kwargs):
         self._lock_path = f"{database}.lock"
         self._lock_files = threading.local()
+        self._at_end = threading.local()
         super().__init__(database, *args, **kwargs)
+
+    def at_transaction_end(self, callback) -> None:
+        """Call ``callback(committed)`` when this thread's current transaction ends: True once it committed, False
+        if it rolled back (or the connection closed first).
+
+        Only the outer transaction counts: a savepoint rolled back inside a
+        transaction that then commits does not undo what the callback is told,
+        so a caller records only what holds whichever savepoints fail
+        (``maild/search.py``, the known words of the word list).
+        """
+        callbacks = getattr(self._at_end, "callbacks", None)
+        if callbacks is None:
+            callbacks = self._at_end.callbacks = []
+        callbacks.append(callback)
+
+    def _transaction_ended(self, committed: bool) -> None:
+        callbacks, self._at_end.callbacks = getattr(self._at_end, "callbacks", None) or [], []
+        for callback in callbacks:
+            callback(committed)
 
     def _lock_file(self) -> int:
         file = getattr(self._lock_files, "file", None)
@@ -82,22 +102,27 @@ class QueuedSqliteDatabase(SqliteDatabase):
             fcntl.flock(file.fileno(), fcntl.LOCK_UN)
 
     def commit(self):
+        committed = False
         try:
             super().commit()
+            committed = True
         finally:
             self._unlock()
+            self._transaction_ended(committed)
 
     def rollback(self):
         try:
             super().rollback()
         finally:
             self._unlock()
+            self._transaction_ended(False)
 
     def close(self):
         """Close this thread's connection and its lock file descriptor."""
         try:
             return super().close()
         finally:
+            self._transaction_ended(False)
             file = getattr(self._lock_files, "file", None)
             if file is not None:
                 self._lock_files.file = None
