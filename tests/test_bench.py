@@ -27,6 +27,12 @@ def test_the_ingest_bench_runs_and_checks_its_run():
     assert "daemon, end to end" in done.stdout and "floor + one read: least possible" in done.stdout
 
 
+def test_the_runner_bench_runs_and_checks_its_run():
+    done = _bench("runner.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "checked: all processed, threaded, queued" in done.stdout and "one mail-parser read" in done.stdout
+
+
 def test_the_imap_bench_runs_and_checks_its_run():
     if not Path(DOVECOT).exists():
         if in_ci():
