@@ -224,7 +224,7 @@ class KnownWords:
             with self._lock:
                 if self.forgotten != (row[0] if row else ""):
                     self.words, self.forgotten = set(), row[0] if row else ""
-            state.seen, state.added = [], set()
+            state.seen, state.added, state.forgotten = [], set(), self.forgotten
             db.at_transaction_end(self._ended)
         with self._lock:
             return [w for w in found if w not in self.words]
@@ -238,14 +238,17 @@ class KnownWords:
     def forget(self) -> None:
         """Know nothing (this process is taking words off the list)."""
         with self._lock:
-            self.words = set()
+            self.words, self.forgotten = set(), None
         if getattr(self._transaction, "seen", None) is not None:
             self._transaction.seen = []
 
     def _ended(self, committed: bool) -> None:
-        seen, self._transaction.seen, self._transaction.added = self._transaction.seen, None, set()
+        state = self._transaction
+        seen, forgotten, state.seen, state.added = state.seen, getattr(state, "forgotten", None), None, set()
         if committed and seen:
             with self._lock:
+                if forgotten != self.forgotten:
+                    return  # words left the list since this transaction looked (another thread's)
                 if len(self.words) + len(seen) > self.LIMIT:
                     self.words = set()
                 self.words.update(seen)

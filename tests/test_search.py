@@ -6,6 +6,7 @@ import datetime
 import importlib.util
 import random
 
+import peewee
 import pytest
 from conftest import deliver
 from mailfactory import make_mail
@@ -602,3 +603,20 @@ def test_a_word_taken_off_the_list_by_another_process_is_added_again(ctx):
     assert '"kaffetrakter"' in _lookups(ctx, "kaffetrakter")[0]
     assert _listed(ctx, "kaffetrakter") == ["kaffetrakter"]
     assert search.parts(ctx.db, "trakter") == ["kaffetrakter"]
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_close_refused_inside_a_transaction_leaves_it_as_it_was(ctx):
+    """The store refuses to close while a transaction is open; what the
+    transaction added to the word list is still its own, and still undone
+    with its savepoint."""
+    with ctx.db.atomic():
+        with pytest.raises(_Undone), ctx.db.atomic():
+            search.remember_words(ctx.db, "vaffeljern")
+            with pytest.raises(peewee.OperationalError):
+                ctx.db.close()
+            search.remember_words(ctx.db, "vaffeljern")  # found, as this savepoint added it
+            raise _Undone
+    assert _listed(ctx, "vaffeljern") == []
+    _lookups(ctx, "vaffeljern")
+    assert _listed(ctx, "vaffeljern") == ["vaffeljern"]

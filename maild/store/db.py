@@ -107,22 +107,30 @@ class QueuedSqliteDatabase(SqliteDatabase):
             super().commit()
             committed = True
         finally:
-            self._unlock()
-            self._transaction_ended(committed)
+            # Told before the lock is released: no other transaction has
+            # begun yet, so none can have changed what the callback records.
+            try:
+                self._transaction_ended(committed)
+            finally:
+                self._unlock()
 
     def rollback(self):
         try:
             super().rollback()
         finally:
-            self._unlock()
-            self._transaction_ended(False)
+            try:
+                self._transaction_ended(False)
+            finally:
+                self._unlock()
 
     def close(self):
         """Close this thread's connection and its lock file descriptor."""
         try:
-            return super().close()
-        finally:
+            closed = super().close()
+            # Refused while a transaction is open (it goes on); closed, nothing is left of one.
             self._transaction_ended(False)
+            return closed
+        finally:
             file = getattr(self._lock_files, "file", None)
             if file is not None:
                 self._lock_files.file = None
