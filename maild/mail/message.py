@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 # No control characters either: PostgreSQL refuses NUL in text, and an id is text.
 _ID = re.compile(r"<([^<>\s\x00-\x1f\x7f]{1,900})>")
 _ADDRESS = re.compile(r"^[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+$")
+# Raw 8-bit header bytes as compat32 hands them over: surrogate escapes.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+# A folded header line's break (RFC 5322 2.2.3).
+_FOLD = re.compile(r"\r?\n[ \t]")
 # Aliases Python does not know; "unknown" charsets are decoded by fallback.
 CHARSET_ALIASES = {"ks_c_5601-1987": "cp949", "x-unknown": None, "unknown-8bit": None,
                    "ansi_x3.110-1983": None}
@@ -210,9 +214,11 @@ def _raw_headers(raw: bytes, parsed_message=None) -> tuple[dict[str, list[str]],
         try:
             text = value if isinstance(value, str) else str(value)
             # Raw 8-bit header bytes arrive as surrogate escapes: redo as utf-8/cp1252.
-            if any("\udc80" <= ch <= "\udcff" for ch in text):
+            # (A regular expression, not a test of each character in Python:
+            # this runs for every header of every message.)
+            if not text.isascii() and _ESCAPED_BYTE.search(text):
                 text = decode_bytes(text.encode("ascii", "surrogateescape"), None)[0]
-            text = re.sub(r"\r?\n[ \t]", " ", text)
+            text = _FOLD.sub(" ", text)
             decoded = decode_words(text)
         except Exception:
             defects.append(f"header {name}: undecodable")
