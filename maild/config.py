@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import urllib.parse
 import zoneinfo
 import tomllib
 from pathlib import Path
@@ -467,6 +468,10 @@ def parse(data: dict, path: str = "<memory>") -> Config:
     url = sections["database"]["url"]
     if not re.match(r"^(sqlite|postgresql|postgres)://", url):
         raise ConfigError(f"[database].url: must start with sqlite:// or postgresql://, got {url!r}")
+    if url.startswith(("postgresql:", "postgres:")) and not urllib.parse.urlsplit(url).path.strip("/"):
+        # Not repeated here: the URL may hold a password.
+        raise ConfigError("[database].url: a postgresql:// URL ends with the database's name "
+                          "(postgresql://user:password@host:5432/sensedesk)")
     domain = sections["site"]["mail_domain"]
     # It becomes the right-hand side of every Message-ID we write (RFC 5322 3.6.4).
     if not _DOMAIN.match(domain):

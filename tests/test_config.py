@@ -111,6 +111,7 @@ BAD = {
     "relay-port-too-big": (minimal(smtp_out={"port": 70000}), "port"),
     "imap-port-too-big": (minimal(imap=[dict(IMAP, port=100000)]), "port"),
     "database-url": (minimal(database={"url": "mysql://db.example.test/desk"}), "url"),
+    "database-url-without-a-database": (minimal(database={"url": "postgresql://desk:secret@db.example.test:5432"}), "url"),
     "token-prefix": (minimal(site={"token_prefix": "S D"}), "token_prefix"),
     "mail-domain": (minimal(site={"mail_domain": "desk example\ntest"}), "mail_domain"),
     "bad-slug": ({"departments": [dept(slug="Help Desk")]}, "slug"),
@@ -219,3 +220,9 @@ def test_default_path_follows_the_environment(monkeypatch):
     assert configuration.default_path() == "config/sensedesk.toml"
     monkeypatch.setenv("SENSEDESK_CONFIG", "/etc/sensedesk.toml")
     assert configuration.default_path() == "/etc/sensedesk.toml"
+
+
+def test_a_postgresql_url_without_a_database_is_named_without_its_password():
+    with pytest.raises(ConfigError) as caught:
+        parse(minimal(database={"url": "postgresql://desk:s3cret@db.example.test:5432/"}))
+    assert "[database].url" in str(caught.value) and "s3cret" not in str(caught.value)
