@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import smtplib
 import threading
 import time
 
+import peewee
 import pytest
 from playhouse.pool import PooledPostgresqlDatabase
 
@@ -36,6 +38,31 @@ def test_writer_threads_do_not_leak_lock_files(ctx):
         t.start()
         t.join()
     assert _open_fds() - before < 5
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_close_refused_inside_a_transaction_keeps_its_writer_lock(ctx):
+    """peewee refuses to close a connection whose transaction is open; the
+    transaction goes on, so the writers' queue (the flock) must stay held by it."""
+    lock_path = ctx.db._lock_path
+
+    def lock_is_free() -> bool:
+        with open(lock_path, "rb") as file:
+            try:
+                fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            fcntl.flock(file.fileno(), fcntl.LOCK_UN)
+            return True
+
+    with ctx.db.atomic():
+        Person.insert(email="lock@example.org").execute()
+        assert not lock_is_free()
+        with pytest.raises(peewee.OperationalError):
+            ctx.db.close()
+        assert not lock_is_free()
+    assert lock_is_free()
+    assert Person.select().where(Person.email == "lock@example.org").count() == 1
 
 
 def test_cached_insert_ignores_conflicts_on_both_stores(ctx):
