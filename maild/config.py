@@ -468,10 +468,16 @@ def parse(data: dict, path: str = "<memory>") -> Config:
     url = sections["database"]["url"]
     if not re.match(r"^(sqlite|postgresql|postgres)://", url):
         raise ConfigError(f"[database].url: must start with sqlite:// or postgresql://, got {url!r}")
-    if url.startswith(("postgresql:", "postgres:")) and not urllib.parse.urlsplit(url).path.strip("/"):
-        # Not repeated here: the URL may hold a password.
-        raise ConfigError("[database].url: a postgresql:// URL ends with the database's name "
-                          "(postgresql://user:password@host:5432/sensedesk)")
+    if url.startswith(("postgresql:", "postgres:")):
+        # The URL is not repeated in these messages: it may hold a password.
+        try:
+            parts = urllib.parse.urlsplit(url)
+            named = parts.path.strip("/") or {"database", "dbname"} & set(urllib.parse.parse_qs(parts.query))
+        except ValueError as exc:  # a malformed IPv6 host ("Invalid IPv6 URL")
+            raise ConfigError(f"[database].url: not a readable URL ({exc})") from None
+        if not named:
+            raise ConfigError("[database].url: a postgresql:// URL ends with the database's name "
+                              "(postgresql://user:password@host:5432/sensedesk)")
     domain = sections["site"]["mail_domain"]
     # It becomes the right-hand side of every Message-ID we write (RFC 5322 3.6.4).
     if not _DOMAIN.match(domain):

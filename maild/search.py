@@ -191,7 +191,7 @@ def _db():
 
 
 class KnownWords:
-    """Words a SQLite store's word list is known to hold, kept by the process that writes to it.
+    """Words a store's word list is known to hold, kept by the process that writes to it.
 
     Looking every word of a document up in the list was the runner's
     costliest statement (0.24 ms a document, two documents for each new
@@ -207,8 +207,16 @@ class KnownWords:
     committed rows and its own transaction's (a word another transaction is
     adding at the same time is not seen, so it is added again, and not
     known). A word leaves the list only through ``forget_words``, which
-    changes the ``WORDS_FORGOTTEN`` setting: the first lookup of each
-    transaction reads it, and a new value empties what is known.
+    changes the ``WORDS_FORGOTTEN`` setting, and a new value of it empties
+    what is known (and what the running transaction saw is not kept). On
+    SQLite the first lookup of each transaction reads it, as no other writer
+    commits before this transaction ends. On PostgreSQL another daemon may
+    forget words while a transaction runs, so every lookup reads it: a word
+    forgotten since the transaction began is then asked for, and added
+    again, as it was before words were known. (A word forgotten between that
+    read and this transaction's commit stays off the list although the new
+    document holds it, as it did before: ``forget_words`` cannot see an
+    uncommitted document.)
 
     On PostgreSQL, too, this pays: bench/ingest.py with one daemon put the
     server's CPU per message at 3.12 and 3.09 ms asking for every word, 2.87
@@ -225,13 +233,17 @@ class KnownWords:
         self._transaction = threading.local()  # .seen: found listed; .added: added by this transaction
 
     def unknown(self, db, found: list[str]) -> list[str]:
-        """Those of ``found`` not known to be listed; the first call of a transaction checks for forgotten words."""
+        """Those of ``found`` not known to be listed, after checking for forgotten words (on SQLite at the first
+        call of a transaction, on PostgreSQL at every call)."""
         state = self._transaction
-        if getattr(state, "seen", None) is None:
+        first = getattr(state, "seen", None) is None
+        if first or not is_sqlite(db):
             row = db.execute_sql(_FORGOTTEN.format(param=db.param), [WORDS_FORGOTTEN]).fetchone()
             with self._lock:
                 if self.forgotten != (row[0] if row else ""):
                     self.words, self.forgotten = set(), row[0] if row else ""
+        if first:
+            # What this transaction sees is kept only if the token it began with is still the latest at its end.
             state.seen, state.added, state.forgotten = [], set(), self.forgotten
             db.at_transaction_end(self._ended)
         with self._lock:

@@ -112,6 +112,7 @@ BAD = {
     "imap-port-too-big": (minimal(imap=[dict(IMAP, port=100000)]), "port"),
     "database-url": (minimal(database={"url": "mysql://db.example.test/desk"}), "url"),
     "database-url-without-a-database": (minimal(database={"url": "postgresql://desk:secret@db.example.test:5432"}), "url"),
+    "database-url-unreadable": (minimal(database={"url": "postgresql://desk:secret@[::1/sensedesk"}), "url"),
     "token-prefix": (minimal(site={"token_prefix": "S D"}), "token_prefix"),
     "mail-domain": (minimal(site={"mail_domain": "desk example\ntest"}), "mail_domain"),
     "bad-slug": ({"departments": [dept(slug="Help Desk")]}, "slug"),
@@ -153,6 +154,13 @@ def test_listen_forms(listen):
 def test_imap_account_defaults_its_name_to_the_username():
     config = parse(minimal(imap=[IMAP]))
     assert config.imap[0]["name"] == "desk" and config.imap[0]["ssl"] is True
+
+
+@pytest.mark.parametrize("url", ["postgresql://desk@db.example.test/sensedesk",
+                                 "postgresql:///sensedesk?host=/var/run/postgresql",
+                                 "postgres://desk@db.example.test/?dbname=sensedesk"])
+def test_a_postgresql_url_may_name_its_database_in_the_path_or_the_query(url):
+    assert parse(minimal(database={"url": url}))["database"]["url"] == url
 
 
 def test_database_url_from_the_environment(monkeypatch):
