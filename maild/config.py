@@ -472,7 +472,7 @@ def parse(data: dict, path: str = "<memory>") -> Config:
         # The URL is not repeated in these messages: it may hold a password.
         try:
             parts = urllib.parse.urlsplit(url)
-            named = parts.path.strip("/") or {"database", "dbname"} & set(urllib.parse.parse_qs(parts.query))
+            named = parts.path.strip("/") or "database" in urllib.parse.parse_qs(parts.query)
         except ValueError as exc:  # a malformed IPv6 host ("Invalid IPv6 URL")
             raise ConfigError(f"[database].url: not a readable URL ({exc})") from None
         if not named:

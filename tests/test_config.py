@@ -158,7 +158,7 @@ def test_imap_account_defaults_its_name_to_the_username():
 
 @pytest.mark.parametrize("url", ["postgresql://desk@db.example.test/sensedesk",
                                  "postgresql:///sensedesk?host=/var/run/postgresql",
-                                 "postgres://desk@db.example.test/?dbname=sensedesk"])
+                                 "postgres://desk@db.example.test/?database=sensedesk"])
 def test_a_postgresql_url_may_name_its_database_in_the_path_or_the_query(url):
     assert parse(minimal(database={"url": url}))["database"]["url"] == url
 
