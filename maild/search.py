@@ -138,10 +138,9 @@ _SQLITE_REMEMBER = f"INSERT OR IGNORE INTO {WORD_TABLE} (word) SELECT value FROM
 _SQLITE_REMEMBER_NEW = _SQLITE_REMEMBER + " RETURNING word"
 # Changed whenever words leave the list (``forget_words``): what a process knows of the list is then stale.
 WORDS_FORGOTTEN = "search_words_forgotten"
-_FORGOTTEN = "SELECT value FROM setting WHERE key = {param}"
+_FORGOTTEN = "SELECT value FROM setting WHERE key = ?"
 _PG_REMEMBER = (f"INSERT INTO {WORD_TABLE} (word) SELECT w FROM unnest(%s::text[]) AS w "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {WORD_TABLE} s WHERE s.word = w)")
-_PG_REMEMBER_NEW = _PG_REMEMBER + " RETURNING word"
 # The longer words holding a query word other than at their start, shortest first.
 _SQLITE_PARTS = (f"SELECT word FROM {WORD_GRAMS} WHERE {WORD_GRAMS} MATCH ? AND substr(word, 1, ?) <> ? "
                  "ORDER BY length(word), word LIMIT ?")
@@ -191,7 +190,7 @@ def _db():
 
 
 class KnownWords:
-    """Words a store's word list is known to hold, kept by the process that writes to it.
+    """Words a SQLite store's word list is known to hold, kept by the process that writes to it.
 
     Looking every word of a document up in the list was the runner's
     costliest statement (0.24 ms a document, two documents for each new
@@ -201,27 +200,17 @@ class KnownWords:
     A word becomes known when a statement finds it listed, once that
     statement's transaction commits; and only if this transaction did not
     add it itself, since the savepoint that added it may yet roll back (the
-    runner's savepoint for each message). A word found listed and not added
-    by us was committed by another transaction: on SQLite no other writer
-    commits while a transaction runs; on PostgreSQL the statement sees only
-    committed rows and its own transaction's (a word another transaction is
-    adding at the same time is not seen, so it is added again, and not
-    known). A word leaves the list only through ``forget_words``, which
-    changes the ``WORDS_FORGOTTEN`` setting, and a new value of it empties
-    what is known (and what the running transaction saw is not kept). On
-    SQLite the first lookup of each transaction reads it, as no other writer
-    commits before this transaction ends. On PostgreSQL another daemon may
-    forget words while a transaction runs, so every lookup reads it: a word
-    forgotten since the transaction began is then asked for, and added
-    again, as it was before words were known. (A word forgotten between that
-    read and this transaction's commit stays off the list although the new
-    document holds it, as it did before: ``forget_words`` cannot see an
-    uncommitted document.)
-
-    On PostgreSQL, too, this pays: bench/ingest.py with one daemon put the
-    server's CPU per message at 3.12 and 3.09 ms asking for every word, 2.87
-    and 2.86 ms asking only for unknown ones (without any word-list
-    statement: about 12 % less), and most documents save a round trip.
+    runner's savepoint for each message). On SQLite no other writer commits
+    while a transaction runs, so a word found listed and not added by us was
+    committed before. A word leaves the list only through ``forget_words``,
+    which changes the ``WORDS_FORGOTTEN`` setting: the first lookup of each
+    transaction reads it, and a new value empties what is known. PostgreSQL,
+    with writers side by side, always asks the store: another daemon may
+    forget words while a transaction runs, so known words there need every
+    lookup to read the setting (``tests/test_search.py`` holds the case),
+    and so built they changed the server's CPU per message by -1 % at the
+    median of five before/after pairs of bench/ingest.py (one daemon, 0.90
+    to 1.01), which is within its noise.
     """
 
     LIMIT = 200_000  # about 20 MB of words; past it, start again
@@ -233,17 +222,13 @@ class KnownWords:
         self._transaction = threading.local()  # .seen: found listed; .added: added by this transaction
 
     def unknown(self, db, found: list[str]) -> list[str]:
-        """Those of ``found`` not known to be listed, after checking for forgotten words (on SQLite at the first
-        call of a transaction, on PostgreSQL at every call)."""
+        """Those of ``found`` not known to be listed; the first call of a transaction checks for forgotten words."""
         state = self._transaction
-        first = getattr(state, "seen", None) is None
-        if first or not is_sqlite(db):
-            row = db.execute_sql(_FORGOTTEN.format(param=db.param), [WORDS_FORGOTTEN]).fetchone()
+        if getattr(state, "seen", None) is None:
+            row = db.execute_sql(_FORGOTTEN, [WORDS_FORGOTTEN]).fetchone()
             with self._lock:
                 if self.forgotten != (row[0] if row else ""):
                     self.words, self.forgotten = set(), row[0] if row else ""
-        if first:
-            # What this transaction sees is kept only if the token it began with is still the latest at its end.
             state.seen, state.added, state.forgotten = [], set(), self.forgotten
             db.at_transaction_end(self._ended)
         with self._lock:
@@ -279,8 +264,7 @@ _KNOWN_LOCK = threading.Lock()
 
 
 def _known_words(db) -> KnownWords | None:
-    """This store's known words, or None where they cannot be kept (a store that does not tell how its transactions
-    end: an in-memory SQLite store)."""
+    """This store's known words, or None where they cannot be kept (PostgreSQL, an in-memory store)."""
     if not hasattr(db, "at_transaction_end"):
         return None
     with _KNOWN_LOCK:
@@ -295,17 +279,17 @@ def remember_words(db, *docs: str) -> None:
     found = list_words(" ".join(docs))
     if not found:
         return
-    sqlite = is_sqlite(db)
+    if not is_sqlite(db):
+        db.execute_sql(_PG_REMEMBER, [found])
+        return
     known = _known_words(db) if db.in_transaction() else None
     if known is None:
-        db.execute_sql(_SQLITE_REMEMBER if sqlite else _PG_REMEMBER,
-                       [json.dumps(found, ensure_ascii=False)] if sqlite else [found])
+        db.execute_sql(_SQLITE_REMEMBER, [json.dumps(found, ensure_ascii=False)])
         return
     missing = known.unknown(db, found)
     if missing:
-        statement, words = ((_SQLITE_REMEMBER_NEW, json.dumps(missing, ensure_ascii=False)) if sqlite
-                            else (_PG_REMEMBER_NEW, missing))
-        known.looked_up(missing, {row[0] for row in db.execute_sql(statement, [words])})
+        added = {row[0] for row in db.execute_sql(_SQLITE_REMEMBER_NEW, [json.dumps(missing, ensure_ascii=False)])}
+        known.looked_up(missing, added)
 
 
 def index_entry(entry) -> None:

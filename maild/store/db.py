@@ -17,7 +17,7 @@ from pathlib import Path
 from peewee import Database, InterfaceError, OperationalError, SqliteDatabase
 from playhouse import db_url
 from playhouse.migrations import Runner
-from playhouse.pool import PooledDatabase, PooledPostgresqlDatabase
+from playhouse.pool import PooledDatabase
 
 from maild.store.models import database
 
@@ -39,17 +39,23 @@ POOL_MAX, POOL_STALE_SECONDS, POOL_WAIT_SECONDS = 32, 300, 30
 UNAVAILABLE = (OperationalError, InterfaceError)
 
 
-class TransactionEndHooks:
-    """A store that tells a caller how the current transaction ended: committed, or not.
+class QueuedSqliteDatabase(SqliteDatabase):
+    """SQLite whose write transactions queue on an flock before BEGIN IMMEDIATE.
 
-    peewee's ``after_commit`` says nothing of a rollback, and a caller that
-    keeps what a transaction saw (``maild/search.py``, the known words of the
-    word list) must drop it then, not carry it into the next transaction.
+    SQLite's own busy handler polls with sleeps growing to 100 ms, so a writer
+    that finds the database locked often sleeps long after it was released,
+    while the holder takes the lock again at once: with the runner writing
+    continuously, the SMTP receiver's commits (and so its 250s) starved. A
+    blocking ``flock`` on ``<database>.lock`` wakes the next writer as soon as
+    the lock is released, across threads and processes. Other programs that
+    open the file without the lock still work, through SQLite's own locking.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, database, *args, **kwargs):
+        self._lock_path = f"{database}.lock"
+        self._lock_files = threading.local()
         self._at_end = threading.local()
-        super().__init__(*args, **kwargs)
+        super().__init__(database, *args, **kwargs)
 
     def at_transaction_end(self, callback) -> None:
         """Call ``callback(committed)`` when this thread's current transaction ends: True once it committed, False
@@ -69,44 +75,6 @@ class TransactionEndHooks:
         callbacks, self._at_end.callbacks = getattr(self._at_end, "callbacks", None) or [], []
         for callback in callbacks:
             callback(committed)
-
-    def commit(self):
-        committed = False
-        try:
-            super().commit()
-            committed = True
-        finally:
-            self._transaction_ended(committed)
-
-    def rollback(self):
-        try:
-            super().rollback()
-        finally:
-            self._transaction_ended(False)
-
-    def close(self):
-        closed = super().close()
-        # Refused while a transaction is open (it goes on); closed, nothing is left of one.
-        self._transaction_ended(False)
-        return closed
-
-
-class QueuedSqliteDatabase(TransactionEndHooks, SqliteDatabase):
-    """SQLite whose write transactions queue on an flock before BEGIN IMMEDIATE.
-
-    SQLite's own busy handler polls with sleeps growing to 100 ms, so a writer
-    that finds the database locked often sleeps long after it was released,
-    while the holder takes the lock again at once: with the runner writing
-    continuously, the SMTP receiver's commits (and so its 250s) starved. A
-    blocking ``flock`` on ``<database>.lock`` wakes the next writer as soon as
-    the lock is released, across threads and processes. Other programs that
-    open the file without the lock still work, through SQLite's own locking.
-    """
-
-    def __init__(self, database, *args, **kwargs):
-        self._lock_path = f"{database}.lock"
-        self._lock_files = threading.local()
-        super().__init__(database, *args, **kwargs)
 
     def _lock_file(self) -> int:
         file = getattr(self._lock_files, "file", None)
@@ -133,37 +101,40 @@ class QueuedSqliteDatabase(TransactionEndHooks, SqliteDatabase):
         if file is not None:
             fcntl.flock(file.fileno(), fcntl.LOCK_UN)
 
-    # The hooks (TransactionEndHooks) run before the lock is released: no
-    # other transaction has begun yet, so none can have changed what a
-    # callback records.
     def commit(self):
+        committed = False
         try:
             super().commit()
+            committed = True
         finally:
-            self._unlock()
+            # Told before the lock is released: no other transaction has
+            # begun yet, so none can have changed what the callback records.
+            try:
+                self._transaction_ended(committed)
+            finally:
+                self._unlock()
 
     def rollback(self):
         try:
             super().rollback()
         finally:
-            self._unlock()
+            try:
+                self._transaction_ended(False)
+            finally:
+                self._unlock()
 
     def close(self):
         """Close this thread's connection and its lock file descriptor."""
-        # Refused (raises) while a transaction is open: its lock stays held with it.
+        # Refused (raises) while a transaction is open: the transaction goes
+        # on, and its writer lock stays held with it.
         closed = super().close()
+        # Closed: nothing is left of a transaction.
+        self._transaction_ended(False)
         file = getattr(self._lock_files, "file", None)
         if file is not None:
             self._lock_files.file = None
             file.close()
         return closed
-
-
-class PooledPostgresDatabase(TransactionEndHooks, PooledPostgresqlDatabase):
-    """peewee's pooled PostgreSQL store, telling how each transaction ended (``TransactionEndHooks``)."""
-
-
-db_url.register_database(PooledPostgresDatabase, "sensedesk+postgresql")
 
 
 def open_database(url: str) -> Database:
@@ -183,7 +154,7 @@ def open_database(url: str) -> Database:
         # One kept too long may have been dropped by the server (a restart,
         # pg_terminate_backend): peewee's pool asks each one "SELECT 1" as it
         # is taken out, one round trip, and opens a new one instead.
-        url = "sensedesk+postgresql://" + url[len("postgresql://"):]
+        url = "postgresql+pool://" + url[len("postgresql://"):]
         return db_url.connect(url, unquote_password=True, max_connections=POOL_MAX,
                               stale_timeout=POOL_STALE_SECONDS, timeout=POOL_WAIT_SECONDS)
     return db_url.connect(url, unquote_password=True)
