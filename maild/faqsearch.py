@@ -1,4 +1,4 @@
-"""Full-text search over FAQ articles, with the words and the word list of case search (``maild/search.py``).
+"""Full-text search over FAQ articles, with the words of ``maild/search.py`` and the list of ``maild/wordlist.py``.
 
 A table of its own, ``faq_doc``, holds one document per article,
 drafts too, with the same words: an FTS5 table with the columns ``title``
@@ -16,7 +16,8 @@ or ts_rank (PostgreSQL), a title word counting double.
 
 from __future__ import annotations
 
-from maild.search import _SQL, _db, _lookups, _params, _query, document, remember_words
+from maild.search import _SQL, _db, _lookups, _params, _query, document
+from maild.wordlist import remember_words
 from maild.store.db import is_sqlite
 
 FAQ_TABLE = "faq_doc"

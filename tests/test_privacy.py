@@ -103,7 +103,7 @@ def test_retention_removes_exactly_the_old_closed_cases_and_keeps_a_count(make_c
     old_entries = before["entry"] - after["entry"]
     expected = {"case": -1, "case_tally": 1, "entry": -old_entries, "attachment": -2, "blob": -1,
                 "outbox": -old_outbox, "participant": -1, "spool": -1, "access_log": -1,
-                # The mark that words left the word list (maild/search.py, KnownWords).
+                # The mark that words left the word list (maild/wordlist.py, KnownWords).
                 "setting": 1}
     for table, change in expected.items():
         assert changed.pop(table) == change, table

@@ -12,7 +12,7 @@ import pytest
 from conftest import deliver
 from mailfactory import make_mail
 
-from maild import cases, faq, faqsearch, people, search
+from maild import cases, faq, faqsearch, people, search, wordlist
 from maild.store import db as store
 from maild.store.models import Case, Entry
 
@@ -407,7 +407,7 @@ def test_words_too_short_for_a_trigram_stay_prefixes(ctx):
 def _listed(ctx, *found) -> list[str]:
     """Which of these words the word list holds, each as often as it holds it."""
     mark = "?" if store.is_sqlite(ctx.db) else "%s"
-    sql = f"SELECT word FROM {search.WORD_TABLE} WHERE word IN ({', '.join([mark] * len(found))}) ORDER BY word"
+    sql = f"SELECT word FROM {wordlist.WORD_TABLE} WHERE word IN ({', '.join([mark] * len(found))}) ORDER BY word"
     return [row[0] for row in ctx.db.execute_sql(sql, list(found)).fetchall()]
 
 
@@ -453,15 +453,15 @@ def test_a_deleted_case_or_article_is_not_found_by_its_words_or_parts(ctx):
 
 
 def test_a_part_in_many_words_looks_up_the_shortest(ctx, monkeypatch):
-    monkeypatch.setattr(search, "MAX_PARTS", 3)
+    monkeypatch.setattr(wordlist, "MAX_PARTS", 3)
     # Longest first, so the list's order is not the order written.
     for n, first in enumerate(["mellomstor", "stor", "liten", "blå", "rød"]):
         _open(ctx, f"{first}skriverne {first}skriveren {first}skriver", "", minutes=n)
     # Each word that starts with a shorter one is found through it.
-    assert search.parts(ctx.db, "skriver") == ["blåskriver", "rødskriver", "storskriver"]
-    assert search.parts(ctx.db, "skriv") == ["blåskriver", "rødskriver", "storskriver"]
-    assert search.parts(ctx.db, "sk") == []  # too short for a trigram
-    assert search.parts(ctx.db, "blåskriver") == []  # only words that hold it after their start
+    assert wordlist.parts(ctx.db, "skriver") == ["blåskriver", "rødskriver", "storskriver"]
+    assert wordlist.parts(ctx.db, "skriv") == ["blåskriver", "rødskriver", "storskriver"]
+    assert wordlist.parts(ctx.db, "sk") == []  # too short for a trigram
+    assert wordlist.parts(ctx.db, "blåskriver") == []  # only words that hold it after their start
     assert len(_ids("skriver")) == 3
 
 
@@ -472,12 +472,12 @@ def test_postgresql_adds_a_new_word_in_two_transactions_without_waiting(ctx):
     other = store.connect(ctx.config["database"]["url"])
     try:
         with ctx.db.atomic():
-            search.remember_words(ctx.db, "regnbueskriver")
+            wordlist.remember_words(ctx.db, "regnbueskriver")
             with other.atomic():
                 other.execute_sql("SET LOCAL lock_timeout = '2s'")
-                search.remember_words(other, "regnbueskriver")
+                wordlist.remember_words(other, "regnbueskriver")
         assert _listed(ctx, "regnbueskriver") == ["regnbueskriver"] * 2
-        assert search.parts(ctx.db, "skriver") == ["regnbueskriver"]  # looked up once
+        assert wordlist.parts(ctx.db, "skriver") == ["regnbueskriver"]  # looked up once
     finally:
         store.shutdown(other)
 
@@ -518,7 +518,7 @@ def test_postgresql_uses_a_pg_trgm_made_beforehand_in_another_schema(ctx):
             # list of a real store is 100,000 words and more.
             for kind in ("seqscan", "indexscan", "indexonlyscan"):
                 ctx.db.execute_sql(f"SET LOCAL enable_{kind} = off")
-            plan = ctx.db.execute_sql(f"EXPLAIN SELECT word FROM {search.WORD_TABLE} "
+            plan = ctx.db.execute_sql(f"EXPLAIN SELECT word FROM {wordlist.WORD_TABLE} "
                                       f"WHERE word LIKE '%%skriver%%'").fetchall()
         assert "search_word_grams" in " ".join(row[0] for row in plan)
     finally:
@@ -538,7 +538,7 @@ def _lookups(ctx, *texts) -> list[list[str]]:
     execute_sql = ctx.db.execute_sql
 
     def watched(sql, params=None, *args, **kwargs):
-        if sql.startswith(("INSERT OR IGNORE INTO " + search.WORD_TABLE, "INSERT INTO " + search.WORD_TABLE)):
+        if sql.startswith(("INSERT OR IGNORE INTO " + wordlist.WORD_TABLE, "INSERT INTO " + wordlist.WORD_TABLE)):
             words = params[0]
             sent[-1].extend(json.loads(words) if isinstance(words, str) else words)
         return execute_sql(sql, params, *args, **kwargs)
@@ -548,7 +548,7 @@ def _lookups(ctx, *texts) -> list[list[str]]:
         for text in texts:
             sent.append([])
             with ctx.db.atomic():
-                search.remember_words(ctx.db, text)
+                wordlist.remember_words(ctx.db, text)
     finally:
         del ctx.db.execute_sql
     return [sorted(words) for words in sent]
@@ -575,14 +575,14 @@ def test_a_word_another_daemon_forgets_while_a_transaction_runs_is_added_again(c
     other = store.open_database(ctx.config["database"]["url"])
     try:
         with ctx.db.atomic():
-            search.remember_words(ctx.db, "espressomaskin")  # the transaction has looked at the list
+            wordlist.remember_words(ctx.db, "espressomaskin")  # the transaction has looked at the list
             with other.atomic():
                 assert search.forget_words(other, ["kaffetrakter"]) == 1
-            search.remember_words(ctx.db, "kaffetrakter")
+            wordlist.remember_words(ctx.db, "kaffetrakter")
     finally:
         store.shutdown(other)
     assert _listed(ctx, "kaffetrakter") == ["kaffetrakter"]
-    assert search.parts(ctx.db, "trakter") == ["kaffetrakter"]
+    assert wordlist.parts(ctx.db, "trakter") == ["kaffetrakter"]
 
 
 class _Undone(Exception):
@@ -598,20 +598,20 @@ def test_a_word_added_by_a_transaction_or_savepoint_that_rolled_back_is_added_ag
         with ctx.db.atomic():
             if undone == "savepoint":
                 with pytest.raises(_Undone), ctx.db.atomic():
-                    search.remember_words(ctx.db, "sjakkbrett")
+                    wordlist.remember_words(ctx.db, "sjakkbrett")
                     with ctx.db.atomic():
-                        search.remember_words(ctx.db, "sjakkbrett")  # found, as its own savepoint added it
+                        wordlist.remember_words(ctx.db, "sjakkbrett")  # found, as its own savepoint added it
                     raise _Undone
             else:
-                search.remember_words(ctx.db, "sjakkbrett")
-                search.remember_words(ctx.db, "sjakkbrett")
+                wordlist.remember_words(ctx.db, "sjakkbrett")
+                wordlist.remember_words(ctx.db, "sjakkbrett")
                 raise _Undone
     except _Undone:
         pass
     assert _listed(ctx, "sjakkbrett") == []
     _lookups(ctx, "sjakkbrett", "sjakkbrett")
     assert _listed(ctx, "sjakkbrett") == ["sjakkbrett"]
-    assert search.parts(ctx.db, "brett") == ["sjakkbrett"]
+    assert wordlist.parts(ctx.db, "brett") == ["sjakkbrett"]
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -629,7 +629,7 @@ def test_a_word_taken_off_the_list_by_another_process_is_added_again(ctx):
     assert _listed(ctx, "kaffetrakter") == []
     assert _lookups(ctx, "kaffetrakter") == [["kaffetrakter"]]
     assert _listed(ctx, "kaffetrakter") == ["kaffetrakter"]
-    assert search.parts(ctx.db, "trakter") == ["kaffetrakter"]
+    assert wordlist.parts(ctx.db, "trakter") == ["kaffetrakter"]
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -639,10 +639,10 @@ def test_a_close_refused_inside_a_transaction_leaves_it_as_it_was(ctx):
     with its savepoint."""
     with ctx.db.atomic():
         with pytest.raises(_Undone), ctx.db.atomic():
-            search.remember_words(ctx.db, "vaffeljern")
+            wordlist.remember_words(ctx.db, "vaffeljern")
             with pytest.raises(peewee.OperationalError):
                 ctx.db.close()
-            search.remember_words(ctx.db, "vaffeljern")  # found, as this savepoint added it
+            wordlist.remember_words(ctx.db, "vaffeljern")  # found, as this savepoint added it
             raise _Undone
     assert _listed(ctx, "vaffeljern") == []
     _lookups(ctx, "vaffeljern")

@@ -3,7 +3,7 @@
 0013 found parts of compounds through a second index over every document's
 words, cut into trigrams. It doubled the time to index an entry and the
 size of the store, and a search for a common word read its documents twice
-(maild/search.py says why the word list is better). This drops those
+(maild/wordlist.py says why the word list is better). This drops those
 indexes and makes the word list, filled from the word indexes themselves:
 
 * SQLite: ``search_word`` (id, word UNIQUE), an FTS5 ``trigram`` table over
@@ -11,12 +11,12 @@ indexes and makes the word list, filled from the word indexes themselves:
   each new word to it. The words come from ``fts5vocab`` over ``search_doc``
   and ``faq_doc``: the terms those indexes hold.
 * PostgreSQL: ``search_word`` (word, without a unique constraint, see
-  search.py), a B-tree for the lookups that add words and a GIN
+  maild/wordlist.py), a B-tree for the lookups that add words and a GIN
   ``gin_trgm_ops`` index for those that find them. The words come from
   ``ts_stat`` over both tables' tsvectors. The ``pg_trgm`` extension stays
   (0013 made it, or found it, in whatever schema).
 
-Words of three characters or more, as ``search.list_words`` takes them.
+Words of three characters or more, as ``wordlist.list_words`` takes them.
 """
 from maild.store.db import is_sqlite
 
